@@ -1,0 +1,21 @@
+"""One line that says which machine and software a benchmark ran on."""
+
+import os
+import platform
+
+import keras
+import tensorflow as tf
+
+
+def describe():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {'GPUs: ' + ', '.join(gpus) if gpus else 'no GPU'}; "
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}"
+    )

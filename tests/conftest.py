@@ -1,0 +1,41 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from vqa_tf import models
+
+GRID = dict(grid_height=3, grid_width=4, feature_dim=6)
+VOCAB = 20
+
+
+def small_model(name, **overrides):
+    """Each model at a test size: 3×4 grid, 6 channels, 20 words, no dropout."""
+    kwargs = {
+        "smem_vqa": dict(num_answers=5, embedding_dim=8, max_question_length=7, dropout=0.0),
+        "ibowimg": dict(num_answers=5, embedding_dim=8),
+        "reasoning_dan": dict(num_answers=5, hidden_dim=8, dropout=0.0),
+        "matching_dan": dict(hidden_dim=8, dropout=0.0),
+    }[name]
+    kwargs.update(GRID, vocab_size=VOCAB, **overrides)
+    return models.build_model(name, **kwargs)
+
+
+MODEL_NAMES = ["smem_vqa", "ibowimg", "reasoning_dan", "matching_dan"]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def ragged_batch(rng, batch=4, length=7):
+    """Grid features and right-padded token ids whose real lengths are 1..length."""
+    features = rng.normal(size=(batch, GRID["grid_height"], GRID["grid_width"], GRID["feature_dim"]))
+    token_ids = np.zeros((batch, length), dtype="int32")
+    for b in range(batch):
+        n = length if b == 0 else 1 + (2 * b - 1) % length  # the first fills every position
+        token_ids[b, :n] = rng.integers(1, VOCAB, size=n)
+    return {"image_features": features.astype("float32"), "token_ids": token_ids}

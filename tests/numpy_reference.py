@@ -1,0 +1,217 @@
+"""Plain NumPy implementations of DESIGN.md §3, written from the equations.
+
+Everything runs per example and in float64, with explicit loops over words,
+so that it shares no formulation (batched matmuls, masks-as-multipliers) with
+the Keras layers it checks. Padding is handled by slicing out the real words.
+"""
+
+import numpy as np
+
+
+def softmax(x):
+    e = np.exp(x - np.max(x))
+    return e / e.sum()
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def real_words(token_ids, padding_id=0):
+    """The token ids of one question with padding removed (padding may sit anywhere)."""
+    return [t for t in token_ids if t != padding_id]
+
+
+# --- SMem-VQA (§3.1) -------------------------------------------------------
+
+
+def region_embedding(regions, kernel, region_bias):
+    """S·W + b with a bias per region: regions [L, M] → [L, N]."""
+    return np.stack([regions[l] @ kernel + region_bias[l] for l in range(len(regions))])
+
+
+def word_guided_hop(word_vectors, attention_emb, evidence_emb):
+    """word_vectors [T_real, N] → (s₁ [N], a₁ [L])."""
+    num_regions = attention_emb.shape[0]
+    if len(word_vectors) == 0:
+        scores = np.zeros(num_regions)
+    else:
+        scores = np.array(
+            [max(float(v @ attention_emb[l]) for v in word_vectors) for l in range(num_regions)]
+        )
+    a = softmax(scores)
+    return a @ evidence_emb, a
+
+
+def question_guided_hop(query, attention_emb, evidence_emb):
+    a = softmax(attention_emb @ query)
+    return a @ evidence_emb, a
+
+
+def position_weighted_bow(word_vectors_by_position, position_weights, bias):
+    """Σ_j w_j v_j + b_Q with v_j = 0 at padded positions: [T, N] → [N]."""
+    q = np.array(bias, dtype=np.float64)
+    for j, v in enumerate(word_vectors_by_position):
+        q = q + position_weights[j] * v
+    return q
+
+
+def smem_vqa(p, image_features, token_ids, num_hops, padding_id=0):
+    """p: dict of weights (see tests/weights.py). Returns (logits [B, A], attention [B, hops, H, W])."""
+    batch, height, width, channels = image_features.shape
+    logits, attention = [], []
+    for b in range(batch):
+        regions = image_features[b].reshape(height * width, channels).astype(np.float64)
+        ids = token_ids[b]
+        by_position = np.stack(
+            [p["embeddings"][t] if t != padding_id else np.zeros(p["embeddings"].shape[1]) for t in ids]
+        )
+        words = np.stack([p["embeddings"][t] for t in real_words(ids, padding_id)]) if real_words(ids, padding_id) else np.zeros((0, p["embeddings"].shape[1]))
+        att = region_embedding(regions, *p["attention_embedding"])
+        evidence = region_embedding(regions, *p["evidence_embedding_1"])
+        s, a = word_guided_hop(words, att, evidence)
+        memory = s + position_weighted_bow(by_position, p["position_weights"], p["question_bias"])
+        maps = [a]
+        for hop in range(2, num_hops + 1):
+            new_evidence = region_embedding(regions, *p[f"evidence_embedding_{hop}"])
+            s, a = question_guided_hop(memory, evidence, new_evidence)
+            memory = memory + s
+            evidence = new_evidence
+            maps.append(a)
+        kernel, bias = p["answer_logits"]
+        logits.append(np.maximum(memory, 0.0) @ kernel + bias)
+        attention.append(np.stack(maps).reshape(num_hops, height, width))
+    return np.stack(logits), np.stack(attention)
+
+
+def ibowimg(p, image_features, token_ids, padding_id=0):
+    batch, height, width, channels = image_features.shape
+    logits = []
+    for b in range(batch):
+        bow = sum((p["embeddings"][t] for t in real_words(token_ids[b], padding_id)), np.zeros(p["embeddings"].shape[1]))
+        image = image_features[b].reshape(-1, channels).mean(axis=0)
+        kernel, bias = p["answer_logits"]
+        logits.append(np.concatenate([bow, image]) @ kernel + bias)
+    uniform = np.full((batch, 1, height, width), 1.0 / (height * width))
+    return np.stack(logits), uniform
+
+
+# --- DAN (§3.2) ------------------------------------------------------------
+
+
+def lstm(inputs, kernel, recurrent_kernel, bias):
+    """A standard LSTM (gates i, f, c̃, o) over inputs [T, D] → hidden states [T, U]."""
+    units = recurrent_kernel.shape[0]
+    h, c = np.zeros(units), np.zeros(units)
+    outputs = []
+    for x in inputs:
+        z = x @ kernel + h @ recurrent_kernel + bias
+        i, f, g, o = z[:units], z[units : 2 * units], z[2 * units : 3 * units], z[3 * units :]
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs) if outputs else np.zeros((0, units))
+
+
+def dan_text_encoder(p, ids, padding_id=0):
+    """u_t = h_t^f + h_t^b over the real words of one question: [T_real, d]."""
+    words = real_words(ids, padding_id)
+    vectors = np.stack([p["embeddings"][t] for t in words]) if words else np.zeros((0, p["embeddings"].shape[1]))
+    forward = lstm(vectors, *p["lstm_forward"])
+    backward = lstm(vectors[::-1], *p["lstm_backward"])[::-1]
+    return forward + backward
+
+
+def visual_start(regions, kernel, bias):
+    return np.tanh(regions.mean(axis=0) @ kernel + bias)
+
+
+def textual_start(words):
+    return words.mean(axis=0) if len(words) else np.zeros(words.shape[1])
+
+
+def visual_step(p, regions, memory):
+    """(v⁽ᵏ⁾ [d], α [L]) for regions [L, C]."""
+    h = np.stack(
+        [np.tanh(v @ p["region"][0] + p["region"][1]) * np.tanh(memory @ p["memory"][0] + p["memory"][1]) for v in regions]
+    )
+    alpha = softmax(h @ p["score_vector"])
+    attended = sum(alpha[n] * regions[n] for n in range(len(regions)))
+    return np.tanh(attended @ p["projection"][0] + p["projection"][1]), alpha
+
+
+def textual_step(p, words, memory):
+    """(u⁽ᵏ⁾ [d], β [T_real]) for the real words [T_real, d]."""
+    if len(words) == 0:
+        return np.zeros(words.shape[1]), np.zeros(0)
+    h = np.stack(
+        [np.tanh(u @ p["word"][0] + p["word"][1]) * np.tanh(memory @ p["memory"][0] + p["memory"][1]) for u in words]
+    )
+    beta = softmax(h @ p["score_vector"])
+    return sum(beta[t] * words[t] for t in range(len(words))), beta
+
+
+def _pad_to(weights, length, positions):
+    full = np.zeros(length)
+    full[positions] = weights
+    return full
+
+
+def reasoning_dan(p, image_features, token_ids, num_steps, padding_id=0):
+    batch, height, width, channels = image_features.shape
+    logits, attention, text_attention = [], [], []
+    for b in range(batch):
+        regions = image_features[b].reshape(-1, channels).astype(np.float64)
+        words = dan_text_encoder(p, token_ids[b], padding_id)
+        real_positions = [t for t, i in enumerate(token_ids[b]) if i != padding_id]
+        v = visual_start(regions, *p["visual_start"])
+        u = textual_start(words)
+        memory = v * u
+        maps, betas = [], []
+        for step in range(1, num_steps + 1):
+            v, alpha = visual_step(p[f"visual_step_{step}"], regions, memory)
+            u, beta = textual_step(p[f"textual_step_{step}"], words, memory)
+            memory = memory + v * u
+            maps.append(alpha.reshape(height, width))
+            betas.append(_pad_to(beta, len(token_ids[b]), real_positions))
+        kernel, bias = p["answer_logits"]
+        logits.append(memory @ kernel + bias)
+        attention.append(np.stack(maps))
+        text_attention.append(np.stack(betas))
+    return np.stack(logits), np.stack(attention), np.stack(text_attention)
+
+
+def matching_dan(p, image_features, token_ids, num_steps, padding_id=0):
+    """Returns (z_v [B, (K+1)d], z_u [B, (K+1)d], S for aligned pairs [B] as Σ_k v⁽ᵏ⁾·u⁽ᵏ⁾)."""
+    batch, height, width, channels = image_features.shape
+    z_v, z_u, scores = [], [], []
+    for b in range(batch):
+        regions = image_features[b].reshape(-1, channels).astype(np.float64)
+        words = dan_text_encoder(p, token_ids[b], padding_id)
+        v = visual_start(regions, *p["visual_start"])
+        u = textual_start(words)
+        visual, textual = [v], [u]
+        visual_memory, textual_memory = v, u
+        for step in range(1, num_steps + 1):
+            v, _ = visual_step(p[f"visual_step_{step}"], regions, visual_memory)
+            u, _ = textual_step(p[f"textual_step_{step}"], words, textual_memory)
+            visual_memory = visual_memory + v
+            textual_memory = textual_memory + u
+            visual.append(v)
+            textual.append(u)
+        scores.append(sum(float(a @ c) for a, c in zip(visual, textual)))
+        z_v.append(np.concatenate(visual))
+        z_u.append(np.concatenate(textual))
+    return np.stack(z_v), np.stack(z_u), np.array(scores)
+
+
+def ranking_loss(similarity, margin, hardest_negative):
+    """Σ max(0, m − S(v,u) + S(v,u⁻)) + max(0, m − S(v,u) + S(v⁻,u)) per pair."""
+    n = len(similarity)
+    losses = []
+    for i in range(n):
+        to_captions = [max(0.0, margin - similarity[i, i] + similarity[i, j]) for j in range(n) if j != i]
+        to_images = [max(0.0, margin - similarity[i, i] + similarity[j, i]) for j in range(n) if j != i]
+        reduce = max if hardest_negative else sum
+        losses.append(reduce(to_captions) + reduce(to_images))
+    return np.array(losses)

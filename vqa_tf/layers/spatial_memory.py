@@ -1,0 +1,97 @@
+"""The attention hops of the Spatial Memory Network (Xu & Saenko, 2016).
+
+Both hops are weight-free: they read region embeddings that `RegionEmbedding`
+layers computed, so that hop k can attend with the evidence embedding hop k−1
+read from, as the paper chains them.
+"""
+
+import keras
+from keras import ops
+
+from vqa_tf.layers.masking import masked_max
+
+
+def _read(weights, evidence):
+    """Σ_l weights_l · evidence_l for weights [B, L] and evidence [B, L, N]."""
+    return ops.squeeze(ops.matmul(weights[:, None, :], evidence), axis=1)
+
+
+@keras.saving.register_keras_serializable(package="vqa_tf")
+class WordGuidedHop(keras.layers.Layer):
+    """Hop 1: every real word scores every region; regions keep their best word.
+
+    C = V·Aᵀ ∈ R^{T×L}; a₁ = softmax over regions of (max over real words of C);
+    s₁ = a₁·E. Padded words never win the max. A question with no real word
+    scores every region 0 and so attends uniformly.
+
+    Call args:
+        word_vectors: [batch, T, N] word embeddings V.
+        attention_embedding: [batch, L, N] region attention embedding A.
+        evidence_embedding: [batch, L, N] region evidence embedding E.
+        word_mask: [batch, T] bool, True on real words.
+
+    Returns:
+        (s₁ [batch, N], a₁ [batch, L]).
+
+    Example:
+    >>> hop = WordGuidedHop()
+    >>> s, a = hop(np.ones((2, 5, 8), "float32"), np.ones((2, 49, 8), "float32"),
+    ...            np.ones((2, 49, 8), "float32"), np.ones((2, 5), bool))
+    >>> s.shape, a.shape
+    (TensorShape([2, 8]), TensorShape([2, 49]))
+    """
+
+    def call(self, word_vectors, attention_embedding, evidence_embedding, word_mask):
+        correlation = ops.matmul(
+            word_vectors, ops.transpose(attention_embedding, (0, 2, 1))
+        )
+        scores = masked_max(correlation, word_mask[:, :, None], axis=1)
+        weights = ops.softmax(scores, axis=-1)
+        return _read(weights, evidence_embedding), weights
+
+    def compute_output_spec(
+        self, word_vectors, attention_embedding, evidence_embedding, word_mask
+    ):
+        batch, regions, units = evidence_embedding.shape
+        dtype = self.compute_dtype
+        return (
+            keras.KerasTensor((batch, units), dtype=dtype),
+            keras.KerasTensor((batch, regions), dtype=dtype),
+        )
+
+
+@keras.saving.register_keras_serializable(package="vqa_tf")
+class QuestionGuidedHop(keras.layers.Layer):
+    """Hop k ≥ 2: the whole-question memory scores regions and reads new evidence.
+
+    a_k = softmax over regions of (E_{k−1}·O_{k−1}); s_k = a_k·E_k, where
+    E_{k−1} is the evidence embedding the previous hop read and E_k a new one.
+
+    Call args:
+        query: [batch, N] the memory O_{k−1} (= s₁ + Q after hop 1).
+        attention_embedding: [batch, L, N] the previous evidence embedding.
+        evidence_embedding: [batch, L, N] this hop's evidence embedding.
+
+    Returns:
+        (s_k [batch, N], a_k [batch, L]).
+
+    Example:
+    >>> hop = QuestionGuidedHop()
+    >>> s, a = hop(np.ones((2, 8), "float32"), np.ones((2, 49, 8), "float32"),
+    ...            np.ones((2, 49, 8), "float32"))
+    >>> s.shape, a.shape
+    (TensorShape([2, 8]), TensorShape([2, 49]))
+    """
+
+    def call(self, query, attention_embedding, evidence_embedding):
+        scores = ops.squeeze(ops.matmul(attention_embedding, query[:, :, None]), -1)
+        weights = ops.softmax(scores, axis=-1)
+        return _read(weights, evidence_embedding), weights
+
+    def compute_output_spec(self, query, attention_embedding, evidence_embedding):
+        batch, regions, units = evidence_embedding.shape
+        dtype = self.compute_dtype
+        return (
+            keras.KerasTensor((batch, units), dtype=dtype),
+            keras.KerasTensor((batch, regions), dtype=dtype),
+        )

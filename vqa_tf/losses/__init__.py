@@ -1,0 +1,1 @@
+from vqa_tf.losses.ranking import bidirectional_ranking_loss

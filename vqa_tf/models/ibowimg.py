@@ -1,0 +1,89 @@
+"""iBOWIMG: the bag-of-words + pooled-image baseline (Zhou et al., 2015)."""
+
+import keras
+
+from vqa_tf.layers import AttentionMaps, BagOfWords, MeanRegionPool, WordEmbedding
+from vqa_tf.models.multimodal_model import (
+    IMAGE_FEATURES,
+    TOKEN_IDS,
+    MultimodalModel,
+    grid_text_inputs,
+)
+
+
+@keras.saving.register_keras_serializable(package="vqa_tf")
+class IBowImg(MultimodalModel):
+    """Bag of question-word embeddings ⊕ mean-pooled image → one softmax layer.
+
+    It has no spatial information. Its `attention` output is the uniform map
+    that mean pooling reads the image with, [batch, 1, grid_height, grid_width].
+
+    Args:
+        vocab_size: number of token ids, padding id included.
+        num_answers: size of the answer vocabulary.
+        grid_height, grid_width, feature_dim: shape of the region grid.
+        embedding_dim: size of the word embeddings.
+        dropout: dropout before the softmax layer.
+        padding_id: the token id that marks padding.
+
+    Example:
+    >>> model = IBowImg(vocab_size=100, num_answers=10, grid_height=4, grid_width=4,
+    ...                 feature_dim=32, embedding_dim=16)
+    >>> out = model({"image_features": np.zeros((2, 4, 4, 32), "float32"),
+    ...              "token_ids": np.array([[5, 6, 0], [7, 0, 0]])})
+    >>> out["logits"].shape, out["attention"].shape
+    (TensorShape([2, 10]), TensorShape([2, 1, 4, 4]))
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        num_answers,
+        grid_height=7,
+        grid_width=7,
+        feature_dim=1024,
+        embedding_dim=1000,
+        dropout=0.0,
+        padding_id=0,
+        **kwargs,
+    ):
+        inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
+        regions = keras.layers.Reshape((grid_height * grid_width, feature_dim))(
+            inputs[IMAGE_FEATURES]
+        )
+        image, weights = MeanRegionPool(name="image_pool")(regions)
+        words, word_mask = WordEmbedding(
+            vocab_size, embedding_dim, padding_id, name="word_embedding"
+        )(inputs[TOKEN_IDS])
+        question = BagOfWords(name="bag_of_words")(words, word_mask)
+        joint = keras.layers.Concatenate(name="joint")([question, image])
+        joint = keras.layers.Dropout(dropout, name="classifier_dropout")(joint)
+        logits = keras.layers.Dense(num_answers, name="answer_logits")(joint)
+        attention = AttentionMaps(grid_height, grid_width, name="attention_maps")([weights])
+        super().__init__(
+            inputs=inputs, outputs={"logits": logits, "attention": attention}, **kwargs
+        )
+        self.vocab_size = vocab_size
+        self.num_answers = num_answers
+        self.grid_height = grid_height
+        self.grid_width = grid_width
+        self.feature_dim = feature_dim
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.padding_id = padding_id
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "num_answers": self.num_answers,
+                "grid_height": self.grid_height,
+                "grid_width": self.grid_width,
+                "feature_dim": self.feature_dim,
+                "embedding_dim": self.embedding_dim,
+                "dropout": self.dropout,
+                "padding_id": self.padding_id,
+            }
+        )
+        return config

@@ -1,0 +1,171 @@
+"""m-DAN: Dual Attention Network for image-text matching (Nam, Ha & Kim, 2017)."""
+
+import keras
+
+from vqa_tf.layers import (
+    AttentionMaps,
+    DanTextEncoder,
+    TextualAttentionStart,
+    TextualAttentionStep,
+    VisualAttentionStart,
+    VisualAttentionStep,
+)
+from vqa_tf.models.multimodal_model import (
+    IMAGE_FEATURES,
+    TOKEN_IDS,
+    MultimodalModel,
+    grid_text_inputs,
+)
+
+
+@keras.saving.register_keras_serializable(package="vqa_tf")
+class MatchingDAN(MultimodalModel):
+    """m-DAN: a dual encoder whose image and text sides each attend K steps.
+
+    Each side keeps its own memory (m_v⁽ᵏ⁾ = m_v⁽ᵏ⁻¹⁾ + v⁽ᵏ⁾, likewise for
+    text) and the pair score is S = Σ_k v⁽ᵏ⁾·u⁽ᵏ⁾ = z_v·z_u with
+    z_v = [v⁽⁰⁾;…;v⁽ᴷ⁾] and z_u = [u⁽⁰⁾;…;u⁽ᴷ⁾], so a gallery can be embedded
+    once. `embed_image`, `embed_text` and `score` are separate callables; the
+    model itself maps a batch of pairs to `score` [batch], both embeddings
+    [batch, (K+1)·hidden_dim], `attention` [batch, K, H, W] and
+    `text_attention` [batch, K, T].
+
+    Args:
+        vocab_size: number of token ids, padding id included.
+        grid_height, grid_width, feature_dim: shape of the region grid
+            (14×14×2048 ResNet-152 in the paper).
+        hidden_dim: d, the size of word, memory and attention vectors (512).
+        num_steps: K, the number of attention steps (2).
+        dropout: dropout on the grid features and the encoded words (0.5).
+        padding_id: the token id that marks padding.
+
+    Example:
+    >>> model = MatchingDAN(vocab_size=100, grid_height=4, grid_width=4,
+    ...                     feature_dim=32, hidden_dim=16)
+    >>> images = np.random.rand(3, 4, 4, 32).astype("float32")
+    >>> captions = np.array([[5, 6, 0], [7, 0, 0], [8, 9, 4]])
+    >>> model.embed_image(images).shape, model.embed_text(captions).shape
+    (TensorShape([3, 48]), TensorShape([3, 48]))
+    >>> model.score(images, captions).shape
+    TensorShape([3])
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        grid_height=14,
+        grid_width=14,
+        feature_dim=2048,
+        hidden_dim=512,
+        num_steps=2,
+        dropout=0.5,
+        padding_id=0,
+        **kwargs,
+    ):
+        if num_steps < 1:
+            raise ValueError(f"num_steps must be at least 1; got {num_steps}.")
+        inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
+
+        regions = keras.layers.Reshape((grid_height * grid_width, feature_dim))(
+            inputs[IMAGE_FEATURES]
+        )
+        regions = keras.layers.Dropout(dropout, name="feature_dropout")(regions)
+        visual = VisualAttentionStart(hidden_dim, name="visual_start")(regions)
+        visual_contexts, visual_weights = [visual], []
+        memory = visual
+        for step in range(1, num_steps + 1):
+            visual, alpha = VisualAttentionStep(hidden_dim, name=f"visual_step_{step}")(
+                regions, memory
+            )
+            memory = keras.layers.Add(name=f"visual_memory_{step}")([memory, visual])
+            visual_contexts.append(visual)
+            visual_weights.append(alpha)
+        image_encoder = keras.Model(
+            inputs[IMAGE_FEATURES],
+            {
+                "embedding": keras.layers.Concatenate(name="image_embedding")(visual_contexts),
+                "attention": AttentionMaps(grid_height, grid_width, name="attention_maps")(
+                    visual_weights
+                ),
+            },
+            name="image_encoder",
+        )
+
+        words, word_mask = DanTextEncoder(
+            vocab_size, hidden_dim, hidden_dim, padding_id, name="text_encoder"
+        )(inputs[TOKEN_IDS])
+        words = keras.layers.Dropout(dropout, name="word_dropout")(words)
+        textual = TextualAttentionStart(name="textual_start")(words, word_mask)
+        textual_contexts, textual_weights = [textual], []
+        memory = textual
+        for step in range(1, num_steps + 1):
+            textual, beta = TextualAttentionStep(hidden_dim, name=f"textual_step_{step}")(
+                words, memory, word_mask
+            )
+            memory = keras.layers.Add(name=f"textual_memory_{step}")([memory, textual])
+            textual_contexts.append(textual)
+            textual_weights.append(beta)
+        text_encoder = keras.Model(
+            inputs[TOKEN_IDS],
+            {
+                "embedding": keras.layers.Concatenate(name="text_embedding")(textual_contexts),
+                "attention": keras.layers.Concatenate(axis=1, name="text_attention")(
+                    [keras.layers.Reshape((1, -1))(beta) for beta in textual_weights]
+                ),
+            },
+            name="text_encoder_model",
+        )
+
+        image_side = image_encoder(inputs[IMAGE_FEATURES])
+        text_side = text_encoder(inputs[TOKEN_IDS])
+        score = keras.layers.Dot(axes=-1, name="pair_score")(
+            [image_side["embedding"], text_side["embedding"]]
+        )
+        outputs = {
+            "score": keras.layers.Reshape((), name="score")(score),
+            "image_embedding": image_side["embedding"],
+            "text_embedding": text_side["embedding"],
+            "attention": image_side["attention"],
+            "text_attention": text_side["attention"],
+        }
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.image_encoder = image_encoder
+        self.text_encoder = text_encoder
+        self.vocab_size = vocab_size
+        self.grid_height = grid_height
+        self.grid_width = grid_width
+        self.feature_dim = feature_dim
+        self.hidden_dim = hidden_dim
+        self.num_steps = num_steps
+        self.dropout = dropout
+        self.padding_id = padding_id
+
+    def embed_image(self, image_features, training=False):
+        """z_v [batch, (K+1)·hidden_dim] for region-grid features [batch, H, W, C]."""
+        return self.image_encoder(image_features, training=training)["embedding"]
+
+    def embed_text(self, token_ids, training=False):
+        """z_u [batch, (K+1)·hidden_dim] for token ids [batch, T]."""
+        return self.text_encoder(token_ids, training=training)["embedding"]
+
+    def score(self, image_features, token_ids, training=False):
+        """S = z_v·z_u [batch] for aligned image/text pairs."""
+        return self({IMAGE_FEATURES: image_features, TOKEN_IDS: token_ids}, training=training)[
+            "score"
+        ]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "grid_height": self.grid_height,
+                "grid_width": self.grid_width,
+                "feature_dim": self.feature_dim,
+                "hidden_dim": self.hidden_dim,
+                "num_steps": self.num_steps,
+                "dropout": self.dropout,
+                "padding_id": self.padding_id,
+            }
+        )
+        return config

@@ -1,0 +1,54 @@
+"""Base class of every vqa_tf model: a functional Keras model over a region grid and token ids."""
+
+import keras
+import tensorflow as tf
+
+IMAGE_FEATURES = "image_features"
+TOKEN_IDS = "token_ids"
+
+
+def grid_text_inputs(grid_height, grid_width, feature_dim):
+    """The input contract: region-grid features [B, H, W, C] and token ids [B, T]."""
+    return {
+        IMAGE_FEATURES: keras.Input(
+            shape=(grid_height, grid_width, feature_dim), name=IMAGE_FEATURES
+        ),
+        TOKEN_IDS: keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS),
+    }
+
+
+def check_same_batch(image_features, token_ids):
+    """Raises if the two inputs disagree on batch size (statically or at run time)."""
+    if isinstance(image_features, keras.KerasTensor):
+        return
+    image_features = tf.convert_to_tensor(image_features)
+    token_ids = tf.convert_to_tensor(token_ids)
+    message = "image_features and token_ids must have the same batch size"
+    image_batch, text_batch = image_features.shape[0], token_ids.shape[0]
+    if image_batch is not None and text_batch is not None:
+        if image_batch != text_batch:
+            raise ValueError(f"{message}; got {image_batch} and {text_batch}.")
+        return
+    tf.debugging.assert_equal(
+        tf.shape(image_features)[0], tf.shape(token_ids)[0], message=message
+    )
+
+
+class MultimodalModel(keras.Model):
+    """A functional model whose inputs are `{"image_features", "token_ids"}`.
+
+    Subclasses build their graph in `__init__` (the KerasHub backbone pattern)
+    and list their constructor arguments in `get_config`, so `from_config`
+    rebuilds the same graph. Calls check that both inputs share a batch size.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        check_same_batch(inputs[IMAGE_FEATURES], inputs[TOKEN_IDS])
+        return super().call(inputs, training=training, mask=mask)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,124 @@
+"""r-DAN: Dual Attention Network for VQA (Nam, Ha & Kim, 2017)."""
+
+import keras
+
+from vqa_tf.layers import (
+    AttentionMaps,
+    DanTextEncoder,
+    TextualAttentionStart,
+    TextualAttentionStep,
+    VisualAttentionStart,
+    VisualAttentionStep,
+)
+from vqa_tf.models.multimodal_model import (
+    IMAGE_FEATURES,
+    TOKEN_IDS,
+    MultimodalModel,
+    grid_text_inputs,
+)
+
+
+@keras.saving.register_keras_serializable(package="vqa_tf")
+class ReasoningDAN(MultimodalModel):
+    """r-DAN: visual and textual attention share one joint memory over K steps.
+
+    m⁽⁰⁾ = v⁽⁰⁾ ⊙ u⁽⁰⁾; m⁽ᵏ⁾ = m⁽ᵏ⁻¹⁾ + v⁽ᵏ⁾ ⊙ u⁽ᵏ⁾; logits = W_ans m⁽ᴷ⁾.
+    Outputs `logits` [batch, num_answers], `attention` (visual)
+    [batch, num_steps, grid_height, grid_width] and `text_attention`
+    [batch, num_steps, T].
+
+    Args:
+        vocab_size: number of token ids, padding id included.
+        num_answers: size of the answer vocabulary (2,000 in the paper).
+        grid_height, grid_width, feature_dim: shape of the region grid
+            (14×14×2048 ResNet-152 in the paper).
+        hidden_dim: d, the size of word, memory and attention vectors (512).
+        num_steps: K, the number of attention steps (2).
+        dropout: dropout on the grid features and before the classifier (0.5).
+        padding_id: the token id that marks padding.
+
+    Example:
+    >>> model = ReasoningDAN(vocab_size=100, num_answers=10, grid_height=4,
+    ...                      grid_width=4, feature_dim=32, hidden_dim=16)
+    >>> out = model({"image_features": np.zeros((2, 4, 4, 32), "float32"),
+    ...              "token_ids": np.array([[5, 6, 0], [7, 0, 0]])})
+    >>> out["logits"].shape, out["attention"].shape, out["text_attention"].shape
+    (TensorShape([2, 10]), TensorShape([2, 2, 4, 4]), TensorShape([2, 2, 3]))
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        num_answers,
+        grid_height=14,
+        grid_width=14,
+        feature_dim=2048,
+        hidden_dim=512,
+        num_steps=2,
+        dropout=0.5,
+        padding_id=0,
+        **kwargs,
+    ):
+        if num_steps < 1:
+            raise ValueError(f"num_steps must be at least 1; got {num_steps}.")
+        inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
+        regions = keras.layers.Reshape((grid_height * grid_width, feature_dim))(
+            inputs[IMAGE_FEATURES]
+        )
+        regions = keras.layers.Dropout(dropout, name="feature_dropout")(regions)
+        words, word_mask = DanTextEncoder(
+            vocab_size, hidden_dim, hidden_dim, padding_id, name="text_encoder"
+        )(inputs[TOKEN_IDS])
+        visual = VisualAttentionStart(hidden_dim, name="visual_start")(regions)
+        textual = TextualAttentionStart(name="textual_start")(words, word_mask)
+        memory = keras.layers.Multiply(name="memory_0")([visual, textual])
+        visual_weights, textual_weights = [], []
+        for step in range(1, num_steps + 1):
+            visual, alpha = VisualAttentionStep(hidden_dim, name=f"visual_step_{step}")(
+                regions, memory
+            )
+            textual, beta = TextualAttentionStep(hidden_dim, name=f"textual_step_{step}")(
+                words, memory, word_mask
+            )
+            joint = keras.layers.Multiply(name=f"joint_{step}")([visual, textual])
+            memory = keras.layers.Add(name=f"memory_{step}")([memory, joint])
+            visual_weights.append(alpha)
+            textual_weights.append(beta)
+        memory = keras.layers.Dropout(dropout, name="classifier_dropout")(memory)
+        logits = keras.layers.Dense(num_answers, name="answer_logits")(memory)
+        outputs = {
+            "logits": logits,
+            "attention": AttentionMaps(grid_height, grid_width, name="attention_maps")(
+                visual_weights
+            ),
+            "text_attention": keras.layers.Concatenate(axis=1, name="text_attention")(
+                [keras.layers.Reshape((1, -1))(beta) for beta in textual_weights]
+            ),
+        }
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.vocab_size = vocab_size
+        self.num_answers = num_answers
+        self.grid_height = grid_height
+        self.grid_width = grid_width
+        self.feature_dim = feature_dim
+        self.hidden_dim = hidden_dim
+        self.num_steps = num_steps
+        self.dropout = dropout
+        self.padding_id = padding_id
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "num_answers": self.num_answers,
+                "grid_height": self.grid_height,
+                "grid_width": self.grid_width,
+                "feature_dim": self.feature_dim,
+                "hidden_dim": self.hidden_dim,
+                "num_steps": self.num_steps,
+                "dropout": self.dropout,
+                "padding_id": self.padding_id,
+            }
+        )
+        return config

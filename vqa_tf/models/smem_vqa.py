@@ -1,0 +1,126 @@
+"""Spatial Memory Network for VQA (Xu & Saenko, "Ask, Attend and Answer", 2016)."""
+
+import keras
+
+from vqa_tf.layers import (
+    AttentionMaps,
+    BagOfWords,
+    QuestionGuidedHop,
+    RegionEmbedding,
+    WordEmbedding,
+    WordGuidedHop,
+)
+from vqa_tf.models.multimodal_model import (
+    IMAGE_FEATURES,
+    TOKEN_IDS,
+    MultimodalModel,
+    grid_text_inputs,
+)
+
+
+@keras.saving.register_keras_serializable(package="vqa_tf")
+class SMemVQA(MultimodalModel):
+    """SMem-VQA with one word-guided hop and `num_hops − 1` question-guided hops.
+
+    Outputs `logits` [batch, num_answers] and `attention`
+    [batch, num_hops, grid_height, grid_width].
+
+    Args:
+        vocab_size: number of token ids, padding id included.
+        num_answers: size of the answer vocabulary.
+        grid_height, grid_width, feature_dim: shape of the region grid
+            (7×7×1024 GoogLeNet inception_5b in the paper).
+        embedding_dim: N, the size of word and region embeddings (1000).
+        max_question_length: T, the number of position weights (25).
+        num_hops: 1 for the one-hop model, 2 for the paper's two-hop model.
+        dropout: dropout on the grid features and before the classifier (0.4).
+        padding_id: the token id that marks padding.
+
+    Example:
+    >>> model = SMemVQA(vocab_size=100, num_answers=10, grid_height=4, grid_width=4,
+    ...                 feature_dim=32, embedding_dim=16, max_question_length=8)
+    >>> out = model({"image_features": np.zeros((2, 4, 4, 32), "float32"),
+    ...              "token_ids": np.array([[5, 6, 0], [7, 0, 0]])})
+    >>> out["logits"].shape, out["attention"].shape
+    (TensorShape([2, 10]), TensorShape([2, 2, 4, 4]))
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        num_answers,
+        grid_height=7,
+        grid_width=7,
+        feature_dim=1024,
+        embedding_dim=1000,
+        max_question_length=25,
+        num_hops=2,
+        dropout=0.4,
+        padding_id=0,
+        **kwargs,
+    ):
+        if num_hops < 1:
+            raise ValueError(f"num_hops must be at least 1; got {num_hops}.")
+        inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
+        regions = keras.layers.Reshape((grid_height * grid_width, feature_dim))(
+            inputs[IMAGE_FEATURES]
+        )
+        regions = keras.layers.Dropout(dropout, name="feature_dropout")(regions)
+        words, word_mask = WordEmbedding(
+            vocab_size, embedding_dim, padding_id, name="word_embedding"
+        )(inputs[TOKEN_IDS])
+        attention_embedding = RegionEmbedding(embedding_dim, name="attention_embedding")(
+            regions
+        )
+        evidence = RegionEmbedding(embedding_dim, name="evidence_embedding_1")(regions)
+        read, weights = WordGuidedHop(name="hop_1")(
+            words, attention_embedding, evidence, word_mask
+        )
+        question = BagOfWords(max_question_length, use_bias=True, name="question_vector")(
+            words, word_mask
+        )
+        memory = keras.layers.Add(name="memory_1")([read, question])
+        hop_weights = [weights]
+        for hop in range(2, num_hops + 1):
+            new_evidence = RegionEmbedding(embedding_dim, name=f"evidence_embedding_{hop}")(
+                regions
+            )
+            read, weights = QuestionGuidedHop(name=f"hop_{hop}")(memory, evidence, new_evidence)
+            memory = keras.layers.Add(name=f"memory_{hop}")([memory, read])
+            evidence = new_evidence
+            hop_weights.append(weights)
+        hidden = keras.layers.ReLU()(memory)
+        hidden = keras.layers.Dropout(dropout, name="classifier_dropout")(hidden)
+        logits = keras.layers.Dense(num_answers, name="answer_logits")(hidden)
+        attention = AttentionMaps(grid_height, grid_width, name="attention_maps")(hop_weights)
+        super().__init__(
+            inputs=inputs, outputs={"logits": logits, "attention": attention}, **kwargs
+        )
+        self.vocab_size = vocab_size
+        self.num_answers = num_answers
+        self.grid_height = grid_height
+        self.grid_width = grid_width
+        self.feature_dim = feature_dim
+        self.embedding_dim = embedding_dim
+        self.max_question_length = max_question_length
+        self.num_hops = num_hops
+        self.dropout = dropout
+        self.padding_id = padding_id
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "num_answers": self.num_answers,
+                "grid_height": self.grid_height,
+                "grid_width": self.grid_width,
+                "feature_dim": self.feature_dim,
+                "embedding_dim": self.embedding_dim,
+                "max_question_length": self.max_question_length,
+                "num_hops": self.num_hops,
+                "dropout": self.dropout,
+                "padding_id": self.padding_id,
+            }
+        )
+        return config
