@@ -166,7 +166,7 @@ class TextualAttentionStep(keras.layers.Layer):
     >>> step = TextualAttentionStep(hidden_dim=8)
     >>> u, beta = step(np.ones((2, 5, 8), "float32"), np.ones((2, 8), "float32"),
     ...                np.array([[1, 1, 1, 0, 0]] * 2, bool))
-    >>> beta.numpy()[0].round(3).tolist()
+    >>> [round(float(b), 3) for b in beta[0]]
     [0.333, 0.333, 0.333, 0.0, 0.0]
     """
 
