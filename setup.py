@@ -12,7 +12,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.14",
-    packages=find_packages(include=["vqa_tf", "vqa_tf.*"]),
+    packages=find_packages(include=["vqa_tf", "vqa_tf.*", "trainers"]),
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<4",
@@ -22,4 +22,7 @@ setup(
         "absl-py>=2.1,<3",
     ],
     extras_require={"test": ["pytest>=8,<10"]},
+    entry_points={
+        "console_scripts": ["vqa-extract-features=trainers.extract_features:run"],
+    },
 )

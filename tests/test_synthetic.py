@@ -1,0 +1,149 @@
+"""The embedded synthetic data: determinism, balance, and masks that agree with the pixels."""
+
+import collections
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vqa_tf.data.synthetic import TASKS, SpatialShapesCaptions, SpatialShapesVQA
+from vqa_tf.data.synthetic_scenes import BACKGROUND, COLORS, object_mask
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def samples():
+    return list(SpatialShapesVQA(seed=5).samples(300))
+
+
+def test_deterministic_per_seed(samples):
+    again = SpatialShapesVQA(seed=5)
+    for sample in samples[:20]:
+        other = again.sample(sample.index)
+        assert other.question == sample.question and other.answer == sample.answer
+        np.testing.assert_array_equal(other.image, sample.image)
+        np.testing.assert_array_equal(other.evidence_mask, sample.evidence_mask)
+    different = SpatialShapesVQA(seed=6).sample(0)
+    assert not np.array_equal(different.image, samples[0].image)
+
+
+def test_answers_balanced_per_task(samples):
+    counts = collections.Counter((s.task, s.answer) for s in samples)
+    assert counts == {(task, answer): 50 for task in TASKS for answer in ("yes", "no")}
+
+
+def _color_pixels(image, color):
+    return np.all(image == np.array(COLORS[color], np.uint8), axis=-1)
+
+
+def test_every_pixel_belongs_to_exactly_one_object_or_the_background(samples):
+    for sample in samples[:60]:
+        painted = ~np.all(sample.image == np.array(BACKGROUND, np.uint8), axis=-1)
+        colors = {o.color for o in sample.objects}
+        by_color = sum(_color_pixels(sample.image, c).astype(int) for c in colors)
+        np.testing.assert_array_equal(by_color.astype(bool), painted)
+
+
+def _parse(question):
+    match = re.fullmatch(r"is there a (\w+) (\w+)(?: on the (\w+))?\?", question)
+    if match:
+        return match.groups()
+    return re.fullmatch(r"is the (\w+) (\w+) (above|below|to the left of|to the right of) the (\w+) (\w+)\?", question).groups()
+
+
+def _rows_cols(mask):
+    rows, cols = np.nonzero(mask)
+    return rows, cols
+
+
+def test_evidence_masks_agree_with_the_pixels_and_the_answer(samples):
+    """The answer can be read off the pixels inside the stored masks."""
+    for s in samples:
+        mask, image = s.evidence_mask, s.image
+        if s.task == "presence":
+            color, shape = _parse(s.question)[:2]
+            if s.answer == "no":
+                assert not mask.any()
+                assert (color, shape) not in {(o.color, o.shape) for o in s.objects}
+                continue
+            assert mask.any() and _color_pixels(image, color)[mask].all()
+        elif s.task == "absolute_position":
+            color, _, position = _parse(s.question)
+            assert _color_pixels(image, color)[mask].all()
+            rows, cols = _rows_cols(mask)
+            inside = {"top": rows.max() < SIZE / 2, "bottom": rows.min() >= SIZE / 2,
+                      "left": cols.max() < SIZE / 2, "right": cols.min() >= SIZE / 2}[position]
+            assert inside == (s.answer == "yes"), s.question
+        else:
+            color, shape, relation, other_color, other_shape = _parse(s.question)
+            by_kind = {(o.color, o.shape): object_mask(o, SIZE) for o in s.objects}
+            subject, other = by_kind[(color, shape)], by_kind[(other_color, other_shape)]
+            np.testing.assert_array_equal(subject | other, mask)
+            assert _color_pixels(image, color)[subject].all() and _color_pixels(image, other_color)[other].all()
+            (sr, sc), (orow, oc) = _rows_cols(subject), _rows_cols(other)
+            holds = {"above": sr.max() < orow.min(), "below": sr.min() > orow.max(),
+                     "to the left of": sc.max() < oc.min(), "to the right of": sc.min() > oc.max()}[relation]
+            assert holds == (s.answer == "yes"), s.question
+
+
+def test_caption_gallery_is_unique_and_its_distractors_are_false():
+    data = SpatialShapesCaptions(seed=3)
+    gallery = list(data.gallery(200))
+    assert len({s.caption for s in gallery}) == 200
+    for sample in gallery[:50]:
+        assert sample.fact.holds_in(sample.objects)
+        distractors = data.distractors(sample, 5)
+        assert len(distractors) == 5
+        for d in distractors:
+            assert not d.holds_in(sample.objects)
+            changed = sum(a != b for a, b in zip(d.subject + (d.relation,) + d.other,
+                                                  sample.fact.subject + (sample.fact.relation,) + sample.fact.other))
+            swapped = (d.subject, d.other) == (sample.fact.other, sample.fact.subject)
+            assert changed == 1 or swapped, (d.text, sample.caption)
+
+
+def test_caption_pixels_show_the_relation():
+    data = SpatialShapesCaptions(seed=4)
+    for sample in data.gallery(30):
+        (size_a, color_a, _), (size_b, color_b, _) = sample.fact.subject, sample.fact.other
+        a, b = _color_pixels(sample.image, color_a), _color_pixels(sample.image, color_b)
+        if color_a == color_b:
+            continue  # same colour: the pixels alone cannot tell the objects apart
+        (ar, ac), (br, bc) = _rows_cols(a), _rows_cols(b)
+        if sample.fact.relation == "above":
+            assert ar.max() < br.min()
+        else:
+            assert ac.max() < bc.min()
+
+
+def test_written_vqa_split_reads_back_with_the_real_reader(tmp_path):
+    from vqa_tf.data.synthetic_files import vqa_paths, write_synthetic_vqa
+    from vqa_tf.data.vqa_reader import read_vqa
+
+    written = write_synthetic_vqa(str(tmp_path), "val", count=12, seed=2)
+    questions, annotations, pattern = vqa_paths(str(tmp_path), "val")
+    read = read_vqa(questions, pattern, annotations, check_images=True)
+    assert [(e.question, e.answers, e.answer_type) for e in read] == [
+        (e.question, e.answers, e.answer_type) for e in written
+    ]
+    stream = SpatialShapesVQA(seed=2)
+    for example in read:
+        sample = stream.sample(example.question_id)
+        np.testing.assert_array_equal(tf.io.decode_png(tf.io.read_file(example.image_path)).numpy(), sample.image)
+        if example.evidence_mask_path is None:
+            assert not sample.evidence_mask.any()
+        else:
+            mask = tf.io.decode_png(tf.io.read_file(example.evidence_mask_path)).numpy()[..., 0] > 0
+            np.testing.assert_array_equal(mask, sample.evidence_mask)
+
+
+def test_written_captions_read_back_with_the_real_reader(tmp_path):
+    from vqa_tf.data.caption_reader import read_karpathy_json
+    from vqa_tf.data.synthetic_files import captions_path, write_synthetic_captions
+
+    written = write_synthetic_captions(str(tmp_path), {"train": 6, "test": 4}, seed=9)
+    test = read_karpathy_json(captions_path(str(tmp_path)), str(tmp_path), splits=["test"])
+    assert [e.captions for e in test] == [e.captions for e in written[6:]]
+    assert [e.captions[0] for e in test] == [s.caption for s in SpatialShapesCaptions(seed=10).gallery(4)]

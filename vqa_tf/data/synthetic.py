@@ -1,0 +1,236 @@
+"""The embedded default data set: spatial-reasoning questions and captions about shapes.
+
+After the probes of the SMem-VQA paper (DESIGN.md §3.4): images hold two to
+four coloured shapes at random places, and every question needs the image:
+
+* presence: "is there a red square?"
+* absolute position: "is there a red square on the top?" (the object lies
+  wholly in that half; for "no" it lies wholly in the opposite half)
+* relative position: "is the red square above the blue circle?" (for "no"
+  the opposite relation holds)
+
+Every example is a pure function of (seed, index), so a stream and a data
+set written to disk agree, and any slice can be made on its own. Answers are
+balanced: index i asks task i mod 3 and is answered "yes" when (i // 3) is
+even. Each question carries the mask of the object(s) its answer depends on
+(empty for a "no" presence question).
+
+The caption variant draws two-object scenes with one true caption each ("a
+small red square above a large blue circle") and makes distractor captions
+that differ from the truth in one attribute or in the relation.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from vqa_tf.data.synthetic_scenes import (
+    COLORS,
+    OPPOSITE,
+    POSITIONS,
+    SHAPES,
+    SIZES,
+    in_half,
+    place,
+    random_kinds,
+    related,
+    render,
+)
+
+TASKS = ("presence", "absolute_position", "relative_position")
+_RELATION_TEXT = {"above": "above", "below": "below", "left of": "to the left of", "right of": "to the right of"}
+_OPPOSITE_HALF = {"top": "bottom", "bottom": "top", "left": "right", "right": "left"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticQuestion:
+    index: int
+    task: str
+    question: str
+    answer: str
+    image: np.ndarray  # uint8 [S, S, 3]
+    evidence_mask: np.ndarray  # bool [S, S]
+    objects: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class CaptionFact:
+    """`subject` `relation` `other`, each object a (size, color, shape) triple."""
+
+    subject: tuple
+    relation: str  # "above" or "left of"
+    other: tuple
+
+    @property
+    def text(self):
+        def name(obj):
+            return " ".join(obj)
+
+        return f"a {name(self.subject)} {_RELATION_TEXT[self.relation]} a {name(self.other)}"
+
+    def holds_in(self, objects):
+        """True if the scene has both objects and the relation between them."""
+        by_name = {(o.size, o.color, o.shape): o for o in objects}
+        subject, other = by_name.get(self.subject), by_name.get(self.other)
+        return subject is not None and other is not None and related(subject, self.relation, other)
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticCaption:
+    index: int
+    fact: CaptionFact
+    image: np.ndarray
+    objects: tuple
+
+    @property
+    def caption(self):
+        return self.fact.text
+
+
+def _name(obj):
+    return f"{obj.color} {obj.shape}"
+
+
+def _rng(seed, index, stream):
+    return np.random.default_rng([seed, stream, index])
+
+
+class SpatialShapesVQA:
+    """Deterministic synthetic VQA examples.
+
+    Args:
+        seed: the data set's seed; each split should use its own.
+        image_size: side of the square images in pixels.
+
+    Example:
+    >>> data = SpatialShapesVQA(seed=0)
+    >>> sample = data.sample(4)
+    >>> sample.task, sample.answer, sample.image.shape
+    ('absolute_position', 'no', (64, 64, 3))
+    """
+
+    def __init__(self, seed, image_size=64):
+        self.seed = seed
+        self.image_size = image_size
+
+    def samples(self, count, start=0):
+        for index in range(start, start + count):
+            yield self.sample(index)
+
+    def sample(self, index):
+        rng = _rng(self.seed, index, 0)
+        task = TASKS[index % len(TASKS)]
+        yes = (index // len(TASKS)) % 2 == 0
+        target = random_kinds(rng, 1)[0]
+        num_distractors = int(rng.integers(1, 4))
+        size = self.image_size
+        if task == "presence":
+            distractors = random_kinds(rng, num_distractors + (0 if yes else 1), exclude=[target[:2]])
+            objects = place(rng, ([target] if yes else []) + distractors, size)
+            question = f"is there a {target[0]} {target[1]}?"
+            evidence = [0] if yes else []
+        elif task == "absolute_position":
+            position = POSITIONS[int(rng.integers(len(POSITIONS)))]
+            where = position if yes else _OPPOSITE_HALF[position]
+            kinds = [target] + random_kinds(rng, num_distractors, exclude=[target[:2]])
+            objects = place(rng, kinds, size, [lambda objs: in_half(objs[0], where, size)])
+            question = f"is there a {target[0]} {target[1]} on the {position}?"
+            evidence = [0]
+        else:
+            other = random_kinds(rng, 1, exclude=[target[:2]])[0]
+            relation = list(OPPOSITE)[int(rng.integers(len(OPPOSITE)))]
+            holds = relation if yes else OPPOSITE[relation]
+            kinds = [target, other] + random_kinds(rng, num_distractors - 1, exclude=[target[:2], other[:2]])
+            objects = place(rng, kinds, size, [lambda objs: related(objs[0], holds, objs[1])])
+            question = f"is the {target[0]} {target[1]} {_RELATION_TEXT[relation]} the {other[0]} {other[1]}?"
+            evidence = [0, 1]
+        # Shuffle the drawing order so the target is not always painted first.
+        order = rng.permutation(len(objects))
+        objects = [objects[i] for i in order]
+        evidence = [int(np.where(order == e)[0][0]) for e in evidence]
+        image, masks = render(objects, size)
+        mask = np.zeros((size, size), bool)
+        for e in evidence:
+            mask |= masks[e]
+        return SyntheticQuestion(
+            index=index,
+            task=task,
+            question=question,
+            answer="yes" if yes else "no",
+            image=image,
+            evidence_mask=mask,
+            objects=tuple(objects),
+        )
+
+
+class SpatialShapesCaptions:
+    """Deterministic two-object scenes, each with one true caption.
+
+    In each scene the two objects are separated along exactly one axis, so
+    exactly one caption of the form "a X above a Y" / "a X to the left of a
+    Y" is true. `gallery(count)` keeps only scenes whose caption is new, so
+    a retrieval gallery has one image per caption.
+
+    Example:
+    >>> data = SpatialShapesCaptions(seed=0)
+    >>> sample = data.sample(0)
+    >>> sample.caption
+    'a large blue triangle to the left of a small cyan circle'
+    >>> all(not d.holds_in(sample.objects) for d in data.distractors(sample, 3))
+    True
+    """
+
+    def __init__(self, seed, image_size=64):
+        self.seed = seed
+        self.image_size = image_size
+
+    def sample(self, index):
+        rng = _rng(self.seed, index, 1)
+        subject, other = random_kinds(rng, 2)
+        relation = ("above", "left of")[int(rng.integers(2))]
+        cross = {"above": ("left of", "right of"), "left of": ("above", "below")}[relation]
+
+        def one_axis(objs):
+            a, b = objs
+            return related(a, relation, b) and not any(related(a, r, b) for r in cross)
+
+        objects = place(rng, [subject, other], self.image_size, [one_axis])
+        image, _ = render(objects, self.image_size)
+        fact = CaptionFact(
+            subject=(subject[2], subject[0], subject[1]),
+            relation=relation,
+            other=(other[2], other[0], other[1]),
+        )
+        return SyntheticCaption(index=index, fact=fact, image=image, objects=tuple(objects))
+
+    def gallery(self, count, start=0):
+        """The first `count` samples from `start` on whose captions are all different."""
+        seen, index = set(), start
+        while len(seen) < count:
+            sample = self.sample(index)
+            index += 1
+            if sample.caption not in seen:
+                seen.add(sample.caption)
+                yield sample
+
+    def distractors(self, sample, count):
+        """Up to `count` false captions, each one change away from the true one.
+
+        The changes: the other relation, the objects swapped, or one object's
+        colour, shape or size replaced.
+        """
+        fact = sample.fact
+        other_relation = "left of" if fact.relation == "above" else "above"
+        candidates = [
+            CaptionFact(fact.subject, other_relation, fact.other),
+            CaptionFact(fact.other, fact.relation, fact.subject),
+        ]
+        for slot in ("subject", "other"):
+            size, color, shape = getattr(fact, slot)
+            changed = [(s, color, shape) for s in SIZES if s != size]
+            changed += [(size, c, shape) for c in COLORS if c != color]
+            changed += [(size, color, s) for s in SHAPES if s != shape]
+            candidates += [dataclasses.replace(fact, **{slot: obj}) for obj in changed]
+        false = [c for c in candidates if not c.holds_in(sample.objects)]
+        rng = _rng(self.seed, sample.index, 2)
+        return [false[i] for i in rng.permutation(len(false))[:count]]

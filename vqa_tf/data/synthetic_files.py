@@ -1,0 +1,89 @@
+"""Writes the synthetic sets to disk in the formats of the real readers.
+
+VQA questions go to the official VQA question/annotation JSON pair (ten
+copies of the one answer, so the official accuracy applies unchanged; the
+task name as answer type; an "evidence_mask" PNG per answerable object),
+captions to the Karpathy split JSON. `read_vqa` and `read_karpathy_json`
+read them back like any real data set.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from vqa_tf.data.caption_reader import write_karpathy_json
+from vqa_tf.data.examples import CaptionExample, VQAExample
+from vqa_tf.data.synthetic import SpatialShapesCaptions, SpatialShapesVQA
+from vqa_tf.data.vqa_reader import write_vqa_json
+
+ANSWER_COPIES = 10
+
+
+def _write_png(path, pixels):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tf.io.write_file(path, tf.io.encode_png(pixels))
+
+
+def vqa_paths(directory, split):
+    """(questions JSON, annotations JSON, image path pattern) of a written split."""
+    return (
+        os.path.join(directory, f"{split}_questions.json"),
+        os.path.join(directory, f"{split}_annotations.json"),
+        os.path.join(directory, "images", split, "{image_id:06d}.png"),
+    )
+
+
+def write_synthetic_vqa(directory, split, count, seed, image_size=64):
+    """Writes samples 0..count−1 of `SpatialShapesVQA(seed)`; returns their `VQAExample`s.
+
+    Example:
+    >>> import tempfile
+    >>> examples = write_synthetic_vqa(tempfile.mkdtemp(), "val", count=3, seed=1)
+    >>> [(e.answer_type, e.answers[0]) for e in examples]
+    [('presence', 'yes'), ('absolute_position', 'yes'), ('relative_position', 'yes')]
+    """
+    questions_path, annotations_path, pattern = vqa_paths(directory, split)
+    examples = []
+    for sample in SpatialShapesVQA(seed, image_size).samples(count):
+        image_path = pattern.format(image_id=sample.index)
+        _write_png(image_path, sample.image)
+        mask_path = None
+        if sample.evidence_mask.any():
+            mask_path = os.path.join(directory, "masks", split, f"{sample.index:06d}.png")
+            _write_png(mask_path, sample.evidence_mask[..., None].astype(np.uint8) * 255)
+        examples.append(
+            VQAExample(
+                question_id=sample.index,
+                image_id=sample.index,
+                image_path=image_path,
+                question=sample.question,
+                answers=(sample.answer,) * ANSWER_COPIES,
+                answer_type=sample.task,
+                question_type=sample.task,
+                evidence_mask_path=mask_path,
+            )
+        )
+    write_vqa_json(examples, questions_path, annotations_path)
+    return examples
+
+
+def captions_path(directory):
+    return os.path.join(directory, "captions.json")
+
+
+def write_synthetic_captions(directory, splits, seed, image_size=64):
+    """Writes caption galleries, e.g. `splits={"train": 5000, "test": 1000}`, to one Karpathy JSON.
+
+    Every split draws from its own seed (`seed` + its position in `splits`),
+    and every caption is unique within its split. Returns the examples.
+    """
+    examples = []
+    for offset, (split, count) in enumerate(splits.items()):
+        for sample in SpatialShapesCaptions(seed + offset, image_size).gallery(count):
+            image_id = len(examples)
+            image_path = os.path.join(directory, "images", f"captions_{split}", f"{image_id:06d}.png")
+            _write_png(image_path, sample.image)
+            examples.append(CaptionExample(image_id, image_path, (sample.caption,), split))
+    write_karpathy_json(examples, captions_path(directory), directory, dataset="synthetic_shapes")
+    return examples

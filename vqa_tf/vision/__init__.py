@@ -1,0 +1,15 @@
+"""CNN backbones and image decoding for grid features."""
+
+from vqa_tf.vision.backbones import BACKBONES, BackboneSpec, CaffePreprocessing, build_backbone
+from vqa_tf.vision.image_ops import decode_image, load_image, load_images, resize_image
+
+__all__ = [
+    "BACKBONES",
+    "BackboneSpec",
+    "CaffePreprocessing",
+    "build_backbone",
+    "decode_image",
+    "load_image",
+    "load_images",
+    "resize_image",
+]

@@ -1,0 +1,87 @@
+"""CNN backbones cut at the grid layer the papers use, plus a small CNN for synthetic data.
+
+Every backbone takes float32 RGB images in [0, 255] of shape
+[batch, image_size, image_size, 3] and returns a region grid [batch, h, w, C].
+Pretrained weights only ever load from a local file: nothing is downloaded.
+"""
+
+import dataclasses
+import os
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="vqa_tf")
+class CaffePreprocessing(keras.layers.Layer):
+    """RGB [0, 255] → BGR minus the ImageNet channel means (the Caffe-trained ResNet/VGG input)."""
+
+    MEAN_BGR = (103.939, 116.779, 123.68)
+
+    def call(self, images):
+        return ops.flip(images, axis=-1) - ops.convert_to_tensor(self.MEAN_BGR, images.dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneSpec:
+    """What a backbone produces at its default input size."""
+
+    image_size: int
+    grid_size: int
+    feature_dim: int
+
+
+BACKBONES = {
+    # DAN: 448×448 → 14×14 (ResNet-152 conv5 2048-d, VGG-19 pool5 512-d).
+    "resnet152": BackboneSpec(image_size=448, grid_size=14, feature_dim=2048),
+    "vgg19": BackboneSpec(image_size=448, grid_size=14, feature_dim=512),
+    # The synthetic shapes data: 64×64 → 8×8.
+    "small_cnn": BackboneSpec(image_size=64, grid_size=8, feature_dim=64),
+}
+
+
+def _small_cnn(inputs):
+    x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
+    for i, filters in enumerate((32, 64, 64), start=1):
+        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu", name=f"conv{i}")(x)
+    return x
+
+
+def build_backbone(name, image_size=None, weights_path=None):
+    """A Keras model from images [batch, S, S, 3] in [0, 255] to a region grid.
+
+    Args:
+        name: "resnet152", "vgg19" or "small_cnn".
+        image_size: input size S (default: the size in `BACKBONES`).
+        weights_path: a local weights file, or None for random weights. For
+            ResNet-152 and VGG-19 this is keras.applications' "notop" ImageNet
+            file (e.g. `resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5`),
+            for any backbone a `.weights.h5` saved from this function's model.
+
+    Example:
+    >>> build_backbone("small_cnn").output.shape
+    (None, 8, 8, 64)
+    """
+    if name not in BACKBONES:
+        raise KeyError(f"unknown backbone {name!r}; valid names: {', '.join(sorted(BACKBONES))}")
+    if weights_path is not None and not os.path.isfile(weights_path):
+        raise FileNotFoundError(f"backbone weights file {weights_path} does not exist")
+    size = image_size or BACKBONES[name].image_size
+    inputs = keras.Input((size, size, 3), name="images")
+    if name == "small_cnn":
+        return _with_weights(keras.Model(inputs, _small_cnn(inputs), name=name), weights_path)
+    application = {"resnet152": keras.applications.ResNet152, "vgg19": keras.applications.VGG19}[name]
+    applications_file = weights_path is not None and not weights_path.endswith(".weights.h5")
+    cnn = application(
+        include_top=False,
+        weights=weights_path if applications_file else None,
+        input_shape=(size, size, 3),
+    )
+    model = keras.Model(inputs, cnn(CaffePreprocessing(name="caffe_preprocessing")(inputs)), name=name)
+    return model if applications_file else _with_weights(model, weights_path)
+
+
+def _with_weights(model, weights_path):
+    if weights_path is not None:
+        model.load_weights(weights_path)
+    return model
