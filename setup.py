@@ -20,9 +20,17 @@ setup(
         "tensorflow-serving-api>=2.21,<2.22",
         "numpy>=1.26,<3",
         "absl-py>=2.1,<3",
+        "tensorboard>=2.21,<2.22",
+        "matplotlib>=3.8,<4",
     ],
     extras_require={"test": ["pytest>=8,<10"]},
     entry_points={
-        "console_scripts": ["vqa-extract-features=trainers.extract_features:run"],
+        "console_scripts": [
+            "vqa-extract-features=trainers.extract_features:run",
+            "vqa-train-vqa=trainers.train_vqa:run",
+            "vqa-train-matching=trainers.train_matching:run",
+            "vqa-evaluate=trainers.evaluate:run",
+            "vqa-attention-figures=trainers.attention_figures:run",
+        ],
     },
 )

@@ -1,1 +1,1 @@
-"""absl command-line binaries: feature extraction (training and evaluation to follow)."""
+"""absl command-line binaries: feature extraction, training, evaluation, attention figures."""

@@ -2,7 +2,8 @@
 
 Each pipeline yields `(inputs, targets)` batches: `inputs` is the model input
 `{"image_features" | "images", "token_ids"}` and `targets` holds what losses
-and metrics need (`answer` class ids, `question_id`). Tokenization runs in the
+and metrics need (`answer` class ids, `question_id`, `image_id`). `training`
+drops the last partial batch; `shuffle` defaults to `training`. Tokenization runs in the
 pipeline with the same `QuestionTokenizer` layer an export later puts in the
 serving graph.
 
@@ -79,13 +80,18 @@ def _feature_records(feature_dir, input_context, shuffle, seed):
 
 
 def vqa_answer_rows(examples, answer_vocabulary):
-    """(image_id, question, answer class, question_id) of the examples whose answer is kept.
+    """(image_id, question, answer class, question_id) of the examples to feed.
 
     The target is the most common human answer; questions whose target is
     not in `answer_vocabulary` are left out of training, as in the papers.
+    With `answer_vocabulary` None every question is kept, with class −1: for
+    prediction, unanswered test questions included.
     """
     rows = []
     for example in examples:
+        if answer_vocabulary is None:
+            rows.append((example.image_id, example.question, -1, example.question_id))
+            continue
         if not example.answers:
             raise DataError(f"question_id {example.question_id} has no answers to train on")
         answer = collections.Counter(example.answers).most_common(1)[0][0]
@@ -106,15 +112,17 @@ def vqa_feature_dataset(
     input_context=None,
     training=True,
     seed=None,
+    shuffle=None,
 ):
     """VQA batches from a feature store: ({"image_features", "token_ids"}, {"answer", "question_id"}).
 
     Images in the store without questions are skipped, and so are questions
     whose image is not in the store.
     """
+    shuffle = training if shuffle is None else shuffle
     rows = vqa_answer_rows(examples, answer_vocabulary)
     table, (questions, answers, question_ids) = _by_image(rows)
-    dataset = _feature_records(feature_dir, input_context, training, seed)
+    dataset = _feature_records(feature_dir, input_context, shuffle, seed)
     dataset = dataset.map(lambda r: (r, table.lookup(r["image_id"])))
     dataset = dataset.filter(lambda r, group: group >= 0)
 
@@ -126,7 +134,21 @@ def vqa_feature_dataset(
 
     dataset = dataset.map(per_question, num_parallel_calls=AUTOTUNE).unbatch()
     batch = _per_replica_batch(global_batch_size, input_context)
-    return _finish(dataset, tokenizer, batch, training, seed, training, "image_features")
+    return _finish(dataset, tokenizer, batch, shuffle, seed, training, "image_features")
+
+
+def _image_text_dataset(paths, texts, targets, tokenizer, image_size, global_batch_size, input_context, training, shuffle, seed):
+    dataset = tf.data.Dataset.from_tensor_slices((paths, texts, targets))
+    dataset, _ = _shard(dataset, input_context, len(paths))
+    if shuffle:
+        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+
+    def load(path, text, target):
+        return load_image(tf.io.read_file(path), image_size), text, target
+
+    dataset = dataset.map(load, num_parallel_calls=AUTOTUNE)
+    batch = _per_replica_batch(global_batch_size, input_context)
+    return _finish(dataset, tokenizer, batch, False, seed, training, "images")
 
 
 def vqa_image_dataset(
@@ -138,36 +160,41 @@ def vqa_image_dataset(
     input_context=None,
     training=True,
     seed=None,
+    shuffle=None,
 ):
     """VQA batches straight from image files: ({"images", "token_ids"}, {"answer", "question_id"}).
 
     `images` are float32 [batch, image_size, image_size, 3] in [0, 255], for
-    a model that runs its backbone itself.
+    a model that runs its backbone itself. `shuffle` defaults to `training`.
     """
     path_of = {e.image_id: e.image_path for e in examples}
     rows = vqa_answer_rows(examples, answer_vocabulary)
-    paths, questions, answers, question_ids = (
-        [path_of[r[0]] for r in rows],
-        [r[1] for r in rows],
-        np.array([r[2] for r in rows], np.int64),
-        np.array([r[3] for r in rows], np.int64),
+    targets = {
+        "answer": np.array([r[2] for r in rows], np.int64),
+        "question_id": np.array([r[3] for r in rows], np.int64),
+    }
+    return _image_text_dataset(
+        [path_of[r[0]] for r in rows], [r[1] for r in rows], targets, tokenizer, image_size,
+        global_batch_size, input_context, training, training if shuffle is None else shuffle, seed,
     )
-    dataset = tf.data.Dataset.from_tensor_slices((paths, questions, answers, question_ids))
-    dataset, _ = _shard(dataset, input_context, len(rows))
-    if training:
-        dataset = dataset.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
 
-    def load(path, question, answer, question_id):
-        image = load_image(tf.io.read_file(path), image_size)
-        return image, question, {"answer": answer, "question_id": question_id}
 
-    dataset = dataset.map(load, num_parallel_calls=AUTOTUNE)
-    batch = _per_replica_batch(global_batch_size, input_context)
-    return _finish(dataset, tokenizer, batch, False, seed, training, "images")
+def caption_image_dataset(
+    examples, tokenizer, image_size, global_batch_size, input_context=None, training=True, seed=None, shuffle=None
+):
+    """Image-caption pairs from image files: ({"images", "token_ids"}, {"image_id"})."""
+    pairs = [(e.image_path, caption, e.image_id) for e in examples for caption in e.captions]
+    if not pairs:
+        raise DataError("no captions to train on")
+    targets = {"image_id": np.array([p[2] for p in pairs], np.int64)}
+    return _image_text_dataset(
+        [p[0] for p in pairs], [p[1] for p in pairs], targets, tokenizer, image_size,
+        global_batch_size, input_context, training, training if shuffle is None else shuffle, seed,
+    )
 
 
 def caption_feature_dataset(
-    feature_dir, examples, tokenizer, global_batch_size, input_context=None, training=True, seed=None
+    feature_dir, examples, tokenizer, global_batch_size, input_context=None, training=True, seed=None, shuffle=None
 ):
     """Image-caption pairs from a feature store: ({"image_features", "token_ids"}, {"image_id"}).
 
@@ -177,8 +204,9 @@ def caption_feature_dataset(
     rows = [(e.image_id, caption, e.image_id) for e in examples for caption in e.captions]
     if not rows:
         raise DataError("no captions to train on")
+    shuffle = training if shuffle is None else shuffle
     table, (captions, image_ids) = _by_image(rows)
-    dataset = _feature_records(feature_dir, input_context, training, seed)
+    dataset = _feature_records(feature_dir, input_context, shuffle, seed)
     dataset = dataset.map(lambda r: (r, table.lookup(r["image_id"])))
     dataset = dataset.filter(lambda r, group: group >= 0)
 
@@ -189,4 +217,4 @@ def caption_feature_dataset(
 
     dataset = dataset.map(per_caption, num_parallel_calls=AUTOTUNE).unbatch()
     batch = _per_replica_batch(global_batch_size, input_context)
-    return _finish(dataset, tokenizer, batch, training, seed, training, "image_features")
+    return _finish(dataset, tokenizer, batch, shuffle, seed, training, "image_features")

@@ -2,7 +2,7 @@
 
 from vqa_tf.models.ibowimg import IBowImg
 from vqa_tf.models.matching_dan import MatchingDAN
-from vqa_tf.models.multimodal_model import MultimodalModel
+from vqa_tf.models.multimodal_model import MultimodalModel, with_backbone
 from vqa_tf.models.paper_settings import PAPER_SETTINGS
 from vqa_tf.models.reasoning_dan import ReasoningDAN
 from vqa_tf.models.registry import MODELS, build_model, get_model_class
@@ -18,4 +18,5 @@ __all__ = [
     "SMemVQA",
     "build_model",
     "get_model_class",
+    "with_backbone",
 ]

@@ -52,3 +52,27 @@ class MultimodalModel(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def with_backbone(backbone, model):
+    """A model that runs `backbone` on images [B, S, S, 3] in [0, 255] and feeds its grid to `model`.
+
+    Inputs `{"images", "token_ids"}`; outputs those of `model`.
+
+    Example:
+    >>> from vqa_tf.models import SMemVQA
+    >>> from vqa_tf.vision import build_backbone
+    >>> backbone = build_backbone("small_cnn")
+    >>> model = SMemVQA(vocab_size=20, num_answers=2, grid_height=8, grid_width=8,
+    ...                 feature_dim=64, embedding_dim=16, max_question_length=6)
+    >>> on_images = with_backbone(backbone, model)
+    >>> out = on_images({"images": np.zeros((2, 64, 64, 3), "float32"),
+    ...                  "token_ids": np.array([[3, 4, 0], [5, 0, 0]])})
+    >>> out["attention"].shape
+    TensorShape([2, 2, 8, 8])
+    """
+    images = keras.Input(backbone.input.shape[1:], name="images")
+    token_ids = keras.Input((None,), dtype="int32", name=TOKEN_IDS)
+    grid = backbone(images)
+    outputs = model({IMAGE_FEATURES: grid, TOKEN_IDS: token_ids})
+    return keras.Model({"images": images, TOKEN_IDS: token_ids}, outputs, name=f"{model.name}_on_images")

@@ -1,0 +1,87 @@
+"""Experiment configs: the registry, overrides, and the paper presets' hyperparameters."""
+
+import json
+
+import pytest
+
+from vqa_tf.configs import EXPERIMENTS, apply_overrides, get_experiment
+
+
+def test_registry_holds_the_named_experiments():
+    assert {
+        "smem_one_hop_synthetic", "smem_two_hop_synthetic", "ibowimg_synthetic", "rdan_synthetic",
+        "mdan_synthetic", "smem_two_hop_vqa", "rdan_resnet152_vqa", "mdan_resnet152_flickr30k",
+    } <= set(EXPERIMENTS)
+
+
+def test_unknown_experiment_lists_the_valid_names():
+    with pytest.raises(KeyError, match="valid names: ibowimg_synthetic, mdan_resnet152_flickr30k"):
+        get_experiment("smem")
+
+
+def test_overrides_coerce_to_the_field_types():
+    config = apply_overrides(
+        get_experiment("rdan_synthetic"),
+        "trainer.train_steps=100, model.dropout=0.25,runtime.jit_compile=true,optimizer.decay_boundaries=[10,20],data.source=vqa",
+    )
+    assert config.trainer.train_steps == 100 and config.model.dropout == 0.25
+    assert config.runtime.jit_compile is True and config.optimizer.decay_boundaries == [10, 20]
+    assert config.data.source == "vqa"
+
+
+def test_overrides_from_a_json_file(tmp_path):
+    path = tmp_path / "override.json"
+    path.write_text(json.dumps({"model": {"num_hops": 3}, "trainer": {"train_steps": 7}}))
+    config = apply_overrides(get_experiment("smem_two_hop_synthetic"), str(path))
+    assert (config.model.num_hops, config.trainer.train_steps) == (3, 7)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.steps=3", r"'steps' is not a field in 'trainer'; valid: train_steps, train_epochs"),
+        ("optimiser.name=sgd", r"'optimiser' is not a field at the top level; valid: task, model, data"),
+        ("trainer=3", "names a section"),
+    ],
+)
+def test_unknown_override_keys_list_the_valid_ones(override, message):
+    with pytest.raises(KeyError, match=message):
+        apply_overrides(get_experiment("smem_two_hop_synthetic"), override)
+
+
+def test_override_values_of_the_wrong_type():
+    with pytest.raises(ValueError, match="trainer.train_steps='many': expected a int"):
+        apply_overrides(get_experiment("smem_two_hop_synthetic"), "trainer.train_steps=many")
+    with pytest.raises(ValueError, match="not of the form"):
+        apply_overrides(get_experiment("smem_two_hop_synthetic"), "trainer.train_steps")
+
+
+def test_rdan_preset_carries_the_paper_settings():
+    c = get_experiment("rdan_resnet152_vqa")
+    assert (c.model.name, c.model.hidden_dim, c.model.num_steps, c.model.dropout) == ("reasoning_dan", 512, 2, 0.5)
+    assert (c.data.backbone, c.data.image_size, c.data.top_answers, c.data.global_batch_size) == ("resnet152", 448, 2000, 128)
+    o = c.optimizer
+    assert (o.name, o.learning_rate, o.momentum, o.weight_decay, o.clip_norm) == ("sgd", 0.1, 0.9, 5e-4, 0.1)
+    assert (o.decay_boundaries, o.decay_unit, o.decay_factor, c.trainer.train_epochs) == ([30], "epochs", 0.1, 60)
+
+
+def test_mdan_preset_carries_the_paper_settings():
+    c = get_experiment("mdan_resnet152_flickr30k")
+    assert (c.task, c.model.name, c.model.margin, c.model.num_steps, c.model.hidden_dim) == (
+        "matching", "matching_dan", 100.0, 2, 512)
+    assert (c.optimizer.learning_rate, c.optimizer.clip_norm, c.trainer.train_epochs) == (0.1, 0.1, 60)
+    assert c.data.source == "karpathy"
+
+
+def test_smem_preset_carries_the_paper_settings():
+    c = get_experiment("smem_two_hop_vqa")
+    assert (c.model.embedding_dim, c.model.num_hops, c.model.dropout) == (1000, 2, 0.4)
+    assert (c.data.max_question_length, c.data.top_answers) == (25, 1031)
+    o = c.optimizer
+    assert (o.name, o.momentum, o.clip_norm, o.weight_decay) == ("sgd", 0.9, 10.0, 5e-4)
+
+
+def test_each_call_returns_a_fresh_config():
+    a = get_experiment("rdan_synthetic")
+    a.trainer.train_steps = 1
+    assert get_experiment("rdan_synthetic").trainer.train_steps != 1

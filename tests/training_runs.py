@@ -1,0 +1,71 @@
+"""Runs the training binaries in subprocesses, as a user would, for the training tests."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+# A small SMem two-hop run on the synthetic set: deterministic batches (no
+# shuffle, no dropout) so that runs under different strategies can be compared.
+TINY = (
+    "data.num_train=256,data.num_eval=64,data.global_batch_size=32,data.eval_batch_size=64,"
+    "data.shuffle=false,model.dropout=0.0,model.embedding_dim=32,trainer.steps_per_loop=2,"
+    "trainer.checkpoint_every=4,trainer.eval_every=1000"
+)
+
+
+def command(model_dir, steps, *extra, binary="trainers.train_vqa", experiment="smem_two_hop_synthetic", override=""):
+    overrides = f"{TINY},trainer.train_steps={steps}" + (f",{override}" if override else "")
+    return [sys.executable, "-m", binary, f"--experiment={experiment}", f"--model_dir={model_dir}",
+            f"--params_override={overrides}", *extra]
+
+
+def env(**extra):
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    environment.pop("TF_CONFIG", None)
+    environment.update(extra)
+    return environment
+
+
+def run(args, timeout=600, **extra_env):
+    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env(**extra_env))
+    return done
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def model_weights(model_dir):
+    """{key: value} of the trainable weights in the latest checkpoint.
+
+    A checkpoint stores each variable once, under the first path that reaches
+    it: the model's trainable weights sit under the optimizer's list of them.
+    """
+    reader = tf.train.load_checkpoint(os.path.join(model_dir, "checkpoints"))
+    return {
+        name: reader.get_tensor(name)
+        for name in reader.get_variable_to_shape_map()
+        if name.startswith("optimizer/_trainable_variables/")
+    }
+
+
+def checkpoint_steps(model_dir):
+    state = tf.train.get_checkpoint_state(os.path.join(model_dir, "checkpoints"))
+    if state is None:
+        return []
+    return [int(p.rsplit("-", 1)[1]) for p in state.all_model_checkpoint_paths]
+
+
+def max_difference(a, b):
+    assert a.keys() == b.keys() and a
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)

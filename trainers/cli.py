@@ -1,0 +1,100 @@
+"""Flags and setup shared by the training and evaluation binaries."""
+
+import dataclasses
+import json
+import os
+import sys
+
+from absl import app, flags
+
+from vqa_tf.configs import ExperimentConfig, apply_overrides, get_experiment
+from vqa_tf.configs.experiment_config import (
+    DataConfig,
+    ModelConfig,
+    OptimizerConfig,
+    RuntimeConfig,
+    TrainerConfig,
+)
+from vqa_tf.data.errors import DataError
+
+CONFIG_FILE = "config.json"
+# Sections a rerun may change without starting a different run.
+_RESUMABLE_SECTIONS = ("trainer", "runtime")
+
+FLAGS = flags.FLAGS
+
+
+def define_training_flags():
+    flags.DEFINE_string("experiment", None, "A registered experiment name (vqa_tf.configs.EXPERIMENTS).")
+    flags.DEFINE_string("model_dir", None, "Where checkpoints, summaries, metrics and the best model go.")
+    flags.DEFINE_string("params_override", None, "section.field=value,… or a JSON file of nested sections.")
+    flags.DEFINE_enum("strategy", None, ["one_device", "mirrored", "multi_worker", "tpu"], "tf.distribute strategy.")
+    flags.DEFINE_bool("mixed_precision", None, "Train in mixed_bfloat16.")
+    flags.DEFINE_bool("jit_compile", None, "XLA-compile the training step.")
+    flags.DEFINE_string("tpu", None, "TPU name or address (strategy tpu).")
+    flags.DEFINE_integer("num_cpu_devices", None, "Split the CPU into this many devices (mirrored without GPUs).")
+    for name in ("train_data", "train_annotations", "train_images", "train_features",
+                 "eval_data", "eval_annotations", "eval_images", "eval_features"):
+        flags.DEFINE_string(name, None, f"Overrides data.{name}.")
+    flags.mark_flags_as_required(["experiment", "model_dir"])
+
+
+def config_from_flags():
+    """The experiment config: registered defaults, then --params_override, then the explicit flags."""
+    config = get_experiment(FLAGS.experiment)
+    apply_overrides(config, FLAGS.params_override)
+    for name in ("strategy", "mixed_precision", "jit_compile", "tpu", "num_cpu_devices"):
+        if getattr(FLAGS, name) is not None:
+            setattr(config.runtime, name, getattr(FLAGS, name))
+    for name in ("train_data", "train_annotations", "train_images", "train_features",
+                 "eval_data", "eval_annotations", "eval_images", "eval_features"):
+        if getattr(FLAGS, name) is not None:
+            setattr(config.data, name, getattr(FLAGS, name))
+    return config
+
+
+def save_or_check_config(config, model_dir):
+    """Writes config.json, or checks that a rerun trains the same model on the same data."""
+    os.makedirs(model_dir, exist_ok=True)
+    path = os.path.join(model_dir, CONFIG_FILE)
+    current = dataclasses.asdict(config)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        changed = [
+            f"{section}.{key}"
+            for section, values in current.items()
+            if section not in _RESUMABLE_SECTIONS and isinstance(values, dict)
+            for key in values
+            if saved.get(section, {}).get(key) != values[key]
+        ] + ([f"task"] if saved.get("task") != current["task"] else [])
+        if changed:
+            raise ValueError(
+                f"{model_dir} holds a run with other settings ({', '.join(changed)}); "
+                "use a new --model_dir or the same settings to resume"
+            )
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as f:
+        json.dump(current, f, indent=2)
+    os.replace(temporary, path)
+
+
+def load_config(model_dir):
+    """The config a training run saved in `model_dir`."""
+    path = os.path.join(model_dir, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} is missing: is {model_dir} a training model_dir?")
+    with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+    sections = {"model": ModelConfig, "data": DataConfig, "optimizer": OptimizerConfig,
+                "trainer": TrainerConfig, "runtime": RuntimeConfig}
+    return ExperimentConfig(task=saved["task"], **{k: cls(**saved[k]) for k, cls in sections.items()})
+
+
+def run(main):
+    """absl's app.run, with bad configs and data reported as one line instead of a traceback."""
+    try:
+        app.run(main)
+    except (DataError, KeyError, ValueError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        sys.exit(f"error: {message}")

@@ -1,0 +1,102 @@
+"""Typed experiment configs: model, data, optimizer and schedule, trainer, runtime."""
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Which model, and the sizes not fixed by the data.
+
+    The grid shape comes from the data (the backbone or the feature store),
+    and the vocabulary and answer counts from the vocabularies built on it.
+    """
+
+    name: str = "smem_vqa"  # a name in vqa_tf.models.MODELS
+    embedding_dim: int = 1000  # SMem / iBOWIMG: N, the word and region embedding size
+    hidden_dim: int = 512  # DAN: d
+    num_hops: int = 2  # SMem
+    num_steps: int = 2  # DAN: K
+    dropout: float = 0.4
+    margin: float = 100.0  # m-DAN ranking loss
+    hardest_negative: bool = True  # m-DAN ranking loss
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where examples come from and how they become batches.
+
+    `source` is "synthetic" (the embedded shapes set, written under
+    `<model_dir>/data` on first use), "vqa", "daquar" or "karpathy". With
+    `input` = "images" the model trains its backbone on decoded images; with
+    "features" it reads a feature store written by vqa-extract-features.
+    """
+
+    source: str = "synthetic"
+    input: str = "images"  # "images" or "features"
+    train_data: str = ""  # question JSON / DAQUAR QA file / Karpathy JSON
+    train_annotations: str = ""  # VQA annotation JSON
+    train_images: str = ""  # image path pattern (VQA) / image directory (DAQUAR) / images root (Karpathy)
+    eval_data: str = ""
+    eval_annotations: str = ""
+    eval_images: str = ""
+    train_split: str = "train"  # Karpathy splits
+    eval_split: str = "test"
+    train_features: str = ""  # feature store directories (input = "features")
+    eval_features: str = ""
+    backbone: str = "small_cnn"
+    backbone_weights: str = ""  # local file; "" for random initialisation
+    image_size: int = 64
+    train_backbone: bool = True  # only with input = "images"
+    num_train: int = 6000  # synthetic set sizes
+    num_eval: int = 600
+    seed: int = 0
+    max_question_length: int = 25
+    min_word_count: int = 1
+    top_answers: int = 1000
+    global_batch_size: int = 64
+    eval_batch_size: int = 256
+    shuffle: bool = True
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    """SGD with momentum or Adam, a step schedule, global-norm clipping and L2."""
+
+    name: str = "sgd"  # "sgd" or "adam"
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    decay_boundaries: list = dataclasses.field(default_factory=list)  # multiply lr by decay_factor at each
+    decay_unit: str = "steps"  # "steps" or "epochs"
+    decay_factor: float = 0.1
+    clip_norm: float = 0.0  # global gradient-norm clip; 0 = none
+    weight_decay: float = 0.0  # L2: adds weight_decay / 2 · Σ‖W‖² over kernels and embeddings
+
+
+@dataclasses.dataclass
+class TrainerConfig:
+    train_steps: int = 1000
+    train_epochs: float = 0.0  # > 0 replaces train_steps by this many passes over the training set
+    steps_per_loop: int = 50  # progress, summaries and the NaN check run this often
+    checkpoint_every: int = 200
+    eval_every: int = 500  # and at the end
+    max_checkpoints: int = 3
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class RuntimeConfig:
+    strategy: str = "one_device"  # one_device | mirrored | multi_worker | tpu
+    mixed_precision: bool = False  # mixed_bfloat16: needs no loss scaling
+    jit_compile: bool = False
+    tpu: str = ""  # TPU name or address for strategy = tpu
+    num_cpu_devices: int = 1  # split the CPU into this many logical devices (mirrored runs without GPUs)
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    task: str = "vqa"  # "vqa" or "matching"
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
