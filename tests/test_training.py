@@ -148,3 +148,44 @@ def test_bad_experiment_names_and_overrides_list_the_valid_ones(tmp_path, args, 
     done = run([sys.executable, "-m", "trainers.train_vqa", f"--model_dir={tmp_path}", *args], timeout=120)
     assert done.returncode == 1
     assert message in done.stderr
+
+
+@pytest.mark.slow
+def test_mixed_precision_and_xla_train_and_evaluate(tmp_path):
+    done = run(command(str(tmp_path), 4, "--mixed_precision", "--jit_compile",
+                       experiment="rdan_synthetic", override="model.hidden_dim=16"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert checkpoint_steps(str(tmp_path))[-1] == 4
+    assert json.load(open(os.path.join(str(tmp_path), "config.json")))["runtime"]["mixed_precision"] is True
+    metrics = json.load(open(os.path.join(str(tmp_path), "metrics", "eval_00000004.json")))
+    assert metrics["num_questions"] == 64
+
+
+@pytest.mark.slow
+def test_matching_binary_trains_and_reports_recall(tmp_path):
+    override = "data.num_train=64,data.num_eval=32,model.hidden_dim=16"
+    done = run(command(str(tmp_path), 4, binary="trainers.train_matching", experiment="mdan_synthetic",
+                       override=override))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "text_to_image: R@1" in done.stdout
+    metrics = json.load(open(os.path.join(str(tmp_path), "metrics", "eval_00000004.json")))
+    assert metrics["gallery_images"] == 32
+
+
+@pytest.mark.slow
+def test_evaluate_and_attention_figures_binaries(one_device_run, tmp_path):
+    import sys
+
+    model_dir = one_device_run[0]
+    output = str(tmp_path / "evaluation.json")
+    done = run([sys.executable, "-m", "trainers.evaluate", f"--model_dir={model_dir}", f"--output={output}"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    evaluated = json.load(open(output))
+    trained = json.load(open(os.path.join(model_dir, "metrics", f"eval_{STEPS:08d}.json")))
+    assert evaluated["accuracy"] == trained["accuracy"]
+    figures = str(tmp_path / "figures")
+    done = run([sys.executable, "-m", "trainers.attention_figures", f"--model_dir={model_dir}",
+                "--num_examples=3", f"--output_dir={figures}"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    pngs = sorted(os.listdir(figures))
+    assert len(pngs) == 3 and all(open(os.path.join(figures, p), "rb").read(4) == b"\x89PNG" for p in pngs)

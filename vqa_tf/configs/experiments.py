@@ -31,7 +31,7 @@ def get_experiment(name):
     return EXPERIMENTS[name]()
 
 
-def _synthetic(task, model, train_steps=3000):
+def _synthetic(task, model, train_steps=8000):
     return ExperimentConfig(
         task=task,
         model=model,
@@ -40,42 +40,42 @@ def _synthetic(task, model, train_steps=3000):
             input="images",
             backbone="small_cnn",
             image_size=64,
-            num_train=6000 if task == "vqa" else 5000,
+            num_train=30000 if task == "vqa" else 10000,
             num_eval=600 if task == "vqa" else 1000,
             max_question_length=12,
             top_answers=2,
             global_batch_size=64,
         ),
         optimizer=OptimizerConfig(name="adam", learning_rate=1e-3, clip_norm=10.0),
-        trainer=TrainerConfig(train_steps=train_steps, steps_per_loop=50, checkpoint_every=500, eval_every=1000),
+        trainer=TrainerConfig(train_steps=train_steps, steps_per_loop=50, checkpoint_every=1000, eval_every=2000),
         runtime=RuntimeConfig(),
     )
 
 
 @register("smem_one_hop_synthetic")
 def smem_one_hop_synthetic():
-    return _synthetic("vqa", ModelConfig(name="smem_vqa", embedding_dim=128, num_hops=1, dropout=0.1))
+    return _synthetic("vqa", ModelConfig(name="smem_vqa", embedding_dim=128, num_hops=1, dropout=0.2))
 
 
 @register("smem_two_hop_synthetic")
 def smem_two_hop_synthetic():
-    return _synthetic("vqa", ModelConfig(name="smem_vqa", embedding_dim=128, num_hops=2, dropout=0.1))
+    return _synthetic("vqa", ModelConfig(name="smem_vqa", embedding_dim=128, num_hops=2, dropout=0.2))
 
 
 @register("ibowimg_synthetic")
 def ibowimg_synthetic():
-    return _synthetic("vqa", ModelConfig(name="ibowimg", embedding_dim=128, dropout=0.1))
+    return _synthetic("vqa", ModelConfig(name="ibowimg", embedding_dim=128, dropout=0.2))
 
 
 @register("rdan_synthetic")
 def rdan_synthetic():
-    return _synthetic("vqa", ModelConfig(name="reasoning_dan", hidden_dim=128, num_steps=2, dropout=0.1))
+    return _synthetic("vqa", ModelConfig(name="reasoning_dan", hidden_dim=128, num_steps=2, dropout=0.2))
 
 
 @register("mdan_synthetic")
 def mdan_synthetic():
     return _synthetic(
-        "matching", ModelConfig(name="matching_dan", hidden_dim=128, num_steps=2, dropout=0.1, margin=1.0)
+        "matching", ModelConfig(name="matching_dan", hidden_dim=128, num_steps=2, dropout=0.2, margin=1.0)
     )
 
 

@@ -203,10 +203,20 @@ class SpatialShapesCaptions:
         )
         return SyntheticCaption(index=index, fact=fact, image=image, objects=tuple(objects))
 
-    def gallery(self, count, start=0):
-        """The first `count` samples from `start` on whose captions are all different."""
+    def samples(self, count, start=0):
+        for index in range(start, start + count):
+            yield self.sample(index)
+
+    def gallery(self, count, start=0, max_draws_per_image=50):
+        """The first `count` samples from `start` on whose captions are all different.
+
+        There are a few thousand distinct captions; asking for more than can
+        be found in `max_draws_per_image`·count draws raises ValueError.
+        """
         seen, index = set(), start
         while len(seen) < count:
+            if index - start >= max_draws_per_image * count:
+                raise ValueError(f"found only {len(seen)} distinct captions in {index - start} draws; asked for {count}")
             sample = self.sample(index)
             index += 1
             if sample.caption not in seen:

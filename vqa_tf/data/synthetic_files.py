@@ -73,14 +73,16 @@ def captions_path(directory):
 
 
 def write_synthetic_captions(directory, splits, seed, image_size=64):
-    """Writes caption galleries, e.g. `splits={"train": 5000, "test": 1000}`, to one Karpathy JSON.
+    """Writes caption splits, e.g. `splits={"train": 10000, "test": 1000}`, to one Karpathy JSON.
 
-    Every split draws from its own seed (`seed` + its position in `splits`),
-    and every caption is unique within its split. Returns the examples.
+    Every split draws from its own seed (`seed` + its position in `splits`).
+    Evaluation splits (all but "train") are galleries: every caption is unique
+    within them, so each caption has exactly one right image. Returns the examples.
     """
     examples = []
     for offset, (split, count) in enumerate(splits.items()):
-        for sample in SpatialShapesCaptions(seed + offset, image_size).gallery(count):
+        data = SpatialShapesCaptions(seed + offset, image_size)
+        for sample in data.samples(count) if split == "train" else data.gallery(count):
             image_id = len(examples)
             image_path = os.path.join(directory, "images", f"captions_{split}", f"{image_id:06d}.png")
             _write_png(image_path, sample.image)
