@@ -12,7 +12,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.14",
-    packages=find_packages(include=["vqa_tf", "vqa_tf.*", "trainers"]),
+    packages=find_packages(include=["vqa_tf", "vqa_tf.*", "trainers", "export"]),
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<4",
@@ -31,6 +31,7 @@ setup(
             "vqa-train-matching=trainers.train_matching:run",
             "vqa-evaluate=trainers.evaluate:run",
             "vqa-attention-figures=trainers.attention_figures:run",
+            "vqa-export=export.export_saved_model:run",
         ],
     },
 )

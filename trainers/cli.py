@@ -7,6 +7,7 @@ import sys
 
 from absl import app, flags
 
+from trainers import train_lib
 from vqa_tf.configs import ExperimentConfig, apply_overrides, get_experiment
 from vqa_tf.configs.experiment_config import (
     DataConfig,
@@ -95,6 +96,26 @@ def run(main):
     """absl's app.run, with bad configs and data reported as one line instead of a traceback."""
     try:
         app.run(main)
-    except (DataError, KeyError, ValueError, FileNotFoundError) as error:
+    except (DataError, KeyError, ValueError, FileNotFoundError, FileExistsError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         sys.exit(f"error: {message}")
+
+
+def training_main(task, other_binary, report):
+    """The `main` of a training binary for `task` ("vqa" or "matching").
+
+    `report(metrics)` prints the final evaluation; an experiment of the other
+    task is refused with the name of `other_binary`.
+    """
+
+    def main(argv):
+        del argv
+        config = config_from_flags()
+        if config.task != task:
+            raise ValueError(f"experiment {FLAGS.experiment!r} is a {config.task} task; use {other_binary}")
+        save_or_check_config(config, FLAGS.model_dir)
+        metrics = train_lib.train(config, FLAGS.model_dir)
+        if metrics is not None:
+            report(metrics)
+
+    return main

@@ -101,9 +101,13 @@ class Task:
         return dict(grid_height=height, grid_width=width, feature_dim=channels)
 
     def _on_input(self, model):
+        """`model` fed by the backbone (input = "images") or by stored features; keeps both parts."""
+        self.core = model
         if self.config.data.input == "features":
+            self.backbone = None
             return model
-        return with_backbone(self._backbone(), model)
+        self.backbone = self._backbone()
+        return with_backbone(self.backbone, model)
 
     @property
     def steps_per_epoch(self):
@@ -264,7 +268,7 @@ class MatchingTask(Task):
 
     def build_model(self):
         model = self.config.model
-        self.core = build_model(
+        core = build_model(
             "matching_dan",
             vocab_size=self.vocabulary_size,
             hidden_dim=model.hidden_dim,
@@ -272,9 +276,7 @@ class MatchingTask(Task):
             dropout=model.dropout,
             **self._grid_kwargs(),
         )
-        wrapped = self._on_input(self.core)
-        self.backbone = None if wrapped is self.core else wrapped.layers[1]
-        return wrapped
+        return self._on_input(core)
 
     def dataset(self, examples, input_context=None, training=True, seed=None, shuffle=None, batch_size=None):
         data = self.config.data

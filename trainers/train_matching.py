@@ -8,29 +8,20 @@
 Rerunning the same command resumes from the last checkpoint.
 """
 
-from absl import flags
-
-from trainers import cli, train_lib
+from trainers import cli
 
 cli.define_training_flags()
 
 
-def main(argv):
-    del argv
-    config = cli.config_from_flags()
-    if config.task != "matching":
-        raise ValueError(f"experiment {flags.FLAGS.experiment!r} is a {config.task} task; use vqa-train-vqa")
-    cli.save_or_check_config(config, flags.FLAGS.model_dir)
-    metrics = train_lib.train(config, flags.FLAGS.model_dir)
-    if metrics is not None:
-        for direction in ("image_to_text", "text_to_image"):
-            m = metrics[direction]
-            print(f"{direction}: R@1 {m['r@1']:.4f} R@5 {m['r@5']:.4f} R@10 {m['r@10']:.4f} "
-                  f"median rank {m['median_rank']}")
+def report(metrics):
+    for direction in ("image_to_text", "text_to_image"):
+        m = metrics[direction]
+        print(f"{direction}: R@1 {m['r@1']:.4f} R@5 {m['r@5']:.4f} R@10 {m['r@10']:.4f} "
+              f"median rank {m['median_rank']:.0f}")
 
 
 def run():
-    cli.run(main)
+    cli.run(cli.training_main("matching", "vqa-train-vqa", report))
 
 
 if __name__ == "__main__":

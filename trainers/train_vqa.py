@@ -7,27 +7,18 @@
 Rerunning the same command resumes from the last checkpoint.
 """
 
-from absl import flags
-
-from trainers import cli, train_lib
+from trainers import cli
 
 cli.define_training_flags()
 
 
-def main(argv):
-    del argv
-    config = cli.config_from_flags()
-    if config.task != "vqa":
-        raise ValueError(f"experiment {flags.FLAGS.experiment!r} is a {config.task} task; use vqa-train-matching")
-    cli.save_or_check_config(config, flags.FLAGS.model_dir)
-    metrics = train_lib.train(config, flags.FLAGS.model_dir)
-    if metrics is not None:
-        print(f"final evaluation: accuracy {metrics['accuracy']:.4f}; per answer type "
-              + ", ".join(f"{k} {v:.4f}" for k, v in metrics["accuracy_per_answer_type"].items()))
+def report(metrics):
+    per_type = ", ".join(f"{k} {v:.4f}" for k, v in metrics["accuracy_per_answer_type"].items())
+    print(f"final evaluation: accuracy {metrics['accuracy']:.4f}; per answer type {per_type}")
 
 
 def run():
-    cli.run(main)
+    cli.run(cli.training_main("vqa", "vqa-train-matching", report))
 
 
 if __name__ == "__main__":

@@ -119,20 +119,28 @@ def vqa_feature_dataset(
     Images in the store without questions are skipped, and so are questions
     whose image is not in the store.
     """
-    shuffle = training if shuffle is None else shuffle
     rows = vqa_answer_rows(examples, answer_vocabulary)
-    table, (questions, answers, question_ids) = _by_image(rows)
+    return _feature_text_dataset(
+        feature_dir, rows, ("answer", "question_id"), tokenizer, global_batch_size, input_context, training,
+        training if shuffle is None else shuffle, seed,
+    )
+
+
+def _feature_text_dataset(
+    feature_dir, rows, target_names, tokenizer, global_batch_size, input_context, training, shuffle, seed
+):
+    """Pairs each (image_id, text, *targets) row with its image's features from the store."""
+    table, (texts, *targets) = _by_image(rows)
     dataset = _feature_records(feature_dir, input_context, shuffle, seed)
     dataset = dataset.map(lambda r: (r, table.lookup(r["image_id"])))
     dataset = dataset.filter(lambda r, group: group >= 0)
 
-    def per_question(record, group):
-        n = tf.shape(questions[group])[0]
+    def per_text(record, group):
+        n = tf.shape(texts[group])[0]
         features = tf.repeat(record["image_features"][None], n, axis=0)
-        targets = {"answer": answers[group], "question_id": question_ids[group]}
-        return features, questions[group], targets
+        return features, texts[group], {name: column[group] for name, column in zip(target_names, targets)}
 
-    dataset = dataset.map(per_question, num_parallel_calls=AUTOTUNE).unbatch()
+    dataset = dataset.map(per_text, num_parallel_calls=AUTOTUNE).unbatch()
     batch = _per_replica_batch(global_batch_size, input_context)
     return _finish(dataset, tokenizer, batch, shuffle, seed, training, "image_features")
 
@@ -204,17 +212,7 @@ def caption_feature_dataset(
     rows = [(e.image_id, caption, e.image_id) for e in examples for caption in e.captions]
     if not rows:
         raise DataError("no captions to train on")
-    shuffle = training if shuffle is None else shuffle
-    table, (captions, image_ids) = _by_image(rows)
-    dataset = _feature_records(feature_dir, input_context, shuffle, seed)
-    dataset = dataset.map(lambda r: (r, table.lookup(r["image_id"])))
-    dataset = dataset.filter(lambda r, group: group >= 0)
-
-    def per_caption(record, group):
-        n = tf.shape(captions[group])[0]
-        features = tf.repeat(record["image_features"][None], n, axis=0)
-        return features, captions[group], {"image_id": image_ids[group]}
-
-    dataset = dataset.map(per_caption, num_parallel_calls=AUTOTUNE).unbatch()
-    batch = _per_replica_batch(global_batch_size, input_context)
-    return _finish(dataset, tokenizer, batch, shuffle, seed, training, "image_features")
+    return _feature_text_dataset(
+        feature_dir, rows, ("image_id",), tokenizer, global_batch_size, input_context, training,
+        training if shuffle is None else shuffle, seed,
+    )

@@ -59,6 +59,7 @@ class QuestionTokenizer(keras.layers.Layer):
             ),
             default_value=OOV_ID,
         )
+        self.built = True  # no weights: the table is ready once it exists
 
     def call(self, questions):
         questions = tf.convert_to_tensor(questions, tf.string)

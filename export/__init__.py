@@ -1,0 +1,1 @@
+"""Versioned SavedModels with every preprocessing step inside the graph."""

@@ -1,0 +1,35 @@
+"""Exports a training model_dir as a versioned SavedModel for TF Serving.
+
+    vqa-export --model_dir=/tmp/smem --export_base=/models/smem [--version=3] [--top_k=5]
+
+Writes `<export_base>/<version>/` (the next free integer by default) with the
+signatures of DESIGN.md §4.2, every preprocessing step in the graph, the
+vocabularies under `assets/` and warm-up requests under `assets.extra/`.
+The op check refuses a model with ops TF Serving cannot run.
+"""
+
+from absl import flags
+
+from export import export_lib
+from trainers import cli
+
+flags.DEFINE_string("model_dir", None, "A training model_dir (its latest checkpoint is exported).")
+flags.DEFINE_string("export_base", None, "The base path TF Serving polls; versions go below it.")
+flags.DEFINE_integer("version", None, "Version number (default: one more than the highest present).")
+flags.DEFINE_integer("top_k", 5, "How many answers `top_answers` holds.")
+flags.mark_flags_as_required(["model_dir", "export_base"])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    path = export_lib.export(FLAGS.model_dir, FLAGS.export_base, FLAGS.version, FLAGS.top_k)
+    print(f"exported {path}")
+
+
+def run():
+    cli.run(main)
+
+
+if __name__ == "__main__":
+    run()

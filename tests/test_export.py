@@ -1,0 +1,205 @@
+"""Exported SavedModels: in-graph preprocessing, equality with the trained model, servable ops, versions."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export import export_lib
+from export.op_check import UnservableOpError, check_servable, saved_model_op_types
+from trainers import cli, train_lib
+from training_runs import TINY
+from vqa_tf.configs import apply_overrides, get_experiment
+from vqa_tf.vision import load_images
+
+
+def _train(model_dir, experiment, override=""):
+    config = apply_overrides(get_experiment(experiment), f"{TINY},trainer.train_steps=4" + override)
+    cli.save_or_check_config(config, model_dir)
+    train_lib.train(config, model_dir)
+    return model_dir
+
+
+@pytest.fixture(scope="module")
+def vqa_export(tmp_path_factory):
+    model_dir = _train(str(tmp_path_factory.mktemp("smem")), "smem_two_hop_synthetic")
+    base = str(tmp_path_factory.mktemp("exports"))
+    return model_dir, base, export_lib.export(model_dir, base)
+
+
+@pytest.fixture(scope="module")
+def trained(vqa_export):
+    model_dir = vqa_export[0]
+    task, model, _ = train_lib.restore_latest(cli.load_config(model_dir), model_dir)
+    return task, model
+
+
+def _requests(task, count=4):
+    examples = task.eval_examples[:count]
+    return examples, tf.constant([e.question for e in examples]), tf.stack([tf.io.read_file(e.image_path) for e in examples])
+
+
+@pytest.mark.slow
+def test_exported_model_equals_the_trained_one(vqa_export, trained):
+    task, model = trained
+    examples, questions, images = _requests(task)
+    served = tf.saved_model.load(vqa_export[2]).signatures["serving_default"](question=questions, image=images)
+    expected = model({"images": load_images(images, 64), "token_ids": task.tokenizer(questions)}, training=False)
+    probabilities = tf.nn.softmax(expected["logits"]).numpy()
+    top = np.argsort(-probabilities, axis=1)
+    np.testing.assert_allclose(served["top_scores"].numpy(), np.take_along_axis(probabilities, top, 1), atol=1e-5)
+    assert [a.decode() for a in served["answer"].numpy()] == [task.answers.answers[i] for i in top[:, 0]]
+    np.testing.assert_allclose(served["attention"].numpy(), expected["attention"].numpy(), atol=1e-5)
+    assert served["attention"].dtype == tf.float32 and served["attention"].shape == (4, 2, 8, 8)
+    assert served["top_answers"].shape == (4, 2)  # the synthetic answer vocabulary holds yes and no
+
+
+@pytest.mark.slow
+def test_serve_features_equals_serving_default(vqa_export, trained):
+    task, _ = trained
+    _, questions, images = _requests(task)
+    loaded = tf.saved_model.load(vqa_export[2])
+    grid = task.backbone(load_images(images, 64))
+    from_features = loaded.signatures["serve_features"](question=questions, image_features=grid)
+    from_images = loaded.signatures["serving_default"](question=questions, image=images)
+    np.testing.assert_allclose(from_features["top_scores"].numpy(), from_images["top_scores"].numpy(), atol=1e-5)
+
+
+FRESH = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+out = serve(question=tf.constant(json.loads(sys.argv[2])), image=tf.stack([tf.io.read_file(p) for p in json.loads(sys.argv[3])]))
+print(json.dumps([a.decode() for a in out["answer"].numpy()]))
+print("modules:", sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "vqa_tf")))
+"""
+
+
+@pytest.mark.slow
+def test_a_fresh_process_with_only_tensorflow_and_text_answers(vqa_export, trained):
+    task, _ = trained
+    examples, questions, images = _requests(task)
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH, vqa_export[2], json.dumps([e.question for e in examples]),
+         json.dumps([e.image_path for e in examples])],
+        capture_output=True, text=True, timeout=300, cwd="/",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers, modules = done.stdout.strip().splitlines()[-2:]
+    in_process = tf.saved_model.load(vqa_export[2]).signatures["serving_default"](question=questions, image=images)
+    assert json.loads(answers) == [a.decode() for a in in_process["answer"].numpy()]
+    assert "vqa_tf" not in modules
+
+
+@pytest.mark.slow
+def test_without_tensorflow_text_the_text_ops_are_missing(vqa_export):
+    code = "import sys, tensorflow as tf; tf.saved_model.load(sys.argv[1])"
+    done = subprocess.run([sys.executable, "-c", code, vqa_export[2]], capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "Op type not registered" in done.stderr
+
+
+@pytest.mark.slow
+def test_saved_model_cli_lists_the_documented_signatures(vqa_export):
+    cli_path = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    done = subprocess.run([cli_path, "show", "--all", "--dir", vqa_export[2]], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = done.stdout
+    for expected in ["signature_def['serving_default']", "signature_def['serve_features']",
+                     "inputs['question'] tensor_info:", "inputs['image'] tensor_info:",
+                     "inputs['image_features'] tensor_info:", "outputs['answer'] tensor_info:",
+                     "outputs['top_answers'] tensor_info:", "outputs['top_scores'] tensor_info:",
+                     "outputs['attention'] tensor_info:"]:
+        assert expected in text, expected
+    serving = text[text.index("signature_def['serving_default']"):]
+    assert "dtype: DT_STRING" in serving and "dtype: DT_FLOAT" in serving
+
+
+@pytest.mark.slow
+def test_only_core_and_text_ops_and_assets_and_warmup(vqa_export):
+    path = vqa_export[2]
+    ops = check_servable(path)
+    assert any(op.startswith("TFText>") or op in ("CaseFoldUTF8", "RegexSplitWithOffsets") for op in ops)
+    assert sorted(os.listdir(os.path.join(path, "assets"))) == ["answers.txt", "vocab.txt"]
+    records = list(tf.data.TFRecordDataset(os.path.join(path, export_lib.WARMUP_FILE)))
+    assert len(records) == 1
+
+
+def test_the_op_check_refuses_python_functions(tmp_path):
+    class WithPython(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+        def __call__(self, x):
+            return tf.py_function(lambda v: v * 2, [x], tf.float32)
+
+    tf.saved_model.save(WithPython(), str(tmp_path))
+    assert "EagerPyFunc" in saved_model_op_types(str(tmp_path))
+    with pytest.raises(UnservableOpError, match=r"Python functions \['EagerPyFunc'\]"):
+        check_servable(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_versions_count_up_and_are_never_overwritten(vqa_export):
+    model_dir, base, first = vqa_export
+    assert os.path.basename(first) == "1"
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        export_lib.export(model_dir, base, version=1)
+    assert sorted(os.listdir(base)) == ["1"]  # nothing half-written left behind
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question, image, message",
+    [
+        (["is there a red square?", ""], None, "a question has no words"),
+        (["is there a red square?", "x" * 10_000], None, "longer than 1000 characters"),
+        ([b"is there a red \xff\xfe square?", "is there a red square?"], None, "not valid UTF-8"),
+        (["is there a red square?"] * 2, [b"not an image", None], "Unknown image file format"),
+        (["is there a red square?"] * 3, None, "question and image must have the same batch size"),
+    ],
+)
+def test_bad_requests_fail_with_a_message_and_the_next_good_one_works(vqa_export, trained, question, image, message):
+    task, _ = trained
+    serve = tf.saved_model.load(vqa_export[2]).signatures["serving_default"]
+    good = tf.io.read_file(task.eval_examples[0].image_path)
+    images = tf.stack([good, good]) if image is None else tf.constant([i or good.numpy() for i in image])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        serve(question=tf.constant(question), image=images)
+    out = serve(question=tf.constant(["is there a red square?"]), image=tf.stack([good]))
+    assert out["answer"].numpy()[0] in (b"yes", b"no")
+
+
+@pytest.mark.slow
+def test_tfsm_layer_imports_serve_features_into_another_keras_model(vqa_export, trained):
+    task, _ = trained
+    _, questions, images = _requests(task)
+    layer = keras.layers.TFSMLayer(vqa_export[2], call_endpoint="serve_features")
+    question = keras.Input((), dtype="string", name="question")
+    grid = keras.Input((8, 8, 64), name="image_features")
+    outputs = layer({"question": question, "image_features": grid})
+    wrapper = keras.Model([question, grid], keras.layers.Dense(1)(outputs["top_scores"]))
+    features = task.backbone(load_images(images, 64))
+    assert wrapper([questions, features]).shape == (4, 1)
+
+
+@pytest.mark.slow
+def test_matching_export_scores_as_the_dot_product_of_its_embeddings(tmp_path):
+    model_dir = _train(str(tmp_path / "mdan"), "mdan_synthetic", ",data.num_train=64,data.num_eval=32,model.hidden_dim=16")
+    path = export_lib.export(model_dir, str(tmp_path / "exports"))
+    loaded = tf.saved_model.load(path)
+    assert set(loaded.signatures) == {"serving_default", "embed_image", "embed_text"}
+    task, _, _ = train_lib.restore_latest(cli.load_config(model_dir), model_dir)
+    examples = task.eval_examples[:3]
+    images = tf.stack([tf.io.read_file(e.image_path) for e in examples])
+    captions = tf.constant([e.captions[0] for e in examples])
+    z_v = loaded.signatures["embed_image"](image=images)["embedding"].numpy()
+    z_u = loaded.signatures["embed_text"](caption=captions)["embedding"].numpy()
+    score = loaded.signatures["serving_default"](image=images, caption=captions)["score"].numpy()
+    np.testing.assert_allclose(score, np.sum(z_v * z_u, axis=1), rtol=1e-5, atol=1e-5)
+    expected = task.core.embed_image(task.backbone(load_images(images, 64))).numpy()
+    np.testing.assert_allclose(z_v, expected, atol=1e-5)
+    assert z_v.shape == (3, 48)
