@@ -12,13 +12,15 @@ Usage: python benchmarks/synthetic_results.py [--output benchmarks/results/synth
 
 import argparse
 import datetime
+import glob
 import json
 import os
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,32 +42,47 @@ def _pointing(metrics, task):
     return " / ".join(_percent(h) for h in hops) if hops else "–"
 
 
+def _training_minutes(model_dir):
+    """Training time read off the run's TensorBoard loss summaries (so a rerun that only
+    re-evaluates a finished run reports how long its training took), scaled from the
+    first to the last summarised step up to the whole run."""
+    points = []
+    for path in glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            if any(value.tag == "loss" for value in event.summary.value):
+                points.append((event.step, event.wall_time))
+    (first_step, first_time), (last_step, last_time) = min(points), max(points)
+    return (last_time - first_time) / 60 * last_step / (last_step - first_step)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=None)
     parser.add_argument("--params_override", default="", help="applied to every experiment")
     parser.add_argument("--experiments", default=",".join(VQA_EXPERIMENTS + ["mdan_synthetic"]))
-    parser.add_argument("--work_dir", default=None, help="keep the model dirs here (default: a temp dir)")
+    parser.add_argument(
+        "--work_dir", default=None,
+        help="keep the model dirs here (default: a temp dir); a rerun resumes or re-evaluates finished runs",
+    )
     args = parser.parse_args()
     work_dir = args.work_dir or tempfile.mkdtemp(prefix="synthetic_results_")
     results, minutes = {}, {}
     for name in args.experiments.split(","):
         config = apply_overrides(get_experiment(name), args.params_override)
-        started = time.perf_counter()
-        results[name] = train_lib.train(config, os.path.join(work_dir, name))
-        minutes[name] = (time.perf_counter() - started) / 60
+        model_dir = os.path.join(work_dir, name)
+        results[name] = train_lib.train(config, model_dir)
+        minutes[name] = _training_minutes(model_dir)
         print(name, json.dumps(results[name]), flush=True)
     lines = [
         "| model | steps | minutes | " + " | ".join(f"{t} acc." for t in TASKS) + " | overall | "
         + " | ".join(f"{t} pointing (hop 1 / 2)" for t in TASKS) + " |",
-        "|---" * (4 + 2 * len(TASKS)) + "|---|",
+        "|---" * (4 + 2 * len(TASKS)) + "|",
     ]
     for name in [n for n in VQA_EXPERIMENTS if n in results]:
         m = results[name]
         per_task = m["accuracy_per_answer_type"]
-        steps = get_experiment(name).trainer.train_steps
         lines.append(
-            f"| {name} | {m['step'] if 'step' in m else steps} | {minutes[name]:.1f} | "
+            f"| {name} | {m['step']} | {minutes[name]:.1f} | "
             + " | ".join(_percent(per_task[t]) for t in TASKS)
             + f" | {_percent(m['accuracy'])} | "
             + " | ".join(_pointing(m, t) for t in TASKS) + " |"

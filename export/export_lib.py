@@ -26,8 +26,9 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from export.op_check import check_servable
-from trainers import cli, train_lib
+from trainers import train_lib
 from trainers.tasks import ANSWERS_FILE
+from vqa_tf.configs import load_config
 from vqa_tf.vision import build_backbone, load_images
 
 MAX_QUESTION_CHARS = 1000
@@ -181,7 +182,7 @@ def next_version(export_base):
 
 def export(model_dir, export_base, version=None, top_k=5):
     """Exports the latest checkpoint of `model_dir` to `<export_base>/<version>`; returns that path."""
-    config = cli.load_config(model_dir)
+    config = load_config(model_dir)
     task, _, _ = train_lib.restore_latest(config, model_dir)
     version = version or next_version(export_base)
     target = os.path.join(export_base, str(version))

@@ -85,3 +85,18 @@ def test_each_call_returns_a_fresh_config():
     a = get_experiment("rdan_synthetic")
     a.trainer.train_steps = 1
     assert get_experiment("rdan_synthetic").trainer.train_steps != 1
+
+
+def test_a_model_dir_keeps_its_config_and_refuses_another_model(tmp_path):
+    from vqa_tf.configs import load_config, save_or_check_config
+
+    config = get_experiment("smem_two_hop_synthetic")
+    save_or_check_config(config, str(tmp_path))
+    assert load_config(str(tmp_path)) == config
+    config.trainer.train_steps = 20_000  # a longer run may resume in the same directory
+    config.runtime.strategy = "mirrored"
+    save_or_check_config(config, str(tmp_path))
+    config.model.num_hops = 3
+    config.data.seed = 7
+    with pytest.raises(ValueError, match=r"other settings \(model.num_hops, data.seed\)"):
+        save_or_check_config(config, str(tmp_path))

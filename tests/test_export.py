@@ -12,15 +12,14 @@ import tensorflow as tf
 
 from export import export_lib
 from export.op_check import UnservableOpError, check_servable, saved_model_op_types
-from trainers import cli, train_lib
+from trainers import train_lib
 from training_runs import TINY
-from vqa_tf.configs import apply_overrides, get_experiment
+from vqa_tf.configs import apply_overrides, get_experiment, load_config
 from vqa_tf.vision import load_images
 
 
 def _train(model_dir, experiment, override=""):
     config = apply_overrides(get_experiment(experiment), f"{TINY},trainer.train_steps=4" + override)
-    cli.save_or_check_config(config, model_dir)
     train_lib.train(config, model_dir)
     return model_dir
 
@@ -35,7 +34,7 @@ def vqa_export(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(vqa_export):
     model_dir = vqa_export[0]
-    task, model, _ = train_lib.restore_latest(cli.load_config(model_dir), model_dir)
+    task, model, _ = train_lib.restore_latest(load_config(model_dir), model_dir)
     return task, model
 
 
@@ -192,7 +191,7 @@ def test_matching_export_scores_as_the_dot_product_of_its_embeddings(tmp_path):
     path = export_lib.export(model_dir, str(tmp_path / "exports"))
     loaded = tf.saved_model.load(path)
     assert set(loaded.signatures) == {"serving_default", "embed_image", "embed_text"}
-    task, _, _ = train_lib.restore_latest(cli.load_config(model_dir), model_dir)
+    task, _, _ = train_lib.restore_latest(load_config(model_dir), model_dir)
     examples = task.eval_examples[:3]
     images = tf.stack([tf.io.read_file(e.image_path) for e in examples])
     captions = tf.constant([e.captions[0] for e in examples])

@@ -13,6 +13,7 @@ import tensorflow as tf
 from absl import flags
 
 from trainers import cli, train_lib
+from vqa_tf.configs import load_config
 from vqa_tf.vision.image_ops import decode_image
 from vqa_tf.visualization import render_attention_figure
 
@@ -40,7 +41,7 @@ def write_figures(task, model, examples, output_dir):
 
 def main(argv):
     del argv
-    config = cli.load_config(FLAGS.model_dir)
+    config = load_config(FLAGS.model_dir)
     if config.task != "vqa":
         raise ValueError("attention figures are drawn for VQA models; this model_dir holds a matching model")
     task, model, _ = train_lib.restore_latest(config, FLAGS.model_dir)

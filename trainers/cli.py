@@ -1,26 +1,12 @@
 """Flags and setup shared by the training and evaluation binaries."""
 
-import dataclasses
-import json
-import os
 import sys
 
 from absl import app, flags
 
 from trainers import train_lib
-from vqa_tf.configs import ExperimentConfig, apply_overrides, get_experiment
-from vqa_tf.configs.experiment_config import (
-    DataConfig,
-    ModelConfig,
-    OptimizerConfig,
-    RuntimeConfig,
-    TrainerConfig,
-)
+from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.data.errors import DataError
-
-CONFIG_FILE = "config.json"
-# Sections a rerun may change without starting a different run.
-_RESUMABLE_SECTIONS = ("trainer", "runtime")
 
 FLAGS = flags.FLAGS
 
@@ -54,49 +40,11 @@ def config_from_flags():
     return config
 
 
-def save_or_check_config(config, model_dir):
-    """Writes config.json, or checks that a rerun trains the same model on the same data."""
-    os.makedirs(model_dir, exist_ok=True)
-    path = os.path.join(model_dir, CONFIG_FILE)
-    current = dataclasses.asdict(config)
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            saved = json.load(f)
-        changed = [
-            f"{section}.{key}"
-            for section, values in current.items()
-            if section not in _RESUMABLE_SECTIONS and isinstance(values, dict)
-            for key in values
-            if saved.get(section, {}).get(key) != values[key]
-        ] + ([f"task"] if saved.get("task") != current["task"] else [])
-        if changed:
-            raise ValueError(
-                f"{model_dir} holds a run with other settings ({', '.join(changed)}); "
-                "use a new --model_dir or the same settings to resume"
-            )
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(current, f, indent=2)
-    os.replace(temporary, path)
-
-
-def load_config(model_dir):
-    """The config a training run saved in `model_dir`."""
-    path = os.path.join(model_dir, CONFIG_FILE)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} is missing: is {model_dir} a training model_dir?")
-    with open(path, encoding="utf-8") as f:
-        saved = json.load(f)
-    sections = {"model": ModelConfig, "data": DataConfig, "optimizer": OptimizerConfig,
-                "trainer": TrainerConfig, "runtime": RuntimeConfig}
-    return ExperimentConfig(task=saved["task"], **{k: cls(**saved[k]) for k, cls in sections.items()})
-
-
 def run(main):
     """absl's app.run, with bad configs and data reported as one line instead of a traceback."""
     try:
         app.run(main)
-    except (DataError, KeyError, ValueError, FileNotFoundError, FileExistsError) as error:
+    except (DataError, KeyError, ValueError, FileNotFoundError, FileExistsError, train_lib.NaNLossError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         sys.exit(f"error: {message}")
 
@@ -113,7 +61,6 @@ def training_main(task, other_binary, report):
         config = config_from_flags()
         if config.task != task:
             raise ValueError(f"experiment {FLAGS.experiment!r} is a {config.task} task; use {other_binary}")
-        save_or_check_config(config, FLAGS.model_dir)
         metrics = train_lib.train(config, FLAGS.model_dir)
         if metrics is not None:
             report(metrics)

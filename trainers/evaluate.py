@@ -13,6 +13,7 @@ import os
 from absl import flags
 
 from trainers import cli, train_lib
+from vqa_tf.configs import load_config
 
 flags.DEFINE_string("model_dir", None, "A training model_dir (holds config.json and checkpoints).")
 flags.DEFINE_string("output", None, "JSON file for the metrics (default: <model_dir>/metrics/evaluate_<step>.json).")
@@ -22,7 +23,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    config = cli.load_config(FLAGS.model_dir)
+    config = load_config(FLAGS.model_dir)
     task, model, checkpoint = train_lib.restore_latest(config, FLAGS.model_dir)
     metrics = task.evaluate(model)
     metrics["checkpoint"] = checkpoint

@@ -222,8 +222,7 @@ class VQATask(Task):
             "accuracy_per_answer_type": metrics["per_answer_type"],
             "num_questions": metrics["num_questions"],
         }
-        masked = [e for e in self.eval_examples if e.evidence_mask_path is not None]
-        if masked or self.config.data.source == "synthetic":
+        if any(e.evidence_mask_path for e in self.eval_examples):
             masks = [_mask(e.evidence_mask_path) for e in self.eval_examples]
             attention = np.stack([predictions[e.question_id][1] for e in self.eval_examples])
             result["pointing_accuracy_per_hop"] = pointing_accuracy(

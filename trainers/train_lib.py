@@ -24,6 +24,7 @@ import tensorflow as tf
 from absl import logging
 
 from trainers.tasks import make_task
+from vqa_tf.configs import save_or_check_config
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_MODEL = "best.keras"
@@ -95,6 +96,10 @@ def _step(optimizer):
     return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
 
+def _finite(model):
+    return all(bool(np.all(np.isfinite(keras.ops.convert_to_numpy(v)))) for v in model.trainable_variables)
+
+
 def total_steps(config, task):
     if config.trainer.train_epochs > 0:
         return int(math.ceil(config.trainer.train_epochs * task.steps_per_epoch))
@@ -113,7 +118,12 @@ class _SigtermFlag:
 
 
 def train(config, model_dir):
-    """Trains (or resumes) `config` in `model_dir`; returns the final evaluation metrics."""
+    """Trains (or resumes) `config` in `model_dir`; returns the final evaluation metrics.
+
+    The config goes to `<model_dir>/config.json`; a rerun in the same directory
+    must train the same model on the same data (trainer and runtime may change).
+    """
+    save_or_check_config(config, model_dir)
     strategy = make_strategy(config.runtime)
     chief = is_chief(strategy)
     keras.utils.set_random_seed(config.trainer.seed)
@@ -200,9 +210,12 @@ def train(config, model_dir):
             if sigterm is not None and sigterm.raised:
                 break
         loss = float(np.mean([float(x) for x in losses]))
-        if not math.isfinite(loss):
+        # The losses were computed before each update; the weights after the last update
+        # must be finite too, or the next checkpoint would hold a broken model.
+        if not (math.isfinite(loss) and _finite(model)):
             raise NaNLossError(
-                f"the training loss became {loss} between steps {step - len(losses)} and {step}; stopping. "
+                f"the training loss became {loss if not math.isfinite(loss) else 'finite, but the weights not'} "
+                f"between steps {step - len(losses)} and {step}; stopping. "
                 f"The last good checkpoint is kept: {manager.latest_checkpoint or 'none yet'}"
             )
         rate = len(losses) / (time.perf_counter() - started)

@@ -10,6 +10,7 @@ from vqa_tf.configs.experiment_config import (
 )
 from vqa_tf.configs.experiments import EXPERIMENTS, get_experiment
 from vqa_tf.configs.overrides import apply_overrides
+from vqa_tf.configs.serialization import load_config, save_or_check_config
 
 __all__ = [
     "DataConfig",
@@ -21,4 +22,6 @@ __all__ = [
     "TrainerConfig",
     "apply_overrides",
     "get_experiment",
+    "load_config",
+    "save_or_check_config",
 ]
