@@ -1,8 +1,7 @@
 """Lists the op types a SavedModel uses and checks that TF Serving can run them all.
 
 TF Serving links core TensorFlow and TensorFlow Text kernels; it cannot run
-`tf.py_function` / `tf.numpy_function` (PyFunc, EagerPyFunc) or ops of any
-other library.
+Python-function ops (PyFunc, EagerPyFunc) or ops of any other library.
 """
 
 import os
