@@ -7,6 +7,7 @@ rerun, so a resumed run keeps its token and answer ids.
 """
 
 import collections
+import functools
 import os
 import shutil
 import tempfile
@@ -223,12 +224,17 @@ class VQATask(Task):
             "num_questions": metrics["num_questions"],
         }
         if any(e.evidence_mask_path for e in self.eval_examples):
-            masks = [_mask(e.evidence_mask_path) for e in self.eval_examples]
+            masks = self._evidence_masks()
             attention = np.stack([predictions[e.question_id][1] for e in self.eval_examples])
             result["pointing_accuracy_per_hop"] = pointing_accuracy(
                 attention, masks, [e.answer_type for e in self.eval_examples]
             )
         return result
+
+    @functools.cache
+    def _evidence_masks(self):
+        """The evaluation questions' evidence masks, read once per task rather than per evaluation."""
+        return [_mask(e.evidence_mask_path) for e in self.eval_examples]
 
     def headline(self, metrics):
         return metrics["accuracy"]

@@ -251,7 +251,10 @@ def evaluate_and_record(task, model, model_dir, step):
             tf.summary.scalar(name, value)
     headline = task.headline(metrics)
     best_path = os.path.join(model_dir, BEST_METRICS)
-    best = json.load(open(best_path, encoding="utf-8"))["headline"] if os.path.exists(best_path) else -math.inf
+    best = -math.inf
+    if os.path.exists(best_path):
+        with open(best_path, encoding="utf-8") as f:
+            best = json.load(f)["headline"]
     if headline > best:
         temporary = os.path.join(model_dir, f".tmp-{os.getpid()}-{BEST_MODEL}")
         model.save(temporary)
