@@ -1,6 +1,5 @@
 """Bad inputs raise errors that name the problem."""
 
-import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import MODEL_NAMES, ragged_batch, small_model

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import GRID, ragged_batch, small_model
+from conftest import ragged_batch, small_model
 
 import numpy_reference as ref
 from vqa_tf import layers

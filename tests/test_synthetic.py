@@ -107,7 +107,7 @@ def test_caption_gallery_is_unique_and_its_distractors_are_false():
 def test_caption_pixels_show_the_relation():
     data = SpatialShapesCaptions(seed=4)
     for sample in data.gallery(30):
-        (size_a, color_a, _), (size_b, color_b, _) = sample.fact.subject, sample.fact.other
+        (_, color_a, _), (_, color_b, _) = sample.fact.subject, sample.fact.other
         a, b = _color_pixels(sample.image, color_a), _color_pixels(sample.image, color_b)
         if color_a == color_b:
             continue  # same colour: the pixels alone cannot tell the objects apart

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from training_runs import TINY, checkpoint_steps, command, env, free_ports, max_difference, model_weights, run
+from training_runs import checkpoint_steps, command, env, free_ports, max_difference, model_weights, run
 
 STEPS = 8
 # Float32 sums of the same numbers in another order differ in the last bits; after

@@ -13,8 +13,6 @@ import collections
 import dataclasses
 import os
 
-import tensorflow as tf
-
 from vqa_tf.data.errors import DataError
 from vqa_tf.data.examples import VQAExample
 from vqa_tf.data.image_files import verify_image_files
