@@ -12,7 +12,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.14",
-    packages=find_packages(include=["vqa_tf", "vqa_tf.*", "trainers", "export"]),
+    packages=find_packages(include=["vqa_tf", "vqa_tf.*", "trainers", "export", "serving"]),
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<4",
@@ -20,6 +20,7 @@ setup(
         "tensorflow-serving-api>=2.21,<2.22",
         "numpy>=1.26,<3",
         "absl-py>=2.1,<3",
+        "grpcio>=1.60,<2",
         "tensorboard>=2.21,<2.22",
         "matplotlib>=3.8,<4",
     ],
@@ -32,6 +33,9 @@ setup(
             "vqa-evaluate=trainers.evaluate:run",
             "vqa-attention-figures=trainers.attention_figures:run",
             "vqa-export=export.export_saved_model:run",
+            "vqa-model-server=serving.model_server:run",
+            "vqa-predict=serving.predict:run",
+            "vqa-quickstart=serving.quickstart:run",
         ],
     },
 )

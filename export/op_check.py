@@ -16,11 +16,17 @@ class UnservableOpError(ValueError):
     """The SavedModel uses ops that TF Serving cannot run."""
 
 
-def saved_model_op_types(export_dir):
-    """Every op type in `saved_model.pb`: the graph and every function of its library."""
+def read_saved_model(export_dir):
+    """The `SavedModel` proto of `<export_dir>/saved_model.pb` (graphs, functions, signature defs)."""
     proto = saved_model_pb2.SavedModel()
     with open(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
         proto.ParseFromString(f.read())
+    return proto
+
+
+def saved_model_op_types(export_dir):
+    """Every op type in `saved_model.pb`: the graph and every function of its library."""
+    proto = read_saved_model(export_dir)
     ops = set()
     for meta_graph in proto.meta_graphs:
         ops.update(node.op for node in meta_graph.graph_def.node)

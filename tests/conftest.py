@@ -7,6 +7,8 @@ import pytest
 
 from vqa_tf import models
 
+pytest_plugins = ["serving_servers"]  # the serving tests' servers and fixtures
+
 GRID = dict(grid_height=3, grid_width=4, feature_dim=6)
 VOCAB = 20
 
@@ -39,3 +41,17 @@ def ragged_batch(rng, batch=4, length=7):
         n = length if b == 0 else 1 + (2 * b - 1) % length  # the first fills every position
         token_ids[b, :n] = rng.integers(1, VOCAB, size=n)
     return {"image_features": features.astype("float32"), "token_ids": token_ids}
+
+
+@pytest.fixture(scope="session")
+def smem_export(tmp_path_factory):
+    """(model_dir, export path) of a tiny SMem two-hop run exported as version 1 (shared by the export
+    and serving tests; copy the version before changing anything around it)."""
+    from export import export_lib
+    from trainers import train_lib
+    from training_runs import TINY
+    from vqa_tf.configs import apply_overrides, get_experiment
+
+    model_dir = str(tmp_path_factory.mktemp("smem"))
+    train_lib.train(apply_overrides(get_experiment("smem_two_hop_synthetic"), f"{TINY},trainer.train_steps=4"), model_dir)
+    return model_dir, export_lib.export(model_dir, str(tmp_path_factory.mktemp("exports")))

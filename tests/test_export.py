@@ -25,10 +25,9 @@ def _train(model_dir, experiment, override=""):
 
 
 @pytest.fixture(scope="module")
-def vqa_export(tmp_path_factory):
-    model_dir = _train(str(tmp_path_factory.mktemp("smem")), "smem_two_hop_synthetic")
-    base = str(tmp_path_factory.mktemp("exports"))
-    return model_dir, base, export_lib.export(model_dir, base)
+def vqa_export(smem_export):
+    model_dir, path = smem_export
+    return model_dir, os.path.dirname(path), path
 
 
 @pytest.fixture(scope="module")

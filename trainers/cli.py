@@ -40,13 +40,19 @@ def config_from_flags():
     return config
 
 
-def run(main):
-    """absl's app.run, with bad configs and data reported as one line instead of a traceback."""
+def run(main, errors=()):
+    """absl's app.run, with bad configs and data (and `errors`) reported as one line instead of a traceback."""
     try:
         app.run(main)
-    except (DataError, KeyError, ValueError, FileNotFoundError, FileExistsError, train_lib.NaNLossError) as error:
+    except (DataError, KeyError, ValueError, FileNotFoundError, FileExistsError, train_lib.NaNLossError, *errors) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         sys.exit(f"error: {message}")
+
+
+def report_vqa(metrics):
+    """Prints a VQA evaluation: overall accuracy and accuracy per answer type."""
+    per_type = ", ".join(f"{k} {v:.4f}" for k, v in metrics["accuracy_per_answer_type"].items())
+    print(f"final evaluation: accuracy {metrics['accuracy']:.4f}; per answer type {per_type}")
 
 
 def training_main(task, other_binary, report):

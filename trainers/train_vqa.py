@@ -12,13 +12,8 @@ from trainers import cli
 cli.define_training_flags()
 
 
-def report(metrics):
-    per_type = ", ".join(f"{k} {v:.4f}" for k, v in metrics["accuracy_per_answer_type"].items())
-    print(f"final evaluation: accuracy {metrics['accuracy']:.4f}; per answer type {per_type}")
-
-
 def run():
-    cli.run(cli.training_main("vqa", "vqa-train-matching", report))
+    cli.run(cli.training_main("vqa", "vqa-train-matching", cli.report_vqa))
 
 
 if __name__ == "__main__":

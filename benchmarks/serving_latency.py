@@ -1,0 +1,225 @@
+"""Serving latency and throughput, as ratios measured in one run, at batch 1.
+
+1. Latency: p50/p99 of one question + one PNG through `serving_default`
+   called in-process, and through the local model server over gRPC and over
+   REST (loopback). Target: gRPC adds under 2 ms at p50 over in-process.
+2. Throughput: requests/s with 1, 8 and 32 concurrent clients (threads, one
+   request in flight each) against the server without batching and with the
+   shipped `serving/config/batching_parameters.txt`. Target: batching gives
+   at least 3× the unbatched throughput at 32 clients.
+
+The model is the quick start's SMem two-hop at its synthetic size (64×64
+images, small CNN, 8×8 grid), exported as `vqa-export` writes it; its
+weights do not matter for speed, so it trains only a few steps. Latency
+paths are measured in interleaved rounds; clients and servers share the
+machine's cores, as on a single-host deployment.
+
+Usage: python benchmarks/serving_latency.py [--output benchmarks/results/serving_latency.md]
+"""
+
+import argparse
+import datetime
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from machine import describe  # noqa: E402
+
+from export import export_lib  # noqa: E402
+from serving.clients import GrpcClient, RestClient  # noqa: E402
+from trainers import train_lib  # noqa: E402
+from vqa_tf.configs import apply_overrides, get_experiment  # noqa: E402
+
+MODEL = "smem"
+BATCHING_FILE = os.path.join(ROOT, "serving", "config", "batching_parameters.txt")
+
+
+def export_model(directory):
+    model_dir = os.path.join(directory, "smem")
+    config = apply_overrides(get_experiment("smem_two_hop_synthetic"),
+                             "data.num_train=512,data.num_eval=256,trainer.train_steps=4,trainer.eval_every=1000")
+    train_lib.train(config, model_dir)
+    task, _, _ = train_lib.restore_latest(config, model_dir)
+    export_base = os.path.join(directory, "exports")
+    path = export_lib.export(model_dir, export_base)
+    requests = []
+    for example in task.eval_examples[:64]:
+        with open(example.image_path, "rb") as f:
+            requests.append({"question": [example.question], "image": [f.read()]})
+    return export_base, path, requests
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    def __init__(self, export_base, log_path, *flags):
+        self.grpc_port, self.rest_port = free_port(), free_port()
+        command = [sys.executable, "-m", "serving.model_server", f"--port={self.grpc_port}",
+                   f"--rest_api_port={self.rest_port}", f"--model_name={MODEL}", f"--model_base_path={export_base}", *flags]
+        self._log = open(log_path, "w")
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        self.grpc = GrpcClient(f"127.0.0.1:{self.grpc_port}")
+        self.rest = RestClient(f"127.0.0.1:{self.rest_port}")
+        self.grpc.wait_until_available(MODEL, timeout=300)
+
+    def stop(self):
+        self.grpc.close()
+        self.process.terminate()
+        self.process.wait(timeout=60)
+        self._log.close()
+
+
+def percentiles(seconds):
+    ms = np.asarray(seconds) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def latencies(paths, requests, rounds, per_round):
+    """{path name: [seconds]} for each path called one at a time, in interleaved rounds."""
+    times = {name: [] for name in paths}
+    for name, call in paths.items():  # warm-up
+        for request in requests[:10]:
+            call(request)
+    for r in range(rounds):
+        for name, call in paths.items():
+            for i in range(per_round):
+                request = requests[(r * per_round + i) % len(requests)]
+                start = time.perf_counter()
+                call(request)
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def throughput(client, requests, clients, seconds):
+    """(requests/s, p50 ms) with `clients` threads each keeping one Predict request in flight."""
+    prepared = [client.predict_request(MODEL, r) for r in requests]
+    done, stop = [], threading.Event()
+    barrier = threading.Barrier(clients + 1)
+
+    def worker(index):
+        mine = []
+        barrier.wait()
+        i = index
+        while not stop.is_set():
+            start = time.perf_counter()
+            client.send(prepared[i % len(prepared)])
+            mine.append(time.perf_counter() - start)
+            i += clients
+        done.append(mine)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    every = [t for mine in done for t in mine]
+    return len(every) / elapsed, percentiles(every)[0]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", help="Markdown file for the results table.")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--per_round", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15.0, help="Duration of each throughput measurement.")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as directory:
+        export_base, path, requests = export_model(directory)
+        import tensorflow_text  # noqa: F401
+
+        serve = tf.saved_model.load(path).signatures["serving_default"]
+        plain = LocalServer(export_base, os.path.join(directory, "plain.log"))
+        batched = LocalServer(export_base, os.path.join(directory, "batched.log"), "--enable_batching",
+                              f"--batching_parameters_file={BATCHING_FILE}")
+        try:
+            paths = {
+                "in-process signature": lambda r: serve(question=tf.constant(r["question"]), image=tf.constant(r["image"])),
+                "gRPC (local server)": lambda r: plain.grpc.predict(MODEL, r),
+                "REST (local server)": lambda r: plain.rest.predict(MODEL, r),
+                "gRPC GetModelStatus (transport alone)": lambda r: plain.grpc.status(MODEL),
+            }
+            times = latencies(paths, requests, args.rounds, args.per_round)
+            rates = {}
+            for clients in (1, 8, 32):
+                for name, server in (("unbatched", plain), ("batched", batched)):
+                    rates[clients, name] = throughput(server.grpc, requests, clients, args.seconds)
+                    print(f"{clients:>2} clients, {name:<9}: {rates[clients, name][0]:7.1f} requests/s, "
+                          f"p50 {rates[clients, name][1]:.1f} ms", flush=True)
+        finally:
+            plain.stop()
+            batched.stop()
+
+    base_p50 = percentiles(times["in-process signature"])[0]
+    lines = [
+        "# Serving latency and throughput",
+        "",
+        f"Written by `python benchmarks/serving_latency.py{' --output ' + args.output if args.output else ''}` "
+        f"on {datetime.date.today()}.",
+        "",
+        f"Machine: {describe()}.",
+        "",
+        "Model: SMem two-hop at the quick start's synthetic size (one question + one 64×64 PNG per request; "
+        "decoding, resizing, the small CNN, tokenization and the model all run in the served graph). "
+        "The local server (`vqa-model-server`) runs in its own process, reached over loopback; "
+        "clients, server and in-process calls share the machine's cores.",
+        "",
+        f"Latency at batch 1: {args.rounds} interleaved rounds of {args.per_round} sequential requests per path.",
+        "",
+        "| path | p50 (ms) | p99 (ms) | p50 added over in-process (ms) |",
+        "|---|---|---|---|",
+    ]
+    for name, seconds in times.items():
+        p50, p99 = percentiles(seconds)
+        added = f"{p50 - base_p50:+.2f}" if "Predict" not in name and "Status" not in name else "—"
+        lines.append(f"| {name} | {p50:.2f} | {p99:.2f} | {added} |")
+    grpc_added = percentiles(times["gRPC (local server)"])[0] - base_p50
+    lines += [
+        "",
+        f"Throughput at batch 1 over gRPC: each client keeps one request in flight for {args.seconds:.0f} s. "
+        "Batching uses `serving/config/batching_parameters.txt` (up to 32 rows, 5 ms timeout, 1 batch thread).",
+        "",
+        "| concurrent clients | unbatched (requests/s) | batched (requests/s) | batched / unbatched | p50 unbatched / batched (ms) |",
+        "|---|---|---|---|---|",
+    ]
+    for clients in (1, 8, 32):
+        (plain_rate, plain_p50), (batch_rate, batch_p50) = rates[clients, "unbatched"], rates[clients, "batched"]
+        lines.append(f"| {clients} | {plain_rate:.1f} | {batch_rate:.1f} | {batch_rate / plain_rate:.2f}× | "
+                     f"{plain_p50:.1f} / {batch_p50:.1f} |")
+    gain = rates[32, "batched"][0] / rates[32, "unbatched"][0]
+    lines += [
+        "",
+        f"Targets: gRPC adds {grpc_added:.2f} ms at p50 over the in-process call (target < 2 ms: "
+        f"{'met' if grpc_added < 2 else 'missed'}); batching at 32 clients gives {gain:.2f}× the unbatched "
+        f"throughput (target ≥ 3×: {'met' if gain >= 3 else 'missed'}).",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Server-side batching: concurrent requests to one signature run as one batch (`--enable_batching`).
+
+Requests queue per (version, signature). One batch thread at a time takes the
+oldest request, then adds queued requests with the same trailing shapes until the
+batch holds `max_batch_size` rows or `batch_timeout_micros` have passed;
+pads to the next of `allowed_batch_sizes`; runs the signature once; and
+hands each request its rows. If a batch fails, its requests are run one by
+one, so a bad request fails alone instead of failing its neighbours.
+"""
+
+import collections
+import threading
+import time
+
+import grpc
+import numpy as np
+
+from serving.errors import ServingError
+
+
+class _Task:
+    def __init__(self, inputs, size):
+        self.inputs = inputs
+        self.size = size
+        self.key = tuple((name, value.dtype.str, value.shape[1:]) for name, value in sorted(inputs.items()))
+        self.outputs = None
+        self.error = None
+        self.done = threading.Event()
+
+
+def batch_size(inputs):
+    """The shared first dimension of a request's inputs; INVALID_ARGUMENT naming them if they differ."""
+    sizes = {name: (value.shape[0] if value.ndim else None) for name, value in inputs.items()}
+    if None in sizes.values() or len(set(sizes.values())) != 1:
+        listed = ", ".join(f"{name} has {size}" for name, size in sorted(sizes.items()))
+        raise ServingError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"batched inputs must have the same batch size (first dimension): {listed}",
+        )
+    return next(iter(sizes.values()))
+
+
+class BatchScheduler:
+    """Runs `run(inputs) -> outputs` (dicts of arrays, rows first) on batches of queued requests.
+
+    Example:
+
+        scheduler = BatchScheduler(lambda batch: {"twice": batch["x"] * 2}, BatchingParameters(max_batch_size=8))
+        scheduler.submit({"x": np.ones([3, 4])})["twice"].shape   # (3, 4), run in one batch with its neighbours
+    """
+
+    def __init__(self, run, params):
+        self._run = run
+        self._params = params
+        self._queue = collections.deque()
+        self._queued_rows = 0
+        self._condition = threading.Condition()
+        self._closed = False
+        self._gathering = False  # one thread at a time fills the open batch
+        self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(params.num_batch_threads)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, inputs):
+        size = batch_size(inputs)
+        limit = self._params.max_batch_size
+        if size > limit:
+            raise ServingError(
+                grpc.StatusCode.INVALID_ARGUMENT, f"a request of {size} rows is larger than max_batch_size {limit}"
+            )
+        task = _Task(inputs, size)
+        with self._condition:
+            if self._closed:
+                raise ServingError(grpc.StatusCode.UNAVAILABLE, "this model version is being unloaded; retry")
+            if self._queued_rows + size > self._params.max_enqueued_batches * limit:
+                raise ServingError(grpc.StatusCode.UNAVAILABLE, "the batching queue is full; retry later")
+            self._queue.append(task)
+            self._queued_rows += size
+            self._condition.notify_all()
+        task.done.wait()
+        if task.error is not None:
+            raise task.error
+        return task.outputs
+
+    def _take_batch(self):
+        """Blocks for the next batch of tasks (None once closed)."""
+        limit = self._params.max_batch_size
+        with self._condition:
+            while (not self._queue or self._gathering) and not self._closed:
+                self._condition.wait()
+            if self._closed:
+                return None
+            self._gathering = True
+            first = self._queue.popleft()
+            batch, rows = [first], first.size
+            deadline = time.monotonic() + self._params.batch_timeout_micros / 1e6
+            while rows < limit:
+                for task in list(self._queue):
+                    if task.key == first.key and rows + task.size <= limit:
+                        self._queue.remove(task)
+                        batch.append(task)
+                        rows += task.size
+                remaining = deadline - time.monotonic()
+                if rows >= limit or remaining <= 0 or self._closed:
+                    break
+                self._condition.wait(remaining)
+            self._queued_rows -= rows
+            self._gathering = False
+            self._condition.notify_all()
+            return batch
+
+    def _loop(self):
+        while (batch := self._take_batch()) is not None:
+            try:
+                self._run_batch(batch)
+            except ServingError as error:
+                if len(batch) == 1:
+                    batch[0].error = error
+                else:
+                    for task in batch:
+                        self._run_alone(task)
+            except Exception as error:  # an unexpected failure is reported to every waiting request
+                for task in batch:
+                    task.error = ServingError(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}")
+            for task in batch:
+                task.done.set()
+
+    def _run_alone(self, task):
+        try:
+            self._run_batch([task])
+        except ServingError as error:
+            task.error = error
+
+    def _run_batch(self, batch):
+        rows = sum(task.size for task in batch)
+        padded = next((size for size in self._params.allowed_batch_sizes if size >= rows), rows)
+        inputs = {}
+        for name in batch[0].inputs:
+            parts = [task.inputs[name] for task in batch]
+            if padded > rows:  # pad with copies of the first row; the extra rows' outputs are dropped
+                parts.append(np.repeat(parts[0][:1], padded - rows, axis=0))
+            inputs[name] = np.concatenate(parts)
+        outputs = self._run(inputs)
+        for name, value in outputs.items():
+            if np.ndim(value) == 0 or value.shape[0] != padded:
+                raise ServingError(
+                    grpc.StatusCode.INTERNAL, f"output {name!r} is not batched along its first dimension; cannot split it"
+                )
+        start = 0
+        for task in batch:
+            task.outputs = {name: value[start:start + task.size] for name, value in outputs.items()}
+            start += task.size
+
+    def close(self):
+        with self._condition:
+            self._closed = True
+            for task in self._queue:
+                task.error = ServingError(grpc.StatusCode.UNAVAILABLE, "this model version was unloaded; retry")
+                task.done.set()
+            self._queue.clear()
+            self._condition.notify_all()

@@ -1,0 +1,38 @@
+"""The request path's TensorProto conversion agrees with TensorFlow's own, both ways."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from serving.tensors import from_proto, to_proto
+
+ARRAYS = [
+    np.random.default_rng(0).random((3, 2, 8, 8)).astype(np.float32),
+    np.arange(6, dtype=np.int64).reshape(2, 3),
+    np.arange(4, dtype=np.int32),
+    np.linspace(0, 1, 5),
+    np.array([b"yes", b"", b"\xff\xfe not UTF-8"], dtype=object),
+    np.array([[b"yes", b"no"], [b"no", b"yes"]], dtype=object),
+    np.array([True, False]),  # falls back to tf.make_tensor_proto
+    np.zeros((0, 4), np.float32),
+]
+
+
+@pytest.mark.parametrize("array", ARRAYS, ids=lambda a: f"{a.dtype}{list(a.shape)}")
+def test_round_trips_match_tensorflow(array):
+    proto = to_proto(array)
+    for decoded in (from_proto(proto), tf.make_ndarray(proto), from_proto(tf.make_tensor_proto(array))):
+        assert decoded.shape == array.shape
+        np.testing.assert_array_equal(decoded, array)
+    assert tf.make_ndarray(proto).dtype == (array.dtype if array.dtype != object else object)
+    assert proto.dtype == tf.make_tensor_proto(array).dtype
+
+
+def test_client_inputs_keep_every_byte_and_encode_text():
+    from serving.clients import _as_array
+
+    ends_in_nul = b"\x89PNG\r\n\x1a\n\x00\x00"
+    array = _as_array([ends_in_nul, "is there a red square?"])
+    assert array.dtype == object and list(array) == [ends_in_nul, b"is there a red square?"]
+    assert _as_array([["a", "b"], ["c", "d"]]).shape == (2, 2)
+    np.testing.assert_array_equal(_as_array([[0.5, 1.0]]), np.array([[0.5, 1.0]]))
