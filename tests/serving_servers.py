@@ -28,7 +28,7 @@ def server_command(kind):
         return [sys.executable, "-m", "serving.model_server"]
     binary = shutil.which("tensorflow_model_server")
     if binary is None:
-        pytest.skip("tensorflow_model_server is not on PATH (it is not on PyPI); the local server ran these tests")
+        pytest.skip(reason="tensorflow_model_server is not on PATH (it is not on PyPI); the local server ran these tests")
     return [binary]
 
 

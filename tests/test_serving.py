@@ -234,7 +234,7 @@ def _listening_addresses(port):
 
 def test_the_local_server_listens_on_loopback_only(server):
     if server.kind != "local":
-        pytest.skip("tensorflow_model_server listens on every interface by design")
+        pytest.skip(reason="tensorflow_model_server listens on every interface by design")
     for port in (server.grpc_port, server.rest_port):
         # 127.0.0.1 in /proc's hex, as IPv4 or as an IPv4-mapped IPv6 address (::ffff:127.0.0.1)
         addresses = _listening_addresses(port)
