@@ -22,7 +22,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving.errors import ServingError, code_for_http_status, status_code, tensorflow_error_message
-from serving.rest_service import from_json
+from serving.rest_service import from_json, holds_bytes
 from serving.tensors import from_proto, to_proto
 
 STATE_NAMES = dict((number, name) for name, number in get_model_status_pb2.ModelVersionStatus.State.items())
@@ -192,10 +192,7 @@ class RestClient:
 
 def _array(value):
     """A JSON column as numpy: bytes as an object array, floats as float32 (JSON does not keep dtypes)."""
-    probe = value
-    while isinstance(probe, list) and probe:
-        probe = probe[0]
-    if isinstance(probe, bytes):
+    if holds_bytes(value):
         return np.array(value, dtype=object)
     array = np.array(value)
     return array.astype(np.float32) if array.dtype == np.float64 else array

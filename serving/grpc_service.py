@@ -95,13 +95,17 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     @_abort_on_error
     def GetModelStatus(self, request, context):
         spec = request.model_spec
-        response = get_model_status_pb2.GetModelStatusResponse()
-        for version, state, error in self._manager.model(spec.name).status(_version(spec)):
-            status = response.model_version_status.add(version=version, state=state)
-            if error:
-                status.status.error_code = grpc.StatusCode.UNKNOWN.value[0]
-                status.status.error_message = error
-        return response
+        return status_response(self._manager.model(spec.name).status(_version(spec)))
+
+
+def status_response(statuses):
+    """The GetModelStatusResponse of [(version, State, error message)]."""
+    response = get_model_status_pb2.GetModelStatusResponse()
+    for version, state, error in statuses:
+        status = response.model_version_status.add(version=version, state=state)
+        status.status.error_code = grpc.StatusCode.UNKNOWN.value[0] if error else 0
+        status.status.error_message = error
+    return response
 
 
 def add_services(server, manager):

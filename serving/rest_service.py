@@ -17,10 +17,9 @@ import re
 import grpc
 import numpy as np
 from google.protobuf import json_format
-from tensorflow_serving.apis import get_model_status_pb2
 
 from serving.errors import ServingError
-from serving.grpc_service import DEFAULT_SIGNATURE
+from serving.grpc_service import DEFAULT_SIGNATURE, status_response
 
 _PATH = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
@@ -51,7 +50,7 @@ def from_json(value):
 def _array(value, name):
     value = from_json(value)
     try:
-        array = np.array(value, dtype=object) if _holds_bytes(value) else np.array(value)
+        array = np.array(value, dtype=object) if holds_bytes(value) else np.array(value)
     except ValueError as error:
         raise _invalid(f"input {name!r} is not a rectangular array: {error}") from None
     if array.dtype == object and any(not isinstance(v, bytes) for v in array.flat):
@@ -59,7 +58,8 @@ def _array(value, name):
     return array
 
 
-def _holds_bytes(value):
+def holds_bytes(value):
+    """Whether a (nested) JSON list holds bytes, judged by its first element."""
     while isinstance(value, list) and value:
         value = value[0]
     return isinstance(value, bytes)
@@ -120,15 +120,6 @@ def encode_response(outputs, rows):
     return {"predictions": [{name: column[i] for name, column in columns.items()} for i in range(count)]}
 
 
-def _status_json(statuses):
-    response = get_model_status_pb2.GetModelStatusResponse()
-    for version, state, error in statuses:
-        status = response.model_version_status.add(version=version, state=state)
-        status.status.error_code = grpc.StatusCode.UNKNOWN.value[0] if error else 0
-        status.status.error_message = error
-    return json_format.MessageToDict(response, always_print_fields_with_no_presence=True)
-
-
 def make_handler(manager):
     """A BaseHTTPRequestHandler class that serves `manager`'s models."""
 
@@ -169,7 +160,8 @@ def make_handler(manager):
             version = int(match["version"]) if match["version"] else None
             model = manager.model(name)
             if method == "GET" and verb is None and label is None:
-                return _status_json(model.status(version))
+                return json_format.MessageToDict(status_response(model.status(version)),
+                                                 always_print_fields_with_no_presence=True)
             if method == "GET" and verb == "/metadata":
                 served = model.resolve(version, label)
                 signature_defs = {k: json_format.MessageToDict(v) for k, v in served.signature_defs.items()}
