@@ -5,8 +5,9 @@
    REST (loopback). Target: gRPC adds under 2 ms at p50 over in-process.
 2. Throughput: requests/s with 1, 8 and 32 concurrent clients (threads, one
    request in flight each) against the server without batching and with the
-   shipped `serving/config/batching_parameters.txt`. Target: batching gives
-   at least 3× the unbatched throughput at 32 clients.
+   shipped `serving/config/batching_parameters.txt`, medians of interleaved
+   repeats. Target: batching gives at least 3× the unbatched throughput at
+   32 clients.
 
 The model is the quick start's SMem two-hop at its synthetic size (64×64
 images, small CNN, 8×8 grid), exported as `vqa-export` writes it; its
@@ -142,7 +143,8 @@ def main():
     parser.add_argument("--output", help="Markdown file for the results table.")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--per_round", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=15.0, help="Duration of each throughput measurement.")
+    parser.add_argument("--seconds", type=float, default=10.0, help="Duration of each throughput measurement.")
+    parser.add_argument("--repeats", type=int, default=3, help="Interleaved throughput repeats (medians are reported).")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as directory:
@@ -161,12 +163,15 @@ def main():
                 "gRPC GetModelStatus (transport alone)": lambda r: plain.grpc.status(MODEL),
             }
             times = latencies(paths, requests, args.rounds, args.per_round)
-            rates = {}
-            for clients in (1, 8, 32):
-                for name, server in (("unbatched", plain), ("batched", batched)):
-                    rates[clients, name] = throughput(server.grpc, requests, clients, args.seconds)
-                    print(f"{clients:>2} clients, {name:<9}: {rates[clients, name][0]:7.1f} requests/s, "
-                          f"p50 {rates[clients, name][1]:.1f} ms", flush=True)
+            runs = {}
+            for repeat in range(args.repeats):
+                for clients in (1, 8, 32):
+                    for name, server in (("unbatched", plain), ("batched", batched)):
+                        rate, p50 = throughput(server.grpc, requests, clients, args.seconds)
+                        runs.setdefault((clients, name), []).append((rate, p50))
+                        print(f"repeat {repeat + 1}: {clients:>2} clients, {name:<9}: {rate:7.1f} requests/s, "
+                              f"p50 {p50:.1f} ms", flush=True)
+            rates = {key: tuple(np.median(np.array(values), axis=0)) for key, values in runs.items()}
         finally:
             plain.stop()
             batched.stop()
@@ -197,7 +202,8 @@ def main():
     grpc_added = percentiles(times["gRPC (local server)"])[0] - base_p50
     lines += [
         "",
-        f"Throughput at batch 1 over gRPC: each client keeps one request in flight for {args.seconds:.0f} s. "
+        f"Throughput at batch 1 over gRPC: each client keeps one request in flight for {args.seconds:.0f} s; "
+        f"medians of {args.repeats} interleaved repeats (batched / unbatched is the ratio of the medians). "
         "Batching uses `serving/config/batching_parameters.txt` (up to 32 rows, 5 ms timeout, 1 batch thread).",
         "",
         "| concurrent clients | unbatched (requests/s) | batched (requests/s) | batched / unbatched | p50 unbatched / batched (ms) |",
