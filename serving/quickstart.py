@@ -51,16 +51,17 @@ def start_server(export_base, model_name, log_path):
     port = free_port()
     command = [sys.executable, "-m", "serving.model_server", f"--port={port}", f"--model_name={model_name}",
                f"--model_base_path={os.path.abspath(export_base)}"]
-    log = open(log_path, "w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    with open(log_path, "w") as log:  # the server process keeps its own handle
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                   env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     return process, f"127.0.0.1:{port}"
 
 
-def wait_for(process, client, model_name, version, timeout=300):
+def wait_for(process, log_path, client, model_name, version, timeout=300):
     """Waits until the server serves `version`; fails early, naming the log, if the server exits."""
     for _ in range(timeout // 5):
         if process.poll() is not None:
-            raise RuntimeError(f"the model server exited with status {process.returncode}; see its log")
+            raise RuntimeError(f"the model server exited with status {process.returncode}; see {log_path}")
         try:
             return client.wait_until_available(model_name, version, timeout=5)
         except TimeoutError:
@@ -98,12 +99,12 @@ def main(argv):
     version = int(os.path.basename(path))
     print(f"2/5 exported {path}")
 
-    process, address = start_server(export_base, FLAGS.model_name, os.path.join(model_dir, "model_server.log"))
+    log_path = os.path.join(model_dir, "model_server.log")
+    process, address = start_server(export_base, FLAGS.model_name, log_path)
     client = GrpcClient(address)
     try:
-        wait_for(process, client, FLAGS.model_name, version)
-        print(f"3/5 local model server at {address} serves {FLAGS.model_name!r} version {version} "
-              f"(log: {os.path.join(model_dir, 'model_server.log')})")
+        wait_for(process, log_path, client, FLAGS.model_name, version)
+        print(f"3/5 local model server at {address} serves {FLAGS.model_name!r} version {version} (log: {log_path})")
         examples = make_task(config, model_dir).eval_examples[:FLAGS.num_questions]
         answers, attention = ask(client, FLAGS.model_name, version, examples, FLAGS.batch_size)
     finally:

@@ -77,3 +77,14 @@ def test_the_quick_start_trains_exports_serves_and_answers_over_grpc(tmp_path):
                  "--num_figures=0", f"--params_override={TINY},trainer.train_steps=8"], timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "serves 'smem' version 2" in again.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model_base_path=/tmp/a", "--model_config_file=/tmp/b"], "give exactly one of --model_base_path"),
+    (["--model_base_path=/tmp/a", "--batching_parameters_file=/tmp/b"], "--batching_parameters_file needs --enable_batching"),
+    (["--model_config_file=/no/such/models.config"], "cannot read the model config file /no/such/models.config"),
+])
+def test_the_model_server_refuses_contradictory_flags_in_one_line(args, message):
+    done = run([sys.executable, "-m", "serving.model_server", *args], timeout=120)
+    assert done.returncode != 0
+    assert message in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
