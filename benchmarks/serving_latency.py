@@ -21,8 +21,6 @@ Usage: python benchmarks/serving_latency.py [--output benchmarks/results/serving
 import argparse
 import datetime
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +37,7 @@ sys.path.insert(0, ROOT)
 from machine import describe  # noqa: E402
 
 from export import export_lib  # noqa: E402
-from serving.clients import GrpcClient, RestClient  # noqa: E402
+from serving.server_process import LocalServerProcess  # noqa: E402
 from trainers import train_lib  # noqa: E402
 from vqa_tf.configs import apply_overrides, get_experiment  # noqa: E402
 
@@ -60,30 +58,6 @@ def export_model(directory):
         with open(example.image_path, "rb") as f:
             requests.append({"question": [example.question], "image": [f.read()]})
     return export_base, path, requests
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LocalServer:
-    def __init__(self, export_base, log_path, *flags):
-        self.grpc_port, self.rest_port = free_port(), free_port()
-        command = [sys.executable, "-m", "serving.model_server", f"--port={self.grpc_port}",
-                   f"--rest_api_port={self.rest_port}", f"--model_name={MODEL}", f"--model_base_path={export_base}", *flags]
-        self._log = open(log_path, "w")
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
-        self.grpc = GrpcClient(f"127.0.0.1:{self.grpc_port}")
-        self.rest = RestClient(f"127.0.0.1:{self.rest_port}")
-        self.grpc.wait_until_available(MODEL, timeout=300)
-
-    def stop(self):
-        self.grpc.close()
-        self.process.terminate()
-        self.process.wait(timeout=60)
-        self._log.close()
 
 
 def percentiles(seconds):
@@ -152,9 +126,11 @@ def main():
         import tensorflow_text  # noqa: F401
 
         serve = tf.saved_model.load(path).signatures["serving_default"]
-        plain = LocalServer(export_base, os.path.join(directory, "plain.log"))
-        batched = LocalServer(export_base, os.path.join(directory, "batched.log"), "--enable_batching",
-                              f"--batching_parameters_file={BATCHING_FILE}")
+        plain = LocalServerProcess(MODEL, export_base, os.path.join(directory, "plain.log"))
+        batched = LocalServerProcess(MODEL, export_base, os.path.join(directory, "batched.log"), "--enable_batching",
+                                     f"--batching_parameters_file={BATCHING_FILE}")
+        plain.wait_until_serving()
+        batched.wait_until_serving()
         try:
             paths = {
                 "in-process signature": lambda r: serve(question=tf.constant(r["question"]), image=tf.constant(r["image"])),

@@ -12,16 +12,13 @@
 """
 
 import os
-import socket
-import subprocess
-import sys
 
 import numpy as np
 from absl import flags
 
 from export import export_lib
-from serving.clients import GrpcClient
 from serving.errors import ServingError
+from serving.server_process import LocalServerProcess
 from trainers import cli, train_lib
 from trainers.tasks import make_task
 from vqa_tf.metrics import evaluate_vqa
@@ -38,35 +35,6 @@ flags.DEFINE_integer("num_shown", 12, "How many of them to print.")
 flags.DEFINE_integer("num_figures", 12, "How many attention figures to draw.")
 flags.DEFINE_integer("batch_size", 16, "Questions per Predict request.")
 FLAGS = flags.FLAGS
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(export_base, model_name, log_path):
-    """The local model server as a separate process; returns (process, gRPC address)."""
-    port = free_port()
-    command = [sys.executable, "-m", "serving.model_server", f"--port={port}", f"--model_name={model_name}",
-               f"--model_base_path={os.path.abspath(export_base)}"]
-    with open(log_path, "w") as log:  # the server process keeps its own handle
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                   env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    return process, f"127.0.0.1:{port}"
-
-
-def wait_for(process, log_path, client, model_name, version, timeout=300):
-    """Waits until the server serves `version`; fails early, naming the log, if the server exits."""
-    for _ in range(timeout // 5):
-        if process.poll() is not None:
-            raise RuntimeError(f"the model server exited with status {process.returncode}; see {log_path}")
-        try:
-            return client.wait_until_available(model_name, version, timeout=5)
-        except TimeoutError:
-            continue
-    raise TimeoutError(f"the model server did not serve version {version} within {timeout} s")
 
 
 def ask(client, model_name, version, examples, batch_size):
@@ -100,17 +68,15 @@ def main(argv):
     print(f"2/5 exported {path}")
 
     log_path = os.path.join(model_dir, "model_server.log")
-    process, address = start_server(export_base, FLAGS.model_name, log_path)
-    client = GrpcClient(address)
+    server = LocalServerProcess(FLAGS.model_name, export_base, log_path)
     try:
-        wait_for(process, log_path, client, FLAGS.model_name, version)
-        print(f"3/5 local model server at {address} serves {FLAGS.model_name!r} version {version} (log: {log_path})")
+        server.wait_until_serving(version)
+        print(f"3/5 local model server at {server.grpc_address} serves {FLAGS.model_name!r} version {version} "
+              f"(log: {log_path})")
         examples = make_task(config, model_dir).eval_examples[:FLAGS.num_questions]
-        answers, attention = ask(client, FLAGS.model_name, version, examples, FLAGS.batch_size)
+        answers, attention = ask(server.grpc, FLAGS.model_name, version, examples, FLAGS.batch_size)
     finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=60)
+        server.stop()
 
     print(f"4/5 {len(examples)} held-out questions answered over gRPC:")
     shown = list(zip(examples, answers))[:FLAGS.num_shown]
