@@ -1,6 +1,25 @@
-"""vqa_tf: Spatial Memory Networks and Dual Attention Networks for TensorFlow / Keras 3."""
+"""vqa_tf: Spatial Memory Networks and Dual Attention Networks for TensorFlow / Keras 3.
+
+Installs one top-level package, `vqa_tf`. The programs live in the source
+tree's `trainers/`, `export/` and `serving/` folders and install as
+`vqa_tf.programs.trainers`, `vqa_tf.programs.export` and
+`vqa_tf.programs.serving`, which the console scripts run.
+"""
 
 from setuptools import find_packages, setup
+
+PROGRAM_FOLDERS = {f"vqa_tf.programs.{folder}": folder for folder in ("trainers", "export", "serving")}
+CONSOLE_SCRIPTS = {
+    "vqa-extract-features": "trainers.extract_features",
+    "vqa-train-vqa": "trainers.train_vqa",
+    "vqa-train-matching": "trainers.train_matching",
+    "vqa-evaluate": "trainers.evaluate",
+    "vqa-attention-figures": "trainers.attention_figures",
+    "vqa-export": "export.export_saved_model",
+    "vqa-model-server": "serving.model_server",
+    "vqa-predict": "serving.predict",
+    "vqa-quickstart": "serving.quickstart",
+}
 
 setup(
     name="vqa_tf",
@@ -12,7 +31,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.14",
-    packages=find_packages(include=["vqa_tf", "vqa_tf.*", "trainers", "export", "serving"]),
+    packages=find_packages(include=["vqa_tf", "vqa_tf.*"]) + list(PROGRAM_FOLDERS),
+    package_dir=PROGRAM_FOLDERS,
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<4",
@@ -24,18 +44,9 @@ setup(
         "tensorboard>=2.21,<2.22",
         "matplotlib>=3.8,<4",
     ],
-    extras_require={"test": ["pytest>=8,<10"]},
+    # setuptools: the packaging test builds a wheel with the environment's own (bdist_wheel is built in from 70.1)
+    extras_require={"test": ["pytest>=8,<10", "import-linter>=2.1,<3", "setuptools>=70.1"]},
     entry_points={
-        "console_scripts": [
-            "vqa-extract-features=trainers.extract_features:run",
-            "vqa-train-vqa=trainers.train_vqa:run",
-            "vqa-train-matching=trainers.train_matching:run",
-            "vqa-evaluate=trainers.evaluate:run",
-            "vqa-attention-figures=trainers.attention_figures:run",
-            "vqa-export=export.export_saved_model:run",
-            "vqa-model-server=serving.model_server:run",
-            "vqa-predict=serving.predict:run",
-            "vqa-quickstart=serving.quickstart:run",
-        ],
+        "console_scripts": [f"{name}=vqa_tf.programs.{module}:run" for name, module in CONSOLE_SCRIPTS.items()],
     },
 )

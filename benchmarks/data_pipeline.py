@@ -30,13 +30,14 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from machine import describe  # noqa: E402
 
-from trainers.extract_features import Extractor  # noqa: E402
+from vqa_tf.configs import PAPER_EXPERIMENTS  # noqa: E402
 from vqa_tf.data import feature_store, pipelines  # noqa: E402
 from vqa_tf.data.examples import VQAExample  # noqa: E402
-from vqa_tf.models import PAPER_SETTINGS, build_model  # noqa: E402
+from vqa_tf.data.feature_extraction import Extractor  # noqa: E402
+from vqa_tf.models import build_model  # noqa: E402
+from vqa_tf.training import paper_model_arguments  # noqa: E402
 from vqa_tf.text import AnswerVocabulary, QuestionTokenizer, Vocabulary  # noqa: E402
 from vqa_tf.vision import build_backbone, load_image  # noqa: E402
 
@@ -102,13 +103,13 @@ def _feature_store(directory, grid, num_images):
     rng = np.random.default_rng(0)
     blocks = np.array_split(np.arange(num_images), 4)
     for shard, block in enumerate(blocks):
-        with feature_store.ShardWriter(feature_store.shard_path(directory, shard, 4)) as writer:
+        with feature_store.shard_writer(feature_store.shard_path(directory, shard, 4)) as writer:
             for image_id in block:
                 writer.write(feature_store.serialize(image_id, rng.standard_normal(grid), "float16"))
 
 
 def training_rates(name, batch_size, num_images, questions_per_image, workdir):
-    settings = PAPER_SETTINGS[name]
+    settings = paper_model_arguments(name)
     grid = (settings["grid_height"], settings["grid_width"], settings["feature_dim"])
     store = os.path.join(workdir, f"store_{grid[0]}x{grid[1]}x{grid[2]}")
     if not os.path.exists(store):
@@ -199,7 +200,7 @@ def main():
             "| model (paper size) | TFRecord pipeline (examples/s) | training step (examples/s) | pipeline / step |",
             "|---|---|---|---|",
         ]
-        for name in PAPER_SETTINGS:
+        for name in PAPER_EXPERIMENTS:
             pipeline, step = training_rates(name, args.batch_size, 256, 4, workdir)
             lines.append(f"| {name} | {pipeline:.0f} | {step:.1f} | {pipeline / step:.1f}× |")
             print(lines[-1], flush=True)

@@ -1,4 +1,4 @@
-"""Parameter counts and forward-pass FLOPs of every model at its paper's sizes.
+"""Parameter counts and forward-pass FLOPs of every model at its paper's sizes (its paper preset's).
 
 Each figure is given twice: measured (Keras's own parameter count; matrix
 products found in the traced TensorFlow graph) and derived by hand from the
@@ -7,10 +7,12 @@ multiply-add, for one example with a 25-token question; element-wise ops
 (tanh, softmax, adds) are left out of both columns.
 
 Usage: python benchmarks/model_summary.py [--output benchmarks/results/model_summary.md]
+(the JSON twin goes beside the table, with the extension .json)
 """
 
 import argparse
 import datetime
+import json
 import os
 import sys
 
@@ -22,7 +24,9 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import describe  # noqa: E402
 
-from vqa_tf.models import PAPER_SETTINGS, build_model  # noqa: E402
+from vqa_tf.configs import PAPER_EXPERIMENTS  # noqa: E402
+from vqa_tf.models import build_model  # noqa: E402
+from vqa_tf.training import paper_model_arguments  # noqa: E402
 
 QUESTION_LENGTH = 25
 
@@ -113,11 +117,12 @@ def main():
     parser.add_argument("--output", default=None, help="markdown file to write the table to")
     args = parser.parse_args()
     header = (
-        "| model | settings | parameters (Keras) | parameters (by hand) "
+        "| model | preset | settings | parameters (Keras) | parameters (by hand) "
         "| GFLOPs (graph) | GFLOPs (by hand) | graph / hand |"
     )
-    rows = [header, "|" + "---|" * 7]
-    for name, settings in PAPER_SETTINGS.items():
+    rows, figures = [header, "|" + "---|" * 8], []
+    for name, experiment in PAPER_EXPERIMENTS.items():
+        settings = paper_model_arguments(name)
         model = build_model(name, **settings)
         params, flops = model.count_params(), measured_matmul_flops(model, settings)
         hand_params, hand_flops = hand_counts(name, settings)
@@ -125,19 +130,29 @@ def main():
             f"{k}={v}" for k, v in settings.items() if k not in ("dropout", "vocab_size")
         )
         rows.append(
-            f"| {name} | {shown} | {params:,} | {hand_params:,} | {flops / 1e9:.4f} "
+            f"| {name} | {experiment} | {shown} | {params:,} | {hand_params:,} | {flops / 1e9:.4f} "
             f"| {hand_flops / 1e9:.4f} | {flops / hand_flops:.6f} |"
         )
+        figures.append({
+            "model": name, "preset": experiment, "settings": settings, "parameters": params,
+            "parameters_by_hand": hand_params, "gflops": flops / 1e9, "gflops_by_hand": hand_flops / 1e9,
+        })
     table = "\n".join(rows)
     print(table)
     if args.output:
+        command = f"python benchmarks/model_summary.py --output {args.output}"
+        with open(os.path.splitext(args.output)[0] + ".json", "w", encoding="utf-8") as f:
+            json.dump({"command": command, "date": datetime.date.today().isoformat(), "machine": describe(),
+                       "rows": figures}, f, indent=2)
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(
                 "# Model sizes at the papers' settings\n\n"
-                f"Written by `python benchmarks/model_summary.py --output {args.output}` on "
+                f"Written by `{command}` on "
                 f"{datetime.date.today().isoformat()}.\n\nMachine: {describe()}.\n\n"
                 "FLOPs are matrix products only (2 per multiply-add), one example, a 25-token "
-                "question, vocabulary 10,000 words. 'graph' counts the MatMul/BatchMatMul ops "
+                "question, vocabulary 10,000 words; the grid is the preset's backbone's at its image size "
+                "(SMem-VQA: ResNet-152 at 224, 7×7×2048, standing in for the paper's GoogLeNet 7×7×1024). "
+                "'graph' counts the MatMul/BatchMatMul ops "
                 "of the traced TensorFlow graph (the LSTM loop body once per token); 'by hand' "
                 "follows DESIGN.md §3.\n\n" + table + "\n"
             )

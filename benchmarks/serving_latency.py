@@ -33,13 +33,12 @@ import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 from machine import describe  # noqa: E402
 
-from export import export_lib  # noqa: E402
-from serving.server_process import LocalServerProcess  # noqa: E402
-from trainers import train_lib  # noqa: E402
 from vqa_tf.configs import apply_overrides, get_experiment  # noqa: E402
+from vqa_tf.export import export  # noqa: E402
+from vqa_tf.serving import LocalServerProcess  # noqa: E402
+from vqa_tf.training import make_task, train  # noqa: E402
 
 MODEL = "smem"
 BATCHING_FILE = os.path.join(ROOT, "serving", "config", "batching_parameters.txt")
@@ -49,10 +48,10 @@ def export_model(directory):
     model_dir = os.path.join(directory, "smem")
     config = apply_overrides(get_experiment("smem_two_hop_synthetic"),
                              "data.num_train=512,data.num_eval=256,trainer.train_steps=4,trainer.eval_every=1000")
-    train_lib.train(config, model_dir)
-    task, _, _ = train_lib.restore_latest(config, model_dir)
+    train(config, model_dir)
+    task = make_task(config, model_dir)
     export_base = os.path.join(directory, "exports")
-    path = export_lib.export(model_dir, export_base)
+    path = export(model_dir, export_base)
     requests = []
     for example in task.eval_examples[:64]:
         with open(example.image_path, "rb") as f:

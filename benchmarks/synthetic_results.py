@@ -23,10 +23,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from machine import describe  # noqa: E402
 
-from trainers import train_lib  # noqa: E402
+from vqa_tf.training import train  # noqa: E402
 from vqa_tf.configs import apply_overrides, get_experiment  # noqa: E402
 
 VQA_EXPERIMENTS = ["ibowimg_synthetic", "smem_one_hop_synthetic", "smem_two_hop_synthetic", "rdan_synthetic"]
@@ -70,7 +69,7 @@ def main():
     for name in args.experiments.split(","):
         config = apply_overrides(get_experiment(name), args.params_override)
         model_dir = os.path.join(work_dir, name)
-        results[name] = train_lib.train(config, model_dir)
+        results[name] = train(config, model_dir)
         minutes[name] = _training_minutes(model_dir)
         print(name, json.dumps(results[name]), flush=True)
     lines = [

@@ -1,29 +1,34 @@
-"""Exports a training model_dir as a versioned SavedModel for TF Serving.
+r"""Exports a training model_dir as a versioned SavedModel for TF Serving.
 
     vqa-export --model_dir=/tmp/smem --export_base=/models/smem [--version=3] [--top_k=5]
+    vqa-export --model_dir=gs://bucket/runs/rdan --export_base=gs://bucket/serving/rdan \
+        --backbone_weights=/models/resnet152_notop.h5      # a run trained on stored features
 
 Writes `<export_base>/<version>/` (the next free integer by default) with the
 signatures of DESIGN.md §4.2, every preprocessing step in the graph, the
 vocabularies under `assets/` and warm-up requests under `assets.extra/`.
+It reads only the model_dir's config, vocabularies and latest checkpoint.
 The op check refuses a model with ops TF Serving cannot run.
 """
 
 from absl import flags
 
-from export import export_lib
-from trainers import cli
+from vqa_tf import cli
+from vqa_tf.export import export
 
 flags.DEFINE_string("model_dir", None, "A training model_dir (its latest checkpoint is exported).")
 flags.DEFINE_string("export_base", None, "The base path TF Serving polls; versions go below it.")
 flags.DEFINE_integer("version", None, "Version number (default: one more than the highest present).")
 flags.DEFINE_integer("top_k", 5, "How many answers `top_answers` holds.")
+flags.DEFINE_string("backbone_weights", None, "For a run trained on stored features: the weights file of the CNN "
+                    "that extracted them (default: the run's data.backbone_weights).")
 flags.mark_flags_as_required(["model_dir", "export_base"])
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
-    path = export_lib.export(FLAGS.model_dir, FLAGS.export_base, FLAGS.version, FLAGS.top_k)
+    path = export(FLAGS.model_dir, FLAGS.export_base, FLAGS.version, FLAGS.top_k, FLAGS.backbone_weights)
     print(f"exported {path}")
 
 

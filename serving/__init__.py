@@ -1,1 +1,8 @@
-"""Serving: TF Serving clients, configs, `vqa-predict`, and the local stand-in for `tensorflow_model_server`."""
+"""Programs: the local model server, `vqa-predict`, the quick start (installed as vqa_tf.programs.serving).
+
+`config/` holds TF Serving's config files and `compose.yaml` runs the real server.
+"""
+
+from vqa_tf import cli
+
+cli.quiet_tensorflow()  # before any program here imports TensorFlow

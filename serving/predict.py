@@ -1,4 +1,4 @@
-"""Answers questions about image files with an exported VQA model, over gRPC, REST or in-process.
+r"""Answers questions about image files with an exported VQA model, over gRPC, REST or in-process.
 
     vqa-predict --server=localhost:8500 --model_name=smem --image=street.jpg \
         --question="is there a red car?" --question="is the car on the left?" --attention_dir=/tmp/att
@@ -10,15 +10,15 @@ scores; `--attention_dir` also writes one PNG per pair with the attention
 map of every hop over the image.
 """
 
-import os
+import posixpath
 
 import numpy as np
+import tensorflow as tf
 from absl import flags
 
-from serving.clients import GrpcClient, RestClient, SavedModelClient
-from serving.errors import ServingError
-from trainers import cli
-from vqa_tf.vision.image_ops import decode_image
+from vqa_tf import cli
+from vqa_tf.serving import GrpcClient, RestClient, SavedModelClient
+from vqa_tf.vision import decode_image
 from vqa_tf.visualization import render_attention_figure
 
 flags.DEFINE_multi_string("image", None, "Image file (JPEG or PNG); repeat for several.")
@@ -48,9 +48,9 @@ def pairs(images, questions):
 def read_images(paths):
     contents = []
     for path in paths:
-        if not os.path.isfile(path):
+        if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
             raise FileNotFoundError(f"image file {path} not found")
-        with open(path, "rb") as f:
+        with tf.io.gfile.GFile(path, "rb") as f:
             contents.append(f.read())
     return contents
 
@@ -69,21 +69,20 @@ def main(argv):
     images = read_images([image for image, _ in asked])
     questions = [question for _, question in asked]
     out = make_client().predict(FLAGS.model_name, {"question": questions, "image": images}, version=FLAGS.version)
-    if FLAGS.attention_dir:
-        os.makedirs(FLAGS.attention_dir, exist_ok=True)
     for i, ((path, question), content) in enumerate(zip(asked, images)):
         answer = out["answer"][i].decode()
         scores = ", ".join(f"{a.decode()} {s:.3f}" for a, s in zip(out["top_answers"][i], out["top_scores"][i]))
         print(f"{path}\t{question}\t{answer}\t({scores})")
         if FLAGS.attention_dir:
-            figure = os.path.join(FLAGS.attention_dir, f"{i:03d}_{os.path.splitext(os.path.basename(path))[0]}.png")
+            stem = posixpath.splitext(posixpath.basename(path))[0]
+            figure = posixpath.join(FLAGS.attention_dir, f"{i:03d}_{stem}.png")
             render_attention_figure(decode_image(content).numpy(), question, answer, np.asarray(out["attention"][i]), figure)
     if FLAGS.attention_dir:
         print(f"wrote {len(asked)} attention figures to {FLAGS.attention_dir}")
 
 
 def run():
-    cli.run(main, errors=(ServingError,))
+    cli.run(main)
 
 
 if __name__ == "__main__":

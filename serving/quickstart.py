@@ -12,20 +12,23 @@
 """
 
 import os
+import posixpath
 
 import numpy as np
+import tensorflow as tf
 from absl import flags
 
-from export import export_lib
-from serving.errors import ServingError
-from serving.server_process import LocalServerProcess
-from trainers import cli, train_lib
-from trainers.tasks import make_task
+from vqa_tf import cli
+from vqa_tf.export import export
 from vqa_tf.metrics import evaluate_vqa
-from vqa_tf.vision.image_ops import decode_image
+from vqa_tf.serving import LocalServerProcess
+from vqa_tf.training import make_task, train
+from vqa_tf.training.flags import config_from_flags, define_training_flags
+from vqa_tf.training.vqa_task import VQATask
+from vqa_tf.vision import decode_image
 from vqa_tf.visualization import render_attention_figure
 
-cli.define_training_flags()
+define_training_flags()
 flags.FLAGS.set_default("experiment", "smem_two_hop_synthetic")
 flags.FLAGS.set_default("model_dir", "runs/smem")
 flags.DEFINE_string("export_base", None, "Where versions are exported (default: <model_dir>/exports).")
@@ -42,10 +45,7 @@ def ask(client, model_name, version, examples, batch_size):
     answers, attention = [], []
     for start in range(0, len(examples), batch_size):
         batch = examples[start:start + batch_size]
-        images = []
-        for example in batch:
-            with open(example.image_path, "rb") as f:
-                images.append(f.read())
+        images = [tf.io.read_file(example.image_path).numpy() for example in batch]
         out = client.predict(model_name, {"question": [e.question for e in batch], "image": images}, version=version)
         answers += [a.decode() for a in out["answer"]]
         attention.append(out["attention"])
@@ -54,25 +54,25 @@ def ask(client, model_name, version, examples, batch_size):
 
 def main(argv):
     del argv
-    config = cli.config_from_flags()
+    config = config_from_flags()
     if config.task != "vqa":
         raise ValueError(f"experiment {FLAGS.experiment!r} is a {config.task} task; the quick start answers questions")
     model_dir = FLAGS.model_dir
-    print(f"1/5 training {FLAGS.experiment} in {model_dir} (a rerun resumes)")
-    evaluation = train_lib.train(config, model_dir)
-    cli.report_vqa(evaluation)
+    print(f"1/5 training {FLAGS.experiment} in {model_dir} (a rerun resumes)", flush=True)
+    evaluation = train(config, model_dir)
+    print(f"final evaluation: {VQATask.describe(evaluation)}")
 
-    export_base = FLAGS.export_base or os.path.join(model_dir, "exports")
-    path = export_lib.export(model_dir, export_base)
-    version = int(os.path.basename(path))
-    print(f"2/5 exported {path}")
+    export_base = FLAGS.export_base or posixpath.join(model_dir, "exports")
+    path = export(model_dir, export_base)
+    version = int(posixpath.basename(path))
+    print(f"2/5 exported {path}", flush=True)
 
     log_path = os.path.join(model_dir, "model_server.log")
     server = LocalServerProcess(FLAGS.model_name, export_base, log_path)
     try:
         server.wait_until_serving(version)
         print(f"3/5 local model server at {server.grpc_address} serves {FLAGS.model_name!r} version {version} "
-              f"(log: {log_path})")
+              f"(log: {log_path})", flush=True)
         examples = make_task(config, model_dir).eval_examples[:FLAGS.num_questions]
         answers, attention = ask(server.grpc, FLAGS.model_name, version, examples, FLAGS.batch_size)
     finally:
@@ -82,25 +82,23 @@ def main(argv):
     shown = list(zip(examples, answers))[:FLAGS.num_shown]
     width = max((len(e.question) for e, _ in shown), default=0)
     for example, answer in shown:
-        print(f"  Q: {example.question:<{width}}  A: {answer:<5} expected: {example.answers[0]}")
+        print(f"  Q: {example.question:<{width}}  A: {answer:<5} expected: {example.majority_answer}")
     metrics = evaluate_vqa({e.question_id: a for e, a in zip(examples, answers)}, examples)
     per_type = ", ".join(f"{k} {v:.4f}" for k, v in metrics["per_answer_type"].items())
     print(f"  served accuracy {metrics['overall']:.4f} ({per_type})")
     if len(examples) == evaluation["num_questions"]:
         print(f"  in-process evaluation of the same checkpoint: {evaluation['accuracy']:.4f}")
 
-    figures = os.path.join(model_dir, "served_attention_figures")
-    os.makedirs(figures, exist_ok=True)
+    figures = posixpath.join(model_dir, "served_attention_figures")
     for example, answer, maps in list(zip(examples, answers, attention))[:FLAGS.num_figures]:
-        with open(example.image_path, "rb") as f:
-            image = decode_image(f.read()).numpy()
+        image = decode_image(tf.io.read_file(example.image_path)).numpy()
         render_attention_figure(image, example.question, answer, maps,
-                                os.path.join(figures, f"question_{example.question_id}.png"), example.answers[0])
+                                posixpath.join(figures, f"question_{example.question_id}.png"), example.majority_answer)
     print(f"5/5 wrote {min(FLAGS.num_figures, len(examples))} attention figures to {figures}")
 
 
 def run():
-    cli.run(main, errors=(ServingError, TimeoutError, RuntimeError))
+    cli.run(main, errors=(TimeoutError, RuntimeError))
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ VOCAB = 20
 
 
 def small_model(name, **overrides):
-    """Each model at a test size: 3×4 grid, 6 channels, 20 words, no dropout."""
+    """Each model at a test size: 3×4 grid, 6 channels, 20 words, two hops or steps, no dropout."""
     kwargs = {
-        "smem_vqa": dict(num_answers=5, embedding_dim=8, max_question_length=7, dropout=0.0),
+        "smem_vqa": dict(num_answers=5, embedding_dim=8, max_question_length=7, num_hops=2),
         "ibowimg": dict(num_answers=5, embedding_dim=8),
-        "reasoning_dan": dict(num_answers=5, hidden_dim=8, dropout=0.0),
-        "matching_dan": dict(hidden_dim=8, dropout=0.0),
+        "reasoning_dan": dict(num_answers=5, hidden_dim=8, num_steps=2),
+        "matching_dan": dict(hidden_dim=8, num_steps=2),
     }[name]
     kwargs.update(GRID, vocab_size=VOCAB, **overrides)
     return models.build_model(name, **kwargs)
@@ -47,11 +47,11 @@ def ragged_batch(rng, batch=4, length=7):
 def smem_export(tmp_path_factory):
     """(model_dir, export path) of a tiny SMem two-hop run exported as version 1 (shared by the export
     and serving tests; copy the version before changing anything around it)."""
-    from export import export_lib
-    from trainers import train_lib
     from training_runs import TINY
     from vqa_tf.configs import apply_overrides, get_experiment
+    from vqa_tf.export import export
+    from vqa_tf.training import train
 
     model_dir = str(tmp_path_factory.mktemp("smem"))
-    train_lib.train(apply_overrides(get_experiment("smem_two_hop_synthetic"), f"{TINY},trainer.train_steps=4"), model_dir)
-    return model_dir, export_lib.export(model_dir, str(tmp_path_factory.mktemp("exports")))
+    train(apply_overrides(get_experiment("smem_two_hop_synthetic"), f"{TINY},trainer.train_steps=4"), model_dir)
+    return model_dir, export(model_dir, str(tmp_path_factory.mktemp("exports")))

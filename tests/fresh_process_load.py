@@ -2,7 +2,7 @@
 
 Usage: python fresh_process_load.py DIR. For each model it reads
 `<name>.inputs.npz` and writes `<name>.outputs.npz` (outputs flattened in
-`keras.tree.flatten` order). Only `vqa_tf` is imported, as a user would.
+`keras.tree.flatten` order). Only `vqa_tf.models` is imported, as a user would.
 """
 
 import pathlib
@@ -11,7 +11,7 @@ import sys
 import keras
 import numpy as np
 
-import vqa_tf  # noqa: F401  (registers the serializable classes)
+import vqa_tf.models  # noqa: F401  (registers the serializable classes)
 
 
 def _inputs(path):

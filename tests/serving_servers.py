@@ -8,16 +8,14 @@ against either.
 import os
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
 import tensorflow as tf
 
-from serving.clients import GrpcClient, RestClient
-from trainers import train_lib
-from training_runs import env, free_ports
-from vqa_tf.configs import load_config
+from training_runs import env, free_ports, program
+from vqa_tf.serving import GrpcClient, RestClient
+from vqa_tf.training import restore_for_evaluation
 
 KINDS = ["local", "tensorflow_model_server"]
 MODEL = "smem"
@@ -25,7 +23,7 @@ MODEL = "smem"
 
 def server_command(kind):
     if kind == "local":
-        return [sys.executable, "-m", "serving.model_server"]
+        return program("serving.model_server")
     binary = shutil.which("tensorflow_model_server")
     if binary is None:
         pytest.skip(reason="tensorflow_model_server is not on PATH (it is not on PyPI); the local server ran these tests")
@@ -76,8 +74,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def task(smem_export):
-    model_dir = smem_export[0]
-    return train_lib.restore_latest(load_config(model_dir), model_dir)[0]
+    return restore_for_evaluation(smem_export[0])[0]
 
 
 def inputs_of(task, count=4, offset=0):

@@ -4,18 +4,30 @@ import json
 
 import pytest
 
-from vqa_tf.configs import EXPERIMENTS, apply_overrides, get_experiment
+from vqa_tf.configs import (
+    EXPERIMENTS,
+    MODEL_CONFIGS,
+    PAPER_EXPERIMENTS,
+    IBowImgConfig,
+    ReasoningDANConfig,
+    SMemVQAConfig,
+    apply_overrides,
+    get_experiment,
+    load_config,
+    save_or_check_config,
+)
+from vqa_tf.models import MODELS, get_model_class
 
 
 def test_registry_holds_the_named_experiments():
     assert {
         "smem_one_hop_synthetic", "smem_two_hop_synthetic", "ibowimg_synthetic", "rdan_synthetic",
-        "mdan_synthetic", "smem_two_hop_vqa", "rdan_resnet152_vqa", "mdan_resnet152_flickr30k",
+        "mdan_synthetic", "smem_two_hop_vqa", "ibowimg_vqa", "rdan_resnet152_vqa", "mdan_resnet152_flickr30k",
     } <= set(EXPERIMENTS)
 
 
 def test_unknown_experiment_lists_the_valid_names():
-    with pytest.raises(KeyError, match="valid names: ibowimg_synthetic, mdan_resnet152_flickr30k"):
+    with pytest.raises(KeyError, match="valid names: ibowimg_synthetic, ibowimg_vqa, mdan_resnet152_flickr30k"):
         get_experiment("smem")
 
 
@@ -88,8 +100,6 @@ def test_each_call_returns_a_fresh_config():
 
 
 def test_a_model_dir_keeps_its_config_and_refuses_another_model(tmp_path):
-    from vqa_tf.configs import load_config, save_or_check_config
-
     config = get_experiment("smem_two_hop_synthetic")
     save_or_check_config(config, str(tmp_path))
     assert load_config(str(tmp_path)) == config
@@ -100,3 +110,46 @@ def test_a_model_dir_keeps_its_config_and_refuses_another_model(tmp_path):
     config.data.seed = 7
     with pytest.raises(ValueError, match=r"other settings \(model.num_hops, data.seed\)"):
         save_or_check_config(config, str(tmp_path))
+
+
+def test_each_model_family_has_one_config_whose_fields_its_constructor_takes():
+    import inspect
+
+    assert set(MODEL_CONFIGS) == set(MODELS)
+    for name, config_class in MODEL_CONFIGS.items():
+        takes = inspect.signature(get_model_class(name)).parameters
+        assert set(config_class().arguments()) <= set(takes), name
+
+
+def test_the_family_defaults_are_the_papers_and_the_presets_use_them():
+    assert SMemVQAConfig().arguments() == {"embedding_dim": 1000, "num_hops": 2, "dropout": 0.4}
+    assert ReasoningDANConfig().arguments() == {"hidden_dim": 512, "num_steps": 2, "dropout": 0.5}
+    for model_name, experiment in PAPER_EXPERIMENTS.items():
+        assert get_experiment(experiment).model == MODEL_CONFIGS[model_name]()
+
+
+def test_ibowimg_preset_trains_like_the_smem_preset():
+    smem, bow = get_experiment("smem_two_hop_vqa"), get_experiment("ibowimg_vqa")
+    assert bow.model == IBowImgConfig()
+    assert (bow.data, bow.optimizer, bow.trainer) == (smem.data, smem.optimizer, smem.trainer)
+
+
+def test_overriding_model_name_switches_family_before_its_fields():
+    config = apply_overrides(get_experiment("smem_two_hop_synthetic"), "model.hidden_dim=16,model.name=reasoning_dan")
+    assert config.model == ReasoningDANConfig(hidden_dim=16)
+    with pytest.raises(KeyError, match="'num_hops' is not a field in 'model'; valid: name, hidden_dim"):
+        apply_overrides(config, "model.num_hops=3")
+    with pytest.raises(KeyError, match="unknown model 'lstm'; valid names: ibowimg, matching_dan"):
+        apply_overrides(config, "model.name=lstm")
+
+
+def test_a_model_config_is_checked_against_its_family_name():
+    with pytest.raises(ValueError, match="SMemVQAConfig configures model 'smem_vqa', not 'ibowimg'"):
+        SMemVQAConfig(name="ibowimg")
+
+
+@pytest.mark.parametrize("experiment", sorted(EXPERIMENTS))
+def test_every_experiment_survives_the_model_dir_round_trip(experiment, tmp_path):
+    config = get_experiment(experiment)
+    save_or_check_config(config, str(tmp_path))
+    assert load_config(str(tmp_path)) == config

@@ -10,17 +10,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import export_lib
-from export.op_check import UnservableOpError, check_servable, saved_model_op_types
-from trainers import train_lib
-from training_runs import TINY
-from vqa_tf.configs import apply_overrides, get_experiment, load_config
+from tensorflow_serving.apis import prediction_log_pb2
+
+from training_runs import SMALL_DAN, TINY_RUN
+from vqa_tf.configs import apply_overrides, get_experiment
+from vqa_tf.export import UnservableOpError, check_servable, export, saved_model_op_types
+from vqa_tf.training import restore_for_evaluation, train
+from vqa_tf.utils.saved_models import WARMUP_FILE
 from vqa_tf.vision import load_images
 
 
 def _train(model_dir, experiment, override=""):
-    config = apply_overrides(get_experiment(experiment), f"{TINY},trainer.train_steps=4" + override)
-    train_lib.train(config, model_dir)
+    config = apply_overrides(get_experiment(experiment), f"{TINY_RUN},trainer.train_steps=4" + override)
+    train(config, model_dir)
     return model_dir
 
 
@@ -32,9 +34,9 @@ def vqa_export(smem_export):
 
 @pytest.fixture(scope="module")
 def trained(vqa_export):
-    model_dir = vqa_export[0]
-    task, model, _ = train_lib.restore_latest(load_config(model_dir), model_dir)
-    return task, model
+    """(task, ModelParts) of the exported run's latest checkpoint."""
+    task, parts, _ = restore_for_evaluation(vqa_export[0])
+    return task, parts
 
 
 def _requests(task, count=4):
@@ -44,10 +46,10 @@ def _requests(task, count=4):
 
 @pytest.mark.slow
 def test_exported_model_equals_the_trained_one(vqa_export, trained):
-    task, model = trained
+    task, parts = trained
     examples, questions, images = _requests(task)
     served = tf.saved_model.load(vqa_export[2]).signatures["serving_default"](question=questions, image=images)
-    expected = model({"images": load_images(images, 64), "token_ids": task.tokenizer(questions)}, training=False)
+    expected = parts.model({"images": load_images(images, 64), "token_ids": task.tokenizer(questions)}, training=False)
     probabilities = tf.nn.softmax(expected["logits"]).numpy()
     top = np.argsort(-probabilities, axis=1)
     np.testing.assert_allclose(served["top_scores"].numpy(), np.take_along_axis(probabilities, top, 1), atol=1e-5)
@@ -59,10 +61,10 @@ def test_exported_model_equals_the_trained_one(vqa_export, trained):
 
 @pytest.mark.slow
 def test_serve_features_equals_serving_default(vqa_export, trained):
-    task, _ = trained
+    task, parts = trained
     _, questions, images = _requests(task)
     loaded = tf.saved_model.load(vqa_export[2])
-    grid = task.backbone(load_images(images, 64))
+    grid = parts.backbone(load_images(images, 64))
     from_features = loaded.signatures["serve_features"](question=questions, image_features=grid)
     from_images = loaded.signatures["serving_default"](question=questions, image=images)
     np.testing.assert_allclose(from_features["top_scores"].numpy(), from_images["top_scores"].numpy(), atol=1e-5)
@@ -124,8 +126,9 @@ def test_only_core_and_text_ops_and_assets_and_warmup(vqa_export):
     ops = check_servable(path)
     assert any(op.startswith("TFText>") or op in ("CaseFoldUTF8", "RegexSplitWithOffsets") for op in ops)
     assert sorted(os.listdir(os.path.join(path, "assets"))) == ["answers.txt", "vocab.txt"]
-    records = list(tf.data.TFRecordDataset(os.path.join(path, export_lib.WARMUP_FILE)))
-    assert len(records) == 1
+    records = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
+               for r in tf.data.TFRecordDataset(os.path.join(path, WARMUP_FILE))]
+    assert [r.predict_log.request.model_spec.signature_name for r in records] == ["serving_default", "serve_features"]
 
 
 def test_the_op_check_refuses_python_functions(tmp_path):
@@ -145,7 +148,7 @@ def test_versions_count_up_and_are_never_overwritten(vqa_export):
     model_dir, base, first = vqa_export
     assert os.path.basename(first) == "1"
     with pytest.raises(FileExistsError, match="never overwritten"):
-        export_lib.export(model_dir, base, version=1)
+        export(model_dir, base, version=1)
     assert sorted(os.listdir(base)) == ["1"]  # nothing half-written left behind
 
 
@@ -173,24 +176,24 @@ def test_bad_requests_fail_with_a_message_and_the_next_good_one_works(vqa_export
 
 @pytest.mark.slow
 def test_tfsm_layer_imports_serve_features_into_another_keras_model(vqa_export, trained):
-    task, _ = trained
+    task, parts = trained
     _, questions, images = _requests(task)
     layer = keras.layers.TFSMLayer(vqa_export[2], call_endpoint="serve_features")
     question = keras.Input((), dtype="string", name="question")
     grid = keras.Input((8, 8, 64), name="image_features")
     outputs = layer({"question": question, "image_features": grid})
     wrapper = keras.Model([question, grid], keras.layers.Dense(1)(outputs["top_scores"]))
-    features = task.backbone(load_images(images, 64))
+    features = parts.backbone(load_images(images, 64))
     assert wrapper([questions, features]).shape == (4, 1)
 
 
 @pytest.mark.slow
 def test_matching_export_scores_as_the_dot_product_of_its_embeddings(tmp_path):
-    model_dir = _train(str(tmp_path / "mdan"), "mdan_synthetic", ",data.num_train=64,data.num_eval=32,model.hidden_dim=16")
-    path = export_lib.export(model_dir, str(tmp_path / "exports"))
+    model_dir = _train(str(tmp_path / "mdan"), "mdan_synthetic", f",data.num_train=64,data.num_eval=32,{SMALL_DAN}")
+    path = export(model_dir, str(tmp_path / "exports"))
     loaded = tf.saved_model.load(path)
     assert set(loaded.signatures) == {"serving_default", "embed_image", "embed_text"}
-    task, _, _ = train_lib.restore_latest(load_config(model_dir), model_dir)
+    task, parts, _ = restore_for_evaluation(model_dir)
     examples = task.eval_examples[:3]
     images = tf.stack([tf.io.read_file(e.image_path) for e in examples])
     captions = tf.constant([e.captions[0] for e in examples])
@@ -198,6 +201,6 @@ def test_matching_export_scores_as_the_dot_product_of_its_embeddings(tmp_path):
     z_u = loaded.signatures["embed_text"](caption=captions)["embedding"].numpy()
     score = loaded.signatures["serving_default"](image=images, caption=captions)["score"].numpy()
     np.testing.assert_allclose(score, np.sum(z_v * z_u, axis=1), rtol=1e-5, atol=1e-5)
-    expected = task.core.embed_image(task.backbone(load_images(images, 64))).numpy()
+    expected = parts.core.embed_image(parts.backbone(load_images(images, 64))).numpy()
     np.testing.assert_allclose(z_v, expected, atol=1e-5)
     assert z_v.shape == (3, 48)

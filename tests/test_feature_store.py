@@ -2,14 +2,14 @@
 
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainers.extract_features import Extractor, extract, image_list
+from training_runs import program
 from vqa_tf.data import feature_store, pipelines
+from vqa_tf.data.feature_extraction import Extractor, extract, image_list
 from vqa_tf.data.errors import DataError
 from vqa_tf.data.synthetic_files import vqa_paths, write_synthetic_vqa
 from vqa_tf.text import AnswerVocabulary, QuestionTokenizer, Vocabulary, words_of
@@ -104,7 +104,7 @@ def test_an_incomplete_store_is_refused(synthetic, extractor, tmp_path):
 def test_the_binary_runs_and_reports_bad_input(synthetic, tmp_path):
     directory, _ = synthetic
     questions, _, pattern = vqa_paths(directory, "train")
-    command = [sys.executable, "-m", "trainers.extract_features", "--format=vqa", f"--data={questions}",
+    command = [*program("trainers.extract_features"), "--format=vqa", f"--data={questions}",
                f"--images={pattern}", "--backbone=small_cnn", f"--output_dir={tmp_path}", "--num_shards=2",
                "--float16"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)

@@ -12,8 +12,8 @@ import os
 import pytest
 from fixture_files import karpathy_image, vqa_annotations, vqa_questions, write_image, write_json
 
-from trainers import train_lib
-from trainers.extract_features import Extractor, extract, image_list
+from vqa_tf.data.feature_extraction import Extractor, extract, image_list
+from vqa_tf.training import train
 from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.vision import build_backbone
 
@@ -49,14 +49,14 @@ def _vqa_split(root, split, image_ids):
 @pytest.mark.parametrize("experiment", ["smem_two_hop_vqa", "rdan_resnet152_vqa"])
 def test_vqa_preset_trains_and_evaluates_on_fixture_files(tmp_path, experiment):
     config = apply_overrides(get_experiment(experiment), FEW_STEPS)
-    train = _vqa_split(tmp_path, "train", [1, 2, 3])
-    val = _vqa_split(tmp_path, "val", [7, 8])
-    config.data.train_data, config.data.train_annotations, config.data.train_images = train
-    config.data.eval_data, config.data.eval_annotations, config.data.eval_images = val
-    config.data.train_features = _features(config, "vqa", train[0], train[2], str(tmp_path / "features_train"))
-    config.data.eval_features = _features(config, "vqa", val[0], val[2], str(tmp_path / "features_val"))
+    train_split = _vqa_split(tmp_path, "train", [1, 2, 3])
+    val_split = _vqa_split(tmp_path, "val", [7, 8])
+    config.data.train_data, config.data.train_annotations, config.data.train_images = train_split
+    config.data.eval_data, config.data.eval_annotations, config.data.eval_images = val_split
+    config.data.train_features = _features(config, "vqa", train_split[0], train_split[2], str(tmp_path / "features_train"))
+    config.data.eval_features = _features(config, "vqa", val_split[0], val_split[2], str(tmp_path / "features_val"))
     model_dir = str(tmp_path / "model")
-    metrics = train_lib.train(config, model_dir)
+    metrics = train(config, model_dir)
     assert metrics["num_questions"] == 8 and 0.0 <= metrics["accuracy"] <= 1.0
     assert set(metrics["accuracy_per_answer_type"]) == {"other"}
     saved = json.load(open(os.path.join(model_dir, "metrics", "eval_00000002.json")))
@@ -79,7 +79,7 @@ def test_mdan_preset_trains_and_evaluates_on_fixture_files(tmp_path):
     config.data.train_data, config.data.train_images = data, images
     store = _features(config, "karpathy", data, images, str(tmp_path / "features"))
     config.data.train_features = config.data.eval_features = store
-    metrics = train_lib.train(config, str(tmp_path / "model"))
+    metrics = train(config, str(tmp_path / "model"))
     assert metrics["gallery_images"] == 2
     for direction in ("image_to_text", "text_to_image"):
         assert set(metrics[direction]) == {"r@1", "r@5", "r@10", "median_rank"}

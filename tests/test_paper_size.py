@@ -1,15 +1,17 @@
-"""Each model builds and runs a forward pass on CPU at its paper's sizes."""
+"""Each model builds and runs a forward pass on CPU at its paper's sizes (read off its paper preset)."""
 
 import numpy as np
 import pytest
 
-from vqa_tf.models import PAPER_SETTINGS, build_model
+from vqa_tf.configs import PAPER_EXPERIMENTS
+from vqa_tf.models import build_model
+from vqa_tf.training import paper_model_arguments
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(PAPER_SETTINGS))
+@pytest.mark.parametrize("name", sorted(PAPER_EXPERIMENTS))
 def test_paper_size_forward_pass(name):
-    settings = PAPER_SETTINGS[name]
+    settings = paper_model_arguments(name)
     model = build_model(name, **settings)
     rng = np.random.default_rng(0)
     grid = (settings["grid_height"], settings["grid_width"], settings["feature_dim"])

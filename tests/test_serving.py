@@ -13,12 +13,12 @@ import pytest
 import tensorflow as tf
 from google.protobuf import wrappers_pb2
 
-from export import export_lib
-from serving.errors import ServingError
 from serving_servers import KINDS, MODEL, Server, base_with, inputs_of, server_command
-from trainers import train_lib
-from training_runs import TINY
-from vqa_tf.configs import apply_overrides, get_experiment, load_config
+from training_runs import SMALL_DAN, TINY_RUN
+from vqa_tf.configs import apply_overrides, get_experiment
+from vqa_tf.export import export
+from vqa_tf.serving import ServingError
+from vqa_tf.training import make_task, train
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +127,7 @@ def test_a_new_version_is_served_without_a_restart_and_a_broken_one_is_reported(
     try:
         server.wait_for_version(MODEL, 1)
         inputs, expected = reference
-        assert export_lib.export(smem_export[0], base) == os.path.join(base, "2")  # written beside, renamed in
+        assert export(smem_export[0], base) == os.path.join(base, "2")  # written beside, renamed in
         server.wait_for_version(MODEL, 2, timeout=60)
         response = server.grpc.send(server.grpc.predict_request(MODEL, inputs))
         assert response.model_spec.version.value == 2
@@ -245,12 +245,12 @@ def test_the_local_server_listens_on_loopback_only(server):
 def test_an_mdan_export_serves_its_embeddings_and_pair_scores(kind, tmp_path):
     server_command(kind)  # skips before training when this kind of server is not installed
     model_dir = str(tmp_path / "mdan")
-    train_lib.train(apply_overrides(get_experiment("mdan_synthetic"),
-                                    f"{TINY},trainer.train_steps=2,data.num_train=64,data.num_eval=32,model.hidden_dim=16"),
-                    model_dir)
+    config = apply_overrides(get_experiment("mdan_synthetic"),
+                             f"{TINY_RUN},{SMALL_DAN},trainer.train_steps=2,data.num_train=64,data.num_eval=32")
+    train(config, model_dir)
     base = str(tmp_path / "exports")
-    export_lib.export(model_dir, base)
-    task, _, _ = train_lib.restore_latest(load_config(model_dir), model_dir)
+    export(model_dir, base)
+    task = make_task(config, model_dir)
     examples = task.eval_examples[:3]
     images = [pathlib.Path(e.image_path).read_bytes() for e in examples]
     captions = [e.captions[0] for e in examples]

@@ -2,18 +2,17 @@
 
 import os
 import re
-import sys
 
 import pytest
 
 from serving_servers import MODEL
-from training_runs import TINY, run
+from training_runs import TINY, program, run
 
 pytestmark = pytest.mark.slow
 
 
 def _predict(*args):
-    return run([sys.executable, "-m", "serving.predict", *args], timeout=300)
+    return run([*program("serving.predict"), *args], timeout=300)
 
 
 def _image_files(task, count=2):
@@ -61,7 +60,7 @@ def test_vqa_predict_reports_bad_input_in_one_line(smem_export, task, args, mess
 
 def test_the_quick_start_trains_exports_serves_and_answers_over_grpc(tmp_path):
     model_dir = tmp_path / "smem"
-    done = run([sys.executable, "-m", "serving.quickstart", f"--model_dir={model_dir}", "--num_questions=64",
+    done = run([*program("serving.quickstart"), f"--model_dir={model_dir}", "--num_questions=64",
                 f"--params_override={TINY},trainer.train_steps=8"], timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
@@ -73,7 +72,7 @@ def test_the_quick_start_trains_exports_serves_and_answers_over_grpc(tmp_path):
     assert f"in-process evaluation of the same checkpoint: {trained:.4f}" in out
     assert len(os.listdir(model_dir / "served_attention_figures")) == 12
     # A second run resumes (nothing left to train), exports version 2 and serves it.
-    again = run([sys.executable, "-m", "serving.quickstart", f"--model_dir={model_dir}", "--num_questions=8",
+    again = run([*program("serving.quickstart"), f"--model_dir={model_dir}", "--num_questions=8",
                  "--num_figures=0", f"--params_override={TINY},trainer.train_steps=8"], timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "serves 'smem' version 2" in again.stdout
@@ -85,6 +84,6 @@ def test_the_quick_start_trains_exports_serves_and_answers_over_grpc(tmp_path):
     (["--model_config_file=/no/such/models.config"], "cannot read the model config file /no/such/models.config"),
 ])
 def test_the_model_server_refuses_contradictory_flags_in_one_line(args, message):
-    done = run([sys.executable, "-m", "serving.model_server", *args], timeout=120)
+    done = run([*program("serving.model_server"), *args], timeout=120)
     assert done.returncode != 0
     assert message in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]

@@ -9,9 +9,9 @@ import grpc
 import numpy as np
 import pytest
 
-from serving.batching import BatchScheduler
-from serving.errors import ServingError
-from serving.server_config import BatchingParameters, ModelConfig, read_batching_parameters, read_model_config_file
+from vqa_tf.serving.batching import BatchScheduler
+from vqa_tf.serving.errors import ServingError
+from vqa_tf.serving.server_config import BatchingParameters, ModelConfig, read_batching_parameters, read_model_config_file
 
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "serving", "config")
 

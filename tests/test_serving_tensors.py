@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from serving.tensors import from_proto, to_proto
+from vqa_tf.serving.tensors import from_proto, to_proto
 
 ARRAYS = [
     np.random.default_rng(0).random((3, 2, 8, 8)).astype(np.float32),
@@ -29,7 +29,7 @@ def test_round_trips_match_tensorflow(array):
 
 
 def test_client_inputs_keep_every_byte_and_encode_text():
-    from serving.clients import _as_array
+    from vqa_tf.serving.clients import _as_array
 
     ends_in_nul = b"\x89PNG\r\n\x1a\n\x00\x00"
     array = _as_array([ends_in_nul, "is there a red square?"])

@@ -11,7 +11,17 @@ import time
 import numpy as np
 import pytest
 
-from training_runs import checkpoint_steps, command, env, free_ports, max_difference, model_weights, run
+from training_runs import (
+    SMALL_DAN,
+    checkpoint_steps,
+    command,
+    env,
+    free_ports,
+    max_difference,
+    model_weights,
+    program,
+    run,
+)
 
 STEPS = 8
 # Float32 sums of the same numbers in another order differ in the last bits; after
@@ -38,6 +48,17 @@ def test_one_device_run_writes_checkpoints_metrics_summaries_and_the_best_model(
     assert os.path.exists(os.path.join(model_dir, "best.keras"))
     assert glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*"))
     assert "final evaluation: accuracy" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_program_prints_one_line_per_report_and_no_tensorflow_start_up_chatter(one_device_run):
+    _, done = one_device_run  # stdout and stderr are pipes, as in CI logs or `| tee`
+    assert "\b" not in done.stdout and "\r" not in done.stdout
+    reports = re.findall(r"^step (\d+)/8: loss [\d.]+, steps/s [\d.]+$", done.stdout, re.M)
+    assert [int(step) for step in reports] == [2, 4, 6, 8]  # trainer.steps_per_loop=2
+    assert re.search(r"^evaluation at step 8: accuracy [\d.]+; per answer type presence", done.stdout, re.M)
+    for chatter in ("cudart_stub", "cpu_feature_guard", "oneDNN", "absl::InitializeLog", "cuInit", "I0000", "W0000"):
+        assert chatter not in done.stderr, done.stderr[-2000:]
 
 
 @pytest.mark.slow
@@ -91,7 +112,7 @@ def test_a_killed_run_resumes_and_finishes_like_an_uninterrupted_one(tmp_path):
     assert reached <= last < steps
     resumed = run(args)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"resumed from {os.path.join(killed_dir, 'checkpoints', f'ckpt-{last}')}" in resumed.stderr
+    assert f"resumed from {os.path.join(killed_dir, 'checkpoints', f'ckpt-{last}')} at step {last}" in resumed.stdout
     assert checkpoint_steps(killed_dir)[-1] == steps
     whole = run(command(whole_dir, steps, override="trainer.eval_every=24"))
     assert whole.returncode == 0, whole.stderr[-3000:]
@@ -146,9 +167,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     ],
 )
 def test_bad_experiment_names_and_overrides_list_the_valid_ones(tmp_path, args, message):
-    import sys
-
-    done = run([sys.executable, "-m", "trainers.train_vqa", f"--model_dir={tmp_path}", *args], timeout=120)
+    done = run([*program("trainers.train_vqa"), f"--model_dir={tmp_path}", *args], timeout=120)
     assert done.returncode == 1
     assert message in done.stderr
 
@@ -156,7 +175,7 @@ def test_bad_experiment_names_and_overrides_list_the_valid_ones(tmp_path, args, 
 @pytest.mark.slow
 def test_mixed_precision_and_xla_train_and_evaluate(tmp_path):
     done = run(command(str(tmp_path), 4, "--mixed_precision", "--jit_compile",
-                       experiment="rdan_synthetic", override="model.hidden_dim=16"))
+                       experiment="rdan_synthetic", model=SMALL_DAN))
     assert done.returncode == 0, done.stderr[-3000:]
     assert checkpoint_steps(str(tmp_path))[-1] == 4
     assert json.load(open(os.path.join(str(tmp_path), "config.json")))["runtime"]["mixed_precision"] is True
@@ -166,9 +185,8 @@ def test_mixed_precision_and_xla_train_and_evaluate(tmp_path):
 
 @pytest.mark.slow
 def test_matching_binary_trains_and_reports_recall(tmp_path):
-    override = "data.num_train=64,data.num_eval=32,model.hidden_dim=16"
     done = run(command(str(tmp_path), 4, binary="trainers.train_matching", experiment="mdan_synthetic",
-                       override=override))
+                       model=SMALL_DAN, override="data.num_train=64,data.num_eval=32"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "text_to_image: R@1" in done.stdout
     metrics = json.load(open(os.path.join(str(tmp_path), "metrics", "eval_00000004.json")))
@@ -177,17 +195,15 @@ def test_matching_binary_trains_and_reports_recall(tmp_path):
 
 @pytest.mark.slow
 def test_evaluate_and_attention_figures_binaries(one_device_run, tmp_path):
-    import sys
-
     model_dir = one_device_run[0]
     output = str(tmp_path / "evaluation.json")
-    done = run([sys.executable, "-m", "trainers.evaluate", f"--model_dir={model_dir}", f"--output={output}"])
+    done = run([*program("trainers.evaluate"), f"--model_dir={model_dir}", f"--output={output}"])
     assert done.returncode == 0, done.stderr[-3000:]
     evaluated = json.load(open(output))
     trained = json.load(open(os.path.join(model_dir, "metrics", f"eval_{STEPS:08d}.json")))
     assert evaluated["accuracy"] == trained["accuracy"]
     figures = str(tmp_path / "figures")
-    done = run([sys.executable, "-m", "trainers.attention_figures", f"--model_dir={model_dir}",
+    done = run([*program("trainers.attention_figures"), f"--model_dir={model_dir}",
                 "--num_examples=3", f"--output_dir={figures}"])
     assert done.returncode == 0, done.stderr[-3000:]
     pngs = sorted(os.listdir(figures))

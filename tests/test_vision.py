@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vqa_tf.vision import BACKBONES, build_backbone, load_images
+from vqa_tf.vision import BACKBONES, build_backbone, grid_shape, load_images
 from vqa_tf.vision.backbones import CaffePreprocessing
 
 
@@ -70,3 +70,23 @@ def test_decode_and_resize_png_and_jpeg():
 def test_corrupt_image_bytes_raise():
     with pytest.raises(tf.errors.InvalidArgumentError):
         load_images(tf.constant([b"\x89PNG\r\n\x1a\n this is not an image"]), image_size=8)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, size", [("small_cnn", 50), ("vgg19", 100), ("vgg19", 300), ("resnet152", 100)])
+def test_grid_shape_predicts_the_built_backbone_at_any_size(name, size):
+    assert grid_shape(name, size) == tuple(build_backbone(name, size).output.shape[1:])
+
+
+def test_weights_load_from_any_gfile_path(tmp_path):
+    trained = build_backbone("small_cnn")
+    local = str(tmp_path / "small_cnn.weights.h5")
+    trained.save_weights(local)
+    remote = "ram://weights/small_cnn.weights.h5"
+    tf.io.gfile.makedirs("ram://weights")
+    tf.io.gfile.copy(local, remote, overwrite=True)
+    loaded = build_backbone("small_cnn", weights_path=remote)
+    images = np.random.default_rng(2).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(loaded(images)), np.asarray(trained(images)))
+    with pytest.raises(FileNotFoundError, match="backbone weights file ram://weights/missing.h5 does not exist"):
+        build_backbone("small_cnn", weights_path="ram://weights/missing.h5")

@@ -8,24 +8,35 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-# A small SMem two-hop run on the synthetic set: deterministic batches (no
-# shuffle, no dropout) so that runs under different strategies can be compared.
-TINY = (
+# A small run on the synthetic set: deterministic batches (no shuffle) so that
+# runs under different strategies can be compared. Any experiment.
+TINY_RUN = (
     "data.num_train=256,data.num_eval=64,data.global_batch_size=32,data.eval_batch_size=64,"
-    "data.shuffle=false,model.dropout=0.0,model.embedding_dim=32,trainer.steps_per_loop=2,"
-    "trainer.checkpoint_every=4,trainer.eval_every=1000"
+    "data.shuffle=false,trainer.steps_per_loop=2,trainer.checkpoint_every=4,trainer.eval_every=1000"
 )
+# A small SMem-VQA without dropout, and a small DAN.
+SMALL_SMEM = "model.dropout=0.0,model.embedding_dim=32"
+SMALL_DAN = "model.dropout=0.0,model.hidden_dim=16"
+TINY = f"{TINY_RUN},{SMALL_SMEM}"  # the small SMem two-hop run most tests train
 
 
-def command(model_dir, steps, *extra, binary="trainers.train_vqa", experiment="smem_two_hop_synthetic", override=""):
-    overrides = f"{TINY},trainer.train_steps={steps}" + (f",{override}" if override else "")
-    return [sys.executable, "-m", binary, f"--experiment={experiment}", f"--model_dir={model_dir}",
+def program(module):
+    """The command that runs an installed program, as its console script does: `trainers.train_vqa` → vqa-train-vqa."""
+    return [sys.executable, "-m", f"vqa_tf.programs.{module}"]
+
+
+def command(model_dir, steps, *extra, binary="trainers.train_vqa", experiment="smem_two_hop_synthetic",
+            model=SMALL_SMEM, override=""):
+    overrides = f"{TINY_RUN},{model},trainer.train_steps={steps}" + (f",{override}" if override else "")
+    return [*program(binary), f"--experiment={experiment}", f"--model_dir={model_dir}",
             f"--params_override={overrides}", *extra]
 
 
 def env(**extra):
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    environment.pop("TF_CONFIG", None)
+    """The environment of a program run as a user runs it: no TF_CPP_MIN_LOG_LEVEL, no TF_CONFIG."""
+    environment = dict(os.environ, PYTHONUNBUFFERED="1")
+    for name in ("TF_CPP_MIN_LOG_LEVEL", "TF_CONFIG"):
+        environment.pop(name, None)
     environment.update(extra)
     return environment
 

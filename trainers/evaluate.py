@@ -8,12 +8,13 @@ m-DAN: Recall@1/5/10 and median rank in both directions.
 """
 
 import json
-import os
 
 from absl import flags
 
-from trainers import cli, train_lib
-from vqa_tf.configs import load_config
+from vqa_tf import cli
+from vqa_tf.training import model_dir as files
+from vqa_tf.training.evaluation import restore_for_evaluation
+from vqa_tf.utils.files import write_json
 
 flags.DEFINE_string("model_dir", None, "A training model_dir (holds config.json and checkpoints).")
 flags.DEFINE_string("output", None, "JSON file for the metrics (default: <model_dir>/metrics/evaluate_<step>.json).")
@@ -23,15 +24,11 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    config = load_config(FLAGS.model_dir)
-    task, model, checkpoint = train_lib.restore_latest(config, FLAGS.model_dir)
-    metrics = task.evaluate(model)
+    task, parts, checkpoint = restore_for_evaluation(FLAGS.model_dir)
+    metrics = task.evaluate(parts)
     metrics["checkpoint"] = checkpoint
-    step = int(checkpoint.rsplit("-", 1)[1])
-    output = FLAGS.output or os.path.join(FLAGS.model_dir, "metrics", f"evaluate_{step:08d}.json")
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w", encoding="utf-8") as f:
-        json.dump(metrics, f, indent=2)
+    step = files.checkpoint_step(checkpoint)
+    write_json(FLAGS.output or files.path(FLAGS.model_dir, f"{files.METRICS_DIR}/evaluate_{step:08d}.json"), metrics)
     print(json.dumps(metrics, indent=2))
 
 

@@ -1,4 +1,4 @@
-"""Trains an image-text matching experiment (m-DAN) under any tf.distribute strategy.
+r"""Trains an image-text matching experiment (m-DAN) under any tf.distribute strategy.
 
     vqa-train-matching --experiment=mdan_synthetic --model_dir=/tmp/mdan
     vqa-train-matching --experiment=mdan_resnet152_flickr30k --model_dir=… \
@@ -8,20 +8,22 @@
 Rerunning the same command resumes from the last checkpoint.
 """
 
-from trainers import cli
+from vqa_tf import cli
+from vqa_tf.training.flags import define_training_flags, train_from_flags
+from vqa_tf.training.matching_task import MatchingTask
 
-cli.define_training_flags()
+define_training_flags()
 
 
-def report(metrics):
-    for direction in ("image_to_text", "text_to_image"):
-        m = metrics[direction]
-        print(f"{direction}: R@1 {m['r@1']:.4f} R@5 {m['r@5']:.4f} R@10 {m['r@10']:.4f} "
-              f"median rank {m['median_rank']:.0f}")
+def main(argv):
+    del argv
+    metrics = train_from_flags("matching", "vqa-train-vqa")
+    if metrics is not None:  # None on workers other than the chief
+        print(MatchingTask.describe(metrics))
 
 
 def run():
-    cli.run(cli.training_main("matching", "vqa-train-vqa", report))
+    cli.run(main)
 
 
 if __name__ == "__main__":

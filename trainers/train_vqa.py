@@ -1,19 +1,28 @@
-"""Trains a VQA experiment (SMem-VQA, r-DAN, iBOWIMG) under any tf.distribute strategy.
+r"""Trains a VQA experiment (SMem-VQA, r-DAN, iBOWIMG) under any tf.distribute strategy.
 
     vqa-train-vqa --experiment=smem_two_hop_synthetic --model_dir=/tmp/smem
-    vqa-train-vqa --experiment=rdan_resnet152_vqa --model_dir=gs://… --strategy=mirrored \
+    vqa-train-vqa --experiment=rdan_resnet152_vqa --model_dir=gs://bucket/runs/rdan --strategy=mirrored \
         --train_data=… --train_annotations=… --train_features=… --eval_data=… --eval_features=…
 
 Rerunning the same command resumes from the last checkpoint.
 """
 
-from trainers import cli
+from vqa_tf import cli
+from vqa_tf.training.flags import define_training_flags, train_from_flags
+from vqa_tf.training.vqa_task import VQATask
 
-cli.define_training_flags()
+define_training_flags()
+
+
+def main(argv):
+    del argv
+    metrics = train_from_flags("vqa", "vqa-train-matching")
+    if metrics is not None:  # None on workers other than the chief
+        print(f"final evaluation: {VQATask.describe(metrics)}")
 
 
 def run():
-    cli.run(cli.training_main("vqa", "vqa-train-matching", cli.report_vqa))
+    cli.run(main)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,12 @@
-"""Typed experiment configs: model, data, optimizer and schedule, trainer, runtime."""
+"""Typed experiment configs: model, data, optimizer and schedule, trainer, runtime.
+
+The model section is one of the per-family configs of `model_configs`; the
+other sections are shared by every experiment.
+"""
 
 import dataclasses
 
-
-@dataclasses.dataclass
-class ModelConfig:
-    """Which model, and the sizes not fixed by the data.
-
-    The grid shape comes from the data (the backbone or the feature store),
-    and the vocabulary and answer counts from the vocabularies built on it.
-    """
-
-    name: str = "smem_vqa"  # a name in vqa_tf.models.MODELS
-    embedding_dim: int = 1000  # SMem / iBOWIMG: N, the word and region embedding size
-    hidden_dim: int = 512  # DAN: d
-    num_hops: int = 2  # SMem
-    num_steps: int = 2  # DAN: K
-    dropout: float = 0.4
-    margin: float = 100.0  # m-DAN ranking loss
-    hardest_negative: bool = True  # m-DAN ranking loss
+from vqa_tf.configs.model_configs import ModelConfig, SMemVQAConfig
 
 
 @dataclasses.dataclass
@@ -95,7 +83,7 @@ class RuntimeConfig:
 @dataclasses.dataclass
 class ExperimentConfig:
     task: str = "vqa"  # "vqa" or "matching"
-    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    model: ModelConfig = dataclasses.field(default_factory=SMemVQAConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)

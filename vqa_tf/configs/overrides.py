@@ -3,6 +3,10 @@
 import dataclasses
 import json
 
+import tensorflow as tf
+
+from vqa_tf.configs.model_configs import FamilyConfig, model_config
+
 
 def _split_top_level(text):
     """Splits "a=1,b=[2,3]" at the commas outside brackets."""
@@ -43,7 +47,7 @@ def _coerce(value, current, key):
 
 
 def _set(config, path, value):
-    node = config
+    node, owner = config, None
     *parents, leaf = path.split(".")
     for depth, name in enumerate(parents + [leaf]):
         fields = [f.name for f in dataclasses.fields(node)]
@@ -52,10 +56,14 @@ def _set(config, path, value):
             where = f"in {prefix!r}" if prefix else "at the top level"
             raise KeyError(f"unknown config key {path!r}: {name!r} is not a field {where}; valid: {', '.join(fields)}")
         if name != leaf or depth < len(parents):
-            node = getattr(node, name)
+            owner, node = (node, name), getattr(node, name)
     current = getattr(node, leaf)
     if dataclasses.is_dataclass(current):
         raise KeyError(f"config key {path!r} names a section; set one of its fields instead")
+    if isinstance(node, FamilyConfig) and leaf == "name":
+        if value != node.name:  # another model family: its config, with its defaults
+            setattr(*owner, model_config(value))
+        return
     setattr(node, leaf, _coerce(value, current, path))
 
 
@@ -71,16 +79,22 @@ def _flatten(tree, prefix=""):
 def apply_overrides(config, params_override):
     """Applies "a.b=c,d.e=f" or a JSON file path (nested sections) to `config`, in place.
 
+    `model.name` is applied first: naming another model family replaces the
+    model section by that family's config (its paper defaults), which the
+    other `model.*` keys then change.
+
     Example:
     >>> from vqa_tf.configs.experiment_config import ExperimentConfig
     >>> config = apply_overrides(ExperimentConfig(), "trainer.train_steps=100,model.num_hops=1")
     >>> config.trainer.train_steps, config.model.num_hops
     (100, 1)
+    >>> apply_overrides(config, "model.hidden_dim=64,model.name=reasoning_dan").model
+    ReasoningDANConfig(name='reasoning_dan', hidden_dim=64, num_steps=2, dropout=0.5)
     """
     if not params_override:
         return config
     if params_override.endswith(".json"):
-        with open(params_override, encoding="utf-8") as f:
+        with tf.io.gfile.GFile(params_override, "r") as f:
             pairs = list(_flatten(json.load(f)))
     else:
         pairs = []
@@ -89,6 +103,6 @@ def apply_overrides(config, params_override):
                 raise ValueError(f"override {item!r} is not of the form section.field=value")
             key, value = item.split("=", 1)
             pairs.append((key.strip(), value.strip()))
-    for key, value in pairs:
+    for key, value in sorted(pairs, key=lambda pair: pair[0] != "model.name"):
         _set(config, key, value)
     return config

@@ -1,10 +1,14 @@
-"""Experiment configs as JSON files in a model directory."""
+"""Experiment configs as JSON files in a model directory (any path `tf.io.gfile` reaches)."""
 
 import dataclasses
 import json
-import os
+import posixpath
+
+import tensorflow as tf
 
 from vqa_tf.configs.experiment_config import ExperimentConfig
+from vqa_tf.configs.model_configs import model_config
+from vqa_tf.utils.files import read_json, write_json
 
 CONFIG_FILE = "config.json"
 # Sections a rerun may change without it becoming a different run.
@@ -18,36 +22,37 @@ def save_or_check_config(config, model_dir):
 
     Raises ValueError naming the fields that differ outside `RESUMABLE_SECTIONS`.
     """
-    os.makedirs(model_dir, exist_ok=True)
-    path = os.path.join(model_dir, CONFIG_FILE)
+    path = posixpath.join(model_dir, CONFIG_FILE)
     current = dataclasses.asdict(config)
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            saved = json.load(f)
+    if tf.io.gfile.exists(path):
+        saved = read_json(path)
         changed = ["task"] if saved.get("task") != current["task"] else []
         changed += [
             f"{section}.{key}"
             for section, values in current.items()
-            if section in _SECTIONS and section not in RESUMABLE_SECTIONS
-            for key in values
-            if saved.get(section, {}).get(key) != values[key]
+            if isinstance(values, dict) and section not in RESUMABLE_SECTIONS
+            for key in {**saved.get(section, {}), **values}
+            if saved.get(section, {}).get(key) != values.get(key)
         ]
         if changed:
             raise ValueError(
                 f"{model_dir} holds a run with other settings ({', '.join(changed)}); "
                 "use a new --model_dir or the same settings to resume"
             )
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(current, f, indent=2)
-    os.replace(temporary, path)
+    write_json(path, current)
 
 
 def load_config(model_dir):
     """The config a training run saved in `model_dir`."""
-    path = os.path.join(model_dir, CONFIG_FILE)
-    if not os.path.exists(path):
+    path = posixpath.join(model_dir, CONFIG_FILE)
+    if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"{path} is missing: is {model_dir} a training model_dir?")
-    with open(path, encoding="utf-8") as f:
-        saved = json.load(f)
-    return ExperimentConfig(task=saved["task"], **{k: cls(**saved[k]) for k, cls in _SECTIONS.items()})
+    try:
+        saved = read_json(path)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    return ExperimentConfig(
+        task=saved["task"],
+        model=model_config(**saved["model"]),
+        **{name: section(**saved[name]) for name, section in _SECTIONS.items()},
+    )

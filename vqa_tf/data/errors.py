@@ -1,5 +1,7 @@
 """The one exception type for bad input data."""
 
+from vqa_tf.errors import VqaTfError
 
-class DataError(ValueError):
+
+class DataError(VqaTfError, ValueError):
     """Malformed or missing input data. The message names the file and the record."""

@@ -1,6 +1,17 @@
 """The records every reader and the synthetic generator produce."""
 
+import collections
 import dataclasses
+
+
+def most_common_answer(answers):
+    """The answer given most often; of tied answers, the one given first.
+
+    Example:
+    >>> most_common_answer(["2", "two", "3", "two", "2"])
+    '2'
+    """
+    return collections.Counter(answers).most_common(1)[0][0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +40,11 @@ class VQAExample:
     answer_type: str = ""
     question_type: str = ""
     evidence_mask_path: str | None = None
+
+    @property
+    def majority_answer(self):
+        """The most common human answer (the training target), or None if unannotated."""
+        return most_common_answer(self.answers) if self.answers else None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,14 +7,16 @@ exists is whole: a crashed writer leaves no truncated shard, and a rerun can
 skip every shard that exists.
 """
 
+import contextlib
 import dataclasses
 import json
-import os
+import posixpath
 
 import numpy as np
 import tensorflow as tf
 
 from vqa_tf.data.errors import DataError
+from vqa_tf.utils.files import atomic_path, read_json, write_json
 
 METADATA_FILE = "metadata.json"
 
@@ -35,14 +37,13 @@ class StoreMetadata:
 
 
 def shard_path(directory, shard, num_shards):
-    return os.path.join(directory, f"features-{shard:05d}-of-{num_shards:05d}.tfrecord")
+    return posixpath.join(directory, f"features-{shard:05d}-of-{num_shards:05d}.tfrecord")
 
 
 def write_metadata(directory, metadata):
     """Writes `metadata.json`, or checks that an existing one agrees."""
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, METADATA_FILE)
-    if os.path.exists(path):
+    path = posixpath.join(directory, METADATA_FILE)
+    if tf.io.gfile.exists(path):
         existing = read_metadata(directory)
         if existing != metadata:
             raise DataError(
@@ -50,19 +51,15 @@ def write_metadata(directory, metadata):
                 f"refusing to mix it with {metadata}. Use another output directory."
             )
         return
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(dataclasses.asdict(metadata), f, indent=2)
-    os.replace(temporary, path)
+    write_json(path, dataclasses.asdict(metadata))
 
 
 def read_metadata(directory):
-    path = os.path.join(directory, METADATA_FILE)
+    path = posixpath.join(directory, METADATA_FILE)
+    if not tf.io.gfile.exists(path):
+        raise DataError(f"{directory} is not a feature store: {METADATA_FILE} is missing")
     try:
-        with open(path, encoding="utf-8") as f:
-            return StoreMetadata(**json.load(f))
-    except FileNotFoundError:
-        raise DataError(f"{directory} is not a feature store: {METADATA_FILE} is missing") from None
+        return StoreMetadata(**read_json(path))
     except (json.JSONDecodeError, TypeError) as error:
         raise DataError(f"{path} is malformed: {error}") from None
 
@@ -71,11 +68,11 @@ def complete_shards(directory):
     """Paths of the shards present; raises if any shard is missing."""
     metadata = read_metadata(directory)
     paths = [shard_path(directory, s, metadata.num_shards) for s in range(metadata.num_shards)]
-    missing = [p for p in paths if not os.path.exists(p)]
+    missing = [p for p in paths if not tf.io.gfile.exists(p)]
     if missing:
         raise DataError(
             f"feature store {directory} is incomplete: {len(missing)} of {len(paths)} shards missing "
-            f"(first: {os.path.basename(missing[0])}); rerun the extraction to finish it"
+            f"(first: {posixpath.basename(missing[0])}); rerun the extraction to finish it"
         )
     return paths
 
@@ -110,34 +107,18 @@ def parser(metadata):
     return parse
 
 
-class ShardWriter:
-    """Writes one shard under a temporary name; renames it into place only on success.
+@contextlib.contextmanager
+def shard_writer(path):
+    """A `tf.io.TFRecordWriter` for one shard, whose file appears at `path` only if the block succeeds.
 
     Example:
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "features-00000-of-00001.tfrecord")
-    >>> with ShardWriter(path) as writer:
+    >>> with shard_writer(path) as writer:
     ...     writer.write(serialize(7, np.zeros((2, 2, 3)), "float16"))
     >>> os.path.exists(path)
     True
     """
-
-    def __init__(self, path):
-        self.path = path
-        self.temporary = f"{path}.tmp-{os.getpid()}"
-        self._writer = None
-
-    def __enter__(self):
-        self._writer = tf.io.TFRecordWriter(self.temporary)
-        return self
-
-    def write(self, record):
-        self._writer.write(record)
-
-    def __exit__(self, error_type, error, traceback):
-        self._writer.close()
-        if error_type is None:
-            os.replace(self.temporary, self.path)
-        else:
-            os.remove(self.temporary)
-        return False
+    with atomic_path(path) as temporary:
+        with tf.io.TFRecordWriter(temporary) as writer:
+            yield writer

@@ -1,12 +1,12 @@
 """JSON file helpers shared by the readers: errors name the file and the record."""
 
 import json
-import os
 import reprlib
 
 import tensorflow as tf
 
 from vqa_tf.data.errors import DataError
+from vqa_tf.utils.files import write_text
 
 _TYPE_NAMES = {int: "an integer", str: "a string", list: "a list", dict: "an object"}
 
@@ -35,12 +35,8 @@ def read_json(path):
 
 
 def write_json(value, path):
-    """Writes `value` as JSON to `path`, creating parent directories."""
-    folder = os.path.dirname(path)
-    if folder:
-        tf.io.gfile.makedirs(folder)
-    with tf.io.gfile.GFile(path, "w") as file:
-        json.dump(value, file)
+    """Writes `value` as compact JSON to `path` atomically, creating parent directories."""
+    write_text(path, json.dumps(value))
 
 
 def get_field(record, key, kind, where):

@@ -94,7 +94,7 @@ def vqa_answer_rows(examples, answer_vocabulary):
             continue
         if not example.answers:
             raise DataError(f"question_id {example.question_id} has no answers to train on")
-        answer = collections.Counter(example.answers).most_common(1)[0][0]
+        answer = example.majority_answer
         index = answer_vocabulary.index(answer)
         if index is not None:
             rows.append((example.image_id, example.question, index, example.question_id))

@@ -21,7 +21,7 @@ ANSWER_COPIES = 10
 
 
 def _write_png(path, pixels):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tf.io.gfile.makedirs(os.path.dirname(path))
     tf.io.write_file(path, tf.io.encode_png(pixels))
 
 

@@ -9,7 +9,6 @@ annotations `{"annotations": [{"question_id", "image_id", "question_type",
 file's directory.
 """
 
-import collections
 import dataclasses
 import os
 
@@ -160,7 +159,7 @@ def _annotation(example, folder):
         "image_id": example.image_id,
         "question_type": example.question_type,
         "answer_type": example.answer_type,
-        "multiple_choice_answer": collections.Counter(example.answers).most_common(1)[0][0],
+        "multiple_choice_answer": example.majority_answer,
         "answers": [
             {"answer": answer, "answer_confidence": "yes", "answer_id": i}
             for i, answer in enumerate(example.answers, start=1)

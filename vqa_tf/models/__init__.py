@@ -1,11 +1,14 @@
-"""vqa_tf models: SMem-VQA, r-DAN, m-DAN and the iBOWIMG baseline."""
+"""vqa_tf models: SMem-VQA, r-DAN, m-DAN and the iBOWIMG baseline.
+
+Importing this package registers every model and layer class with Keras, so
+`keras.saving.load_model` can read `.keras` files that hold them.
+"""
 
 from vqa_tf.models.ibowimg import IBowImg
 from vqa_tf.models.matching_dan import MatchingDAN
 from vqa_tf.models.multimodal_model import MultimodalModel, with_backbone
-from vqa_tf.models.paper_settings import PAPER_SETTINGS
 from vqa_tf.models.reasoning_dan import ReasoningDAN
-from vqa_tf.models.registry import MODELS, build_model, get_model_class
+from vqa_tf.models.registry import MODELS, build_model, get_model_class, model_arguments
 from vqa_tf.models.smem_vqa import SMemVQA
 
 __all__ = [
@@ -13,10 +16,10 @@ __all__ = [
     "MODELS",
     "MatchingDAN",
     "MultimodalModel",
-    "PAPER_SETTINGS",
     "ReasoningDAN",
     "SMemVQA",
     "build_model",
     "get_model_class",
+    "model_arguments",
     "with_backbone",
 ]

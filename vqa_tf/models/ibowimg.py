@@ -26,6 +26,9 @@ class IBowImg(MultimodalModel):
         dropout: dropout before the softmax layer.
         padding_id: the token id that marks padding.
 
+    The settings the SMem paper compares against are the defaults of
+    `vqa_tf.configs.IBowImgConfig`.
+
     Example:
     >>> model = IBowImg(vocab_size=100, num_answers=10, grid_height=4, grid_width=4,
     ...                 feature_dim=32, embedding_dim=16)
@@ -39,10 +42,10 @@ class IBowImg(MultimodalModel):
         self,
         vocab_size,
         num_answers,
-        grid_height=7,
-        grid_width=7,
-        feature_dim=1024,
-        embedding_dim=1000,
+        grid_height,
+        grid_width,
+        feature_dim,
+        embedding_dim,
         dropout=0.0,
         padding_id=0,
         **kwargs,

@@ -32,16 +32,18 @@ class MatchingDAN(MultimodalModel):
 
     Args:
         vocab_size: number of token ids, padding id included.
-        grid_height, grid_width, feature_dim: shape of the region grid
-            (14×14×2048 ResNet-152 in the paper).
-        hidden_dim: d, the size of word, memory and attention vectors (512).
-        num_steps: K, the number of attention steps (2).
-        dropout: dropout on the grid features and the encoded words (0.5).
+        grid_height, grid_width, feature_dim: shape of the region grid.
+        hidden_dim: d, the size of word, memory and attention vectors.
+        num_steps: K, the number of attention steps.
+        dropout: dropout on the grid features and the encoded words.
         padding_id: the token id that marks padding.
+
+    The paper's settings are the defaults of `vqa_tf.configs.MatchingDANConfig`
+    and the data settings of the `mdan_resnet152_flickr30k` experiment.
 
     Example:
     >>> model = MatchingDAN(vocab_size=100, grid_height=4, grid_width=4,
-    ...                     feature_dim=32, hidden_dim=16)
+    ...                     feature_dim=32, hidden_dim=16, num_steps=2)
     >>> images = np.random.rand(3, 4, 4, 32).astype("float32")
     >>> captions = np.array([[5, 6, 0], [7, 0, 0], [8, 9, 4]])
     >>> model.embed_image(images).shape, model.embed_text(captions).shape
@@ -53,12 +55,12 @@ class MatchingDAN(MultimodalModel):
     def __init__(
         self,
         vocab_size,
-        grid_height=14,
-        grid_width=14,
-        feature_dim=2048,
-        hidden_dim=512,
-        num_steps=2,
-        dropout=0.5,
+        grid_height,
+        grid_width,
+        feature_dim,
+        hidden_dim,
+        num_steps,
+        dropout=0.0,
         padding_id=0,
         **kwargs,
     ):

@@ -29,17 +29,19 @@ class ReasoningDAN(MultimodalModel):
 
     Args:
         vocab_size: number of token ids, padding id included.
-        num_answers: size of the answer vocabulary (2,000 in the paper).
-        grid_height, grid_width, feature_dim: shape of the region grid
-            (14×14×2048 ResNet-152 in the paper).
-        hidden_dim: d, the size of word, memory and attention vectors (512).
-        num_steps: K, the number of attention steps (2).
-        dropout: dropout on the grid features and before the classifier (0.5).
+        num_answers: size of the answer vocabulary.
+        grid_height, grid_width, feature_dim: shape of the region grid.
+        hidden_dim: d, the size of word, memory and attention vectors.
+        num_steps: K, the number of attention steps.
+        dropout: dropout on the grid features and before the classifier.
         padding_id: the token id that marks padding.
+
+    The paper's settings are the defaults of `vqa_tf.configs.ReasoningDANConfig`
+    and the data settings of the `rdan_resnet152_vqa` experiment.
 
     Example:
     >>> model = ReasoningDAN(vocab_size=100, num_answers=10, grid_height=4,
-    ...                      grid_width=4, feature_dim=32, hidden_dim=16)
+    ...                      grid_width=4, feature_dim=32, hidden_dim=16, num_steps=2)
     >>> out = model({"image_features": np.zeros((2, 4, 4, 32), "float32"),
     ...              "token_ids": np.array([[5, 6, 0], [7, 0, 0]])})
     >>> out["logits"].shape, out["attention"].shape, out["text_attention"].shape
@@ -50,12 +52,12 @@ class ReasoningDAN(MultimodalModel):
         self,
         vocab_size,
         num_answers,
-        grid_height=14,
-        grid_width=14,
-        feature_dim=2048,
-        hidden_dim=512,
-        num_steps=2,
-        dropout=0.5,
+        grid_height,
+        grid_width,
+        feature_dim,
+        hidden_dim,
+        num_steps,
+        dropout=0.0,
         padding_id=0,
         **kwargs,
     ):

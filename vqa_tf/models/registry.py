@@ -1,5 +1,7 @@
 """Model names used by configs and command lines, mapped to their classes."""
 
+import inspect
+
 from vqa_tf.models.ibowimg import IBowImg
 from vqa_tf.models.matching_dan import MatchingDAN
 from vqa_tf.models.reasoning_dan import ReasoningDAN
@@ -26,3 +28,22 @@ def get_model_class(name):
 def build_model(name, **kwargs):
     """`get_model_class(name)(**kwargs)`."""
     return get_model_class(name)(**kwargs)
+
+
+def model_arguments(model_config, **data_sizes):
+    """Constructor arguments of the model a family config names, sized by the data.
+
+    Every hyperparameter comes from `model_config` (a `vqa_tf.configs` family
+    config); of `data_sizes` (vocab_size, num_answers, grid_height, grid_width,
+    feature_dim, max_question_length) the model gets those its constructor
+    takes: a matching model has no answers, and only SMem-VQA has position
+    weights sized by the question length.
+
+    Example:
+    >>> from vqa_tf.configs import IBowImgConfig
+    >>> model_arguments(IBowImgConfig(embedding_dim=16), vocab_size=50, num_answers=3,
+    ...                 grid_height=2, grid_width=2, feature_dim=8, max_question_length=12)
+    {'embedding_dim': 16, 'dropout': 0.0, 'vocab_size': 50, 'num_answers': 3, 'grid_height': 2, 'grid_width': 2, 'feature_dim': 8}
+    """
+    takes = inspect.signature(get_model_class(model_config.name)).parameters
+    return {**model_config.arguments(), **{k: v for k, v in data_sizes.items() if k in takes}}

@@ -28,17 +28,18 @@ class SMemVQA(MultimodalModel):
     Args:
         vocab_size: number of token ids, padding id included.
         num_answers: size of the answer vocabulary.
-        grid_height, grid_width, feature_dim: shape of the region grid
-            (7×7×1024 GoogLeNet inception_5b in the paper).
-        embedding_dim: N, the size of word and region embeddings (1000).
-        max_question_length: T, the number of position weights (25).
+        grid_height, grid_width, feature_dim: shape of the region grid.
+        embedding_dim: N, the size of word and region embeddings.
+        max_question_length: T, the number of position weights.
         num_hops: 1 for the one-hop model, 2 for the paper's two-hop model.
-        dropout: dropout on the grid features and before the classifier (0.4).
+        dropout: dropout on the grid features and before the classifier.
         padding_id: the token id that marks padding.
+
+    The paper's settings are the defaults of `vqa_tf.configs.SMemVQAConfig`.
 
     Example:
     >>> model = SMemVQA(vocab_size=100, num_answers=10, grid_height=4, grid_width=4,
-    ...                 feature_dim=32, embedding_dim=16, max_question_length=8)
+    ...                 feature_dim=32, embedding_dim=16, max_question_length=8, num_hops=2)
     >>> out = model({"image_features": np.zeros((2, 4, 4, 32), "float32"),
     ...              "token_ids": np.array([[5, 6, 0], [7, 0, 0]])})
     >>> out["logits"].shape, out["attention"].shape
@@ -49,13 +50,13 @@ class SMemVQA(MultimodalModel):
         self,
         vocab_size,
         num_answers,
-        grid_height=7,
-        grid_width=7,
-        feature_dim=1024,
-        embedding_dim=1000,
-        max_question_length=25,
-        num_hops=2,
-        dropout=0.4,
+        grid_height,
+        grid_width,
+        feature_dim,
+        embedding_dim,
+        max_question_length,
+        num_hops,
+        dropout=0.0,
         padding_id=0,
         **kwargs,
     ):

@@ -1,6 +1,8 @@
-"""Word and answer vocabularies, stored as plain text files (one entry per line)."""
+"""Word and answer vocabularies, stored as plain text files (one entry per line), at any gfile path."""
 
 import collections
+
+from vqa_tf.utils.files import read_text, write_text
 
 PAD_TOKEN = "[PAD]"
 OOV_TOKEN = "[UNK]"
@@ -9,16 +11,14 @@ OOV_ID = 1
 
 
 def _write_lines(path, lines):
-    with open(path, "w", encoding="utf-8") as f:
-        for line in lines:
-            if "\n" in line or not line:
-                raise ValueError(f"vocabulary entries must be non-empty single lines; got {line!r}")
-            f.write(line + "\n")
+    for line in lines:
+        if "\n" in line or not line:
+            raise ValueError(f"vocabulary entries must be non-empty single lines; got {line!r}")
+    write_text(path, "".join(line + "\n" for line in lines))
 
 
 def _read_lines(path):
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
+    return read_text(path).splitlines()
 
 
 def _most_common(counts, min_count, max_size):

@@ -1,6 +1,6 @@
 """CNN backbones and image decoding for grid features."""
 
-from vqa_tf.vision.backbones import BACKBONES, BackboneSpec, CaffePreprocessing, build_backbone
+from vqa_tf.vision.backbones import BACKBONES, BackboneSpec, CaffePreprocessing, build_backbone, grid_shape
 from vqa_tf.vision.image_ops import decode_image, load_image, load_images, resize_image
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "BackboneSpec",
     "CaffePreprocessing",
     "build_backbone",
+    "grid_shape",
     "decode_image",
     "load_image",
     "load_images",

@@ -5,10 +5,14 @@ Every backbone takes float32 RGB images in [0, 255] of shape
 Pretrained weights only ever load from a local file: nothing is downloaded.
 """
 
+import contextlib
 import dataclasses
+import math
 import os
+import tempfile
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -24,20 +28,46 @@ class CaffePreprocessing(keras.layers.Layer):
 
 @dataclasses.dataclass(frozen=True)
 class BackboneSpec:
-    """What a backbone produces at its default input size."""
+    """What a backbone produces: its default input size, its total stride and its channels.
+
+    `round_up` says how a side that is not a multiple of the stride shrinks:
+    to ⌈side / stride⌉ ("same"-padded or pre-padded strided layers) or to
+    ⌊side / stride⌋ (VGG's unpadded pooling).
+    """
 
     image_size: int
-    grid_size: int
+    stride: int
     feature_dim: int
+    round_up: bool = True
+
+    @property
+    def grid_size(self):
+        """The grid side at the default input size."""
+        return self.image_size // self.stride
 
 
 BACKBONES = {
     # DAN: 448×448 → 14×14 (ResNet-152 conv5 2048-d, VGG-19 pool5 512-d).
-    "resnet152": BackboneSpec(image_size=448, grid_size=14, feature_dim=2048),
-    "vgg19": BackboneSpec(image_size=448, grid_size=14, feature_dim=512),
+    "resnet152": BackboneSpec(image_size=448, stride=32, feature_dim=2048),
+    "vgg19": BackboneSpec(image_size=448, stride=32, feature_dim=512, round_up=False),
     # The synthetic shapes data: 64×64 → 8×8.
-    "small_cnn": BackboneSpec(image_size=64, grid_size=8, feature_dim=64),
+    "small_cnn": BackboneSpec(image_size=64, stride=8, feature_dim=64),
 }
+
+
+def grid_shape(name, image_size=None):
+    """(height, width, channels) of the grid `build_backbone(name, image_size)` returns, without building it.
+
+    Example:
+    >>> grid_shape("resnet152", 224), grid_shape("small_cnn"), grid_shape("vgg19", 300)
+    ((7, 7, 2048), (8, 8, 64), (9, 9, 512))
+    """
+    if name not in BACKBONES:
+        raise KeyError(f"unknown backbone {name!r}; valid names: {', '.join(sorted(BACKBONES))}")
+    spec = BACKBONES[name]
+    size = image_size or spec.image_size
+    side = math.ceil(size / spec.stride) if spec.round_up else size // spec.stride
+    return (side, side, spec.feature_dim)
 
 
 def _small_cnn(inputs):
@@ -53,7 +83,8 @@ def build_backbone(name, image_size=None, weights_path=None):
     Args:
         name: "resnet152", "vgg19" or "small_cnn".
         image_size: input size S (default: the size in `BACKBONES`).
-        weights_path: a local weights file, or None for random weights. For
+        weights_path: a weights file (any `tf.io.gfile` path; nothing is
+            downloaded), or None for random weights. For
             ResNet-152 and VGG-19 this is keras.applications' "notop" ImageNet
             file (e.g. `resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5`),
             for any backbone a `.weights.h5` saved from this function's model.
@@ -64,9 +95,26 @@ def build_backbone(name, image_size=None, weights_path=None):
     """
     if name not in BACKBONES:
         raise KeyError(f"unknown backbone {name!r}; valid names: {', '.join(sorted(BACKBONES))}")
-    if weights_path is not None and not os.path.isfile(weights_path):
-        raise FileNotFoundError(f"backbone weights file {weights_path} does not exist")
     size = image_size or BACKBONES[name].image_size
+    if weights_path is not None and not tf.io.gfile.exists(weights_path):
+        raise FileNotFoundError(f"backbone weights file {weights_path} does not exist")
+    with _local_copy(weights_path) as weights_path:
+        return _build(name, size, weights_path)
+
+
+@contextlib.contextmanager
+def _local_copy(path):
+    """`path` itself if it is on a local disk (or None), else a local copy of it (h5py reads local files only)."""
+    if path is None or "://" not in path:
+        yield path
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        local = os.path.join(folder, os.path.basename(path))
+        tf.io.gfile.copy(path, local)
+        yield local
+
+
+def _build(name, size, weights_path):
     inputs = keras.Input((size, size, 3), name="images")
     if name == "small_cnn":
         return _with_weights(keras.Model(inputs, _small_cnn(inputs), name=name), weights_path)

@@ -1,8 +1,12 @@
 """Attention maps drawn over the input image, one panel per hop, as in the papers' figures."""
 
+import io
+
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from vqa_tf.utils.files import write_bytes
 
 
 def render_attention_figure(image, question, answer, attention, path, truth=None):
@@ -13,7 +17,7 @@ def render_attention_figure(image, question, answer, attention, path, truth=None
         question: the question text (the title).
         answer: the model's answer.
         attention: [hops, h, w] region weights.
-        path: the PNG file to write.
+        path: the PNG file to write (any `tf.io.gfile` path; its directory is created).
         truth: the expected answer, if known (shown beside the model's).
 
     Example:
@@ -42,4 +46,6 @@ def render_attention_figure(image, question, answer, attention, path, truth=None
     verdict = "" if truth is None else f"   (expected: {truth})"
     figure.suptitle(f"Q: {question}\nA: {answer}{verdict}", fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, format="png")
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
+    write_bytes(path, png.getvalue())

@@ -4,7 +4,6 @@ All three take and return {name: numpy array} and raise `ServingError` with
 the server's status code and message, so code can switch transports freely.
 """
 
-import base64
 import http.client
 import json
 import threading
@@ -21,9 +20,9 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving.errors import ServingError, code_for_http_status, status_code, tensorflow_error_message
-from serving.rest_service import from_json, holds_bytes
-from serving.tensors import from_proto, to_proto
+from vqa_tf.serving.errors import ServingError, code_for_http_status, status_code, tensorflow_error_message
+from vqa_tf.serving.rest_codec import from_json, request_json, response_array
+from vqa_tf.serving.tensors import from_proto, to_proto
 
 STATE_NAMES = dict((number, name) for name, number in get_model_status_pb2.ModelVersionStatus.State.items())
 
@@ -123,14 +122,6 @@ class GrpcClient:
         self._channel.close()
 
 
-def _to_json(value):
-    if isinstance(value, bytes):
-        return {"b64": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, list):
-        return [_to_json(v) for v in value]
-    return value
-
-
 class RestClient:
     """TF Serving's REST API: `:predict` (columnar "inputs"), version status and metadata.
 
@@ -172,13 +163,13 @@ class RestClient:
         return f"/v1/models/{model}" + (f"/versions/{version}" if version is not None else "")
 
     def predict(self, model, inputs, signature="serving_default", version=None):
-        columns = {name: _to_json(_as_array(value).tolist()) for name, value in inputs.items()}
+        columns = {name: request_json(_as_array(value).tolist()) for name, value in inputs.items()}
         body = json.dumps({"signature_name": signature, "inputs": columns})
         outputs = self._request("POST", self._path(model, version) + ":predict", body)["outputs"]
         if not isinstance(outputs, dict):  # TF Serving leaves a signature's only output unnamed
             (name,) = self.signature_defs(model, version)[signature]["outputs"]
             outputs = {name: outputs}
-        return {name: _array(from_json(value)) for name, value in outputs.items()}
+        return {name: response_array(from_json(value)) for name, value in outputs.items()}
 
     def status(self, model, version=None):
         """[(version, state name, error message)]."""
@@ -188,14 +179,6 @@ class RestClient:
     def signature_defs(self, model, version=None):
         """{signature name: JSON SignatureDef} from the metadata endpoint."""
         return self._request("GET", self._path(model, version) + "/metadata")["metadata"]["signature_def"]["signature_def"]
-
-
-def _array(value):
-    """A JSON column as numpy: bytes as an object array, floats as float32 (JSON does not keep dtypes)."""
-    if holds_bytes(value):
-        return np.array(value, dtype=object)
-    array = np.array(value)
-    return array.astype(np.float32) if array.dtype == np.float64 else array
 
 
 class SavedModelClient:

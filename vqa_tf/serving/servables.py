@@ -7,7 +7,7 @@ ones are unloaded, and a version that fails to load is reported in its
 status while the others go on serving.
 """
 
-import os
+import posixpath
 import threading
 
 import grpc
@@ -17,13 +17,12 @@ import tensorflow_text  # noqa: F401  (registers the TF Text ops the exported gr
 from absl import logging
 from tensorflow_serving.apis import get_model_status_pb2, prediction_log_pb2
 
-from export.op_check import read_saved_model
-from serving.batching import BatchScheduler
-from serving.errors import ServingError, status_code, tensorflow_error_message
-from serving.tensors import from_proto
+from vqa_tf.serving.batching import BatchScheduler
+from vqa_tf.serving.errors import ServingError, status_code, tensorflow_error_message
+from vqa_tf.serving.tensors import from_proto
+from vqa_tf.utils.saved_models import WARMUP_FILE, read_saved_model, versions
 
 State = get_model_status_pb2.ModelVersionStatus.State
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MAX_WARMUP_RECORDS = 1000  # TF Serving's limit
 MAX_MESSAGE_CHARS = 4000  # error messages travel in gRPC trailers, which have a size limit
 
@@ -103,8 +102,8 @@ class ModelVersion:
 
     def warm_up(self):
         """Replays `assets.extra/tf_serving_warmup_requests`; returns how many requests ran."""
-        path = os.path.join(self.path, WARMUP_FILE)
-        if not os.path.exists(path):
+        path = posixpath.join(self.path, WARMUP_FILE)
+        if not tf.io.gfile.exists(path):
             return 0
         count = 0
         for record in tf.data.TFRecordDataset(path).take(MAX_WARMUP_RECORDS):
@@ -117,13 +116,6 @@ class ModelVersion:
             self.run(name, self.check_inputs(name, inputs))
             count += 1
         return count
-
-
-def versions_on_disk(base_path):
-    """Integer-named directories under base_path (a temporary `.tmp-*` directory is not a version)."""
-    if not os.path.isdir(base_path):
-        return []
-    return [int(n) for n in os.listdir(base_path) if n.isdigit() and os.path.isdir(os.path.join(base_path, n))]
 
 
 class ServedModel:
@@ -143,7 +135,7 @@ class ServedModel:
         Availability first: old versions are unloaded only once an aspired one is
         available, so a new version that fails to load leaves the old one serving.
         """
-        aspired = self.config.aspired(versions_on_disk(self.config.base_path))
+        aspired = self.config.aspired(versions(self.config.base_path))
         for version in aspired:
             if version not in self._states:
                 self._load(version)
@@ -153,7 +145,7 @@ class ServedModel:
             self._unload(version)
 
     def _load(self, version):
-        path = os.path.join(self.config.base_path, str(version))
+        path = posixpath.join(self.config.base_path, str(version))
         self._states[version] = (State.LOADING, "")
         try:
             loaded = ModelVersion(path, version)

@@ -10,9 +10,7 @@ run and keeps the last good checkpoint. Evaluations write
 metric improves, `best.keras`.
 """
 
-import json
 import math
-import os
 import signal
 import sys
 import tempfile
@@ -23,73 +21,18 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from trainers.tasks import make_task
 from vqa_tf.configs import save_or_check_config
+from vqa_tf.errors import VqaTfError
+from vqa_tf.training import model_dir as files
+from vqa_tf.training.distribution import is_chief, make_strategy
+from vqa_tf.training.evaluation import evaluate_and_record
+from vqa_tf.training.optimization import build_optimizer, l2_weights
+from vqa_tf.training.tasks import make_task
+from vqa_tf.utils.progress import Progress
 
-CHECKPOINT_DIR = "checkpoints"
-BEST_MODEL = "best.keras"
-BEST_METRICS = "best.json"
 
-
-class NaNLossError(RuntimeError):
+class NaNLossError(VqaTfError, RuntimeError):
     """The loss became NaN or infinite."""
-
-
-def make_strategy(runtime):
-    """The tf.distribute strategy named by `runtime.strategy`."""
-    if runtime.num_cpu_devices > 1 and not tf.config.list_physical_devices("GPU"):
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * runtime.num_cpu_devices
-        )
-    name = runtime.strategy
-    if name == "one_device":
-        gpus = tf.config.list_logical_devices("GPU")
-        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-    if name == "mirrored":
-        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
-        return tf.distribute.MirroredStrategy(devices or [d.name for d in tf.config.list_logical_devices("CPU")])
-    if name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError("strategy multi_worker reads the cluster from TF_CONFIG, which is not set")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=runtime.tpu or None)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"unknown strategy {name!r}; valid: one_device, mirrored, multi_worker, tpu")
-
-
-def is_chief(strategy):
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
-
-
-def learning_rate_schedule(config, steps_per_epoch):
-    boundaries = list(config.decay_boundaries)
-    if not boundaries:
-        return config.learning_rate
-    if config.decay_unit == "epochs":
-        boundaries = [int(b * steps_per_epoch) for b in boundaries]
-    values = [config.learning_rate * config.decay_factor**i for i in range(len(boundaries) + 1)]
-    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
-
-
-def build_optimizer(config, steps_per_epoch):
-    schedule = learning_rate_schedule(config, steps_per_epoch)
-    if config.name == "sgd":
-        return keras.optimizers.SGD(schedule, momentum=config.momentum)
-    if config.name == "adam":
-        return keras.optimizers.Adam(schedule)
-    raise ValueError(f"unknown optimizer {config.name!r}; valid: sgd, adam")
-
-
-def _l2_weights(model):
-    """Kernels and embeddings: the weights L2 applies to (not biases, not position codes)."""
-    return [v for v in model.trainable_variables if v.name in ("kernel", "embeddings") or v.name.endswith("_kernel")]
 
 
 def _step(optimizer):
@@ -118,10 +61,11 @@ class _SigtermFlag:
 
 
 def train(config, model_dir):
-    """Trains (or resumes) `config` in `model_dir`; returns the final evaluation metrics.
+    """Trains (or resumes) `config` in `model_dir`; returns the final evaluation metrics (None off the chief).
 
     The config goes to `<model_dir>/config.json`; a rerun in the same directory
     must train the same model on the same data (trainer and runtime may change).
+    Progress, each evaluation and a resumption are printed, one line each.
     """
     save_or_check_config(config, model_dir)
     strategy = make_strategy(config.runtime)
@@ -133,17 +77,18 @@ def train(config, model_dir):
     steps = total_steps(config, task)
     global_batch = config.data.global_batch_size
     with strategy.scope():
-        model = task.build_model()
+        parts = task.build_model()
+        model = parts.model
         optimizer = build_optimizer(config.optimizer, task.steps_per_epoch)
         optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    checkpoint_dir = os.path.join(model_dir, CHECKPOINT_DIR)
+    checkpoint_dir = files.path(model_dir, files.CHECKPOINT_DIR)
     if not chief:  # non-chief workers write throw-away copies, as MultiWorkerMirroredStrategy needs
         checkpoint_dir = tempfile.mkdtemp(prefix="vqa_tf_worker_checkpoint_")
     manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=config.trainer.max_checkpoints)
     restored = manager.restore_or_initialize()
-    if restored:
-        logging.info("resumed from %s at step %d", restored, _step(optimizer))
+    if restored and chief:
+        print(f"resumed from {restored} at step {_step(optimizer)}", flush=True)
     preemption = None
     if config.runtime.strategy == "multi_worker":
         preemption = tf.distribute.experimental.PreemptionCheckpointHandler(strategy.cluster_resolver, manager)
@@ -162,7 +107,7 @@ def train(config, model_dir):
             outputs = model(inputs, training=True)
             loss = tf.nn.compute_average_loss(task.loss(outputs, targets), global_batch_size=global_batch)
             if l2 > 0:
-                penalty = 0.5 * l2 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(w, tf.float32))) for w in _l2_weights(model)])
+                penalty = 0.5 * l2 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(w, tf.float32))) for w in l2_weights(model)])
                 loss += tf.nn.scale_regularization_loss(penalty)
         variables = model.trainable_variables
         grads = tape.gradient(loss, variables)
@@ -190,8 +135,8 @@ def train(config, model_dir):
             return preemption.run(train_step, iterator)
         return train_step(iterator)
 
-    writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else tf.summary.create_noop_writer()
-    progress = keras.utils.Progbar(steps, stateful_metrics=["loss", "steps/s"]) if chief else None
+    writer = tf.summary.create_file_writer(files.path(model_dir, "train")) if chief else tf.summary.create_noop_writer()
+    progress = Progress(steps) if chief else None
     trainer = config.trainer
     step = start_step
     metrics = None
@@ -232,64 +177,16 @@ def train(config, model_dir):
         if step % trainer.checkpoint_every == 0 or step == steps:
             manager.save(checkpoint_number=step)
         if step % trainer.eval_every == 0 or step == steps:
-            if chief:
-                metrics = evaluate_and_record(task, model, model_dir, step)
-    if metrics is None and chief:  # resumed after the last evaluation
-        metrics = evaluate_and_record(task, model, model_dir, step)
+            metrics = _evaluate(task, parts, model_dir, step, chief)
+    if metrics is None:  # resumed after the last evaluation
+        metrics = _evaluate(task, parts, model_dir, step, chief)
     return metrics
 
 
-def evaluate_and_record(task, model, model_dir, step):
-    """Evaluates, writes metrics/eval_<step>.json and summaries, and keeps the best model."""
-    metrics = task.evaluate(model)
-    metrics["step"] = step
-    directory = os.path.join(model_dir, "metrics")
-    os.makedirs(directory, exist_ok=True)
-    _write_json(os.path.join(directory, f"eval_{step:08d}.json"), metrics)
-    with tf.summary.create_file_writer(os.path.join(model_dir, "eval")).as_default(step=step):
-        for name, value in _flat_scalars(metrics):
-            tf.summary.scalar(name, value)
-    headline = task.headline(metrics)
-    best_path = os.path.join(model_dir, BEST_METRICS)
-    best = -math.inf
-    if os.path.exists(best_path):
-        with open(best_path, encoding="utf-8") as f:
-            best = json.load(f)["headline"]
-    if headline > best:
-        temporary = os.path.join(model_dir, f".tmp-{os.getpid()}-{BEST_MODEL}")
-        model.save(temporary)
-        os.replace(temporary, os.path.join(model_dir, BEST_MODEL))
-        _write_json(best_path, {"headline": headline, "step": step})
-    logging.info("step %d: %s", step, json.dumps(metrics))
+def _evaluate(task, parts, model_dir, step, chief):
+    """The chief evaluates and prints one line; other workers return None."""
+    if not chief:
+        return None
+    metrics = evaluate_and_record(task, parts, model_dir, step)
+    print(f"evaluation at step {step}: {task.describe(metrics)}", flush=True)
     return metrics
-
-
-def _write_json(path, value):
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2, default=float)
-    os.replace(temporary, path)
-
-
-def _flat_scalars(tree, prefix=""):
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            yield from _flat_scalars(value, f"{name}/")
-        elif isinstance(value, list):
-            for i, item in enumerate(value, start=1):
-                yield f"{name}/{i}", float(item)
-        elif isinstance(value, (int, float)) and key != "step":
-            yield name, float(value)
-
-
-def restore_latest(config, model_dir):
-    """The task and its model with the latest checkpoint of `model_dir` loaded (for evaluation)."""
-    task = make_task(config, model_dir)
-    model = task.build_model()
-    checkpoint = tf.train.Checkpoint(model=model)
-    latest = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR))
-    if latest is None:
-        raise FileNotFoundError(f"no checkpoint in {os.path.join(model_dir, CHECKPOINT_DIR)}; train first")
-    checkpoint.read(latest).expect_partial()
-    return task, model, latest

@@ -15,7 +15,7 @@ import time
 import grpc
 import numpy as np
 
-from serving.errors import ServingError
+from vqa_tf.serving.errors import ServingError
 
 
 class _Task:

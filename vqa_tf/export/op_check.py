@@ -4,24 +4,16 @@ TF Serving links core TensorFlow and TensorFlow Text kernels; it cannot run
 Python-function ops (PyFunc, EagerPyFunc) or ops of any other library.
 """
 
-import os
-
-from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.framework import op_def_registry
+
+from vqa_tf.errors import VqaTfError
+from vqa_tf.utils.saved_models import read_saved_model
 
 PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
 
 
-class UnservableOpError(ValueError):
+class UnservableOpError(VqaTfError, ValueError):
     """The SavedModel uses ops that TF Serving cannot run."""
-
-
-def read_saved_model(export_dir):
-    """The `SavedModel` proto of `<export_dir>/saved_model.pb` (graphs, functions, signature defs)."""
-    proto = saved_model_pb2.SavedModel()
-    with open(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
-        proto.ParseFromString(f.read())
-    return proto
 
 
 def saved_model_op_types(export_dir):

@@ -1,14 +1,17 @@
 """`vqa-model-server` as a child process on free loopback ports, with clients, for scripts that need one.
 
-Used by `vqa-quickstart` and the serving benchmark.
+Used by `vqa-quickstart` and the serving benchmark. The child runs the
+installed program, `python -m vqa_tf.programs.serving.model_server`.
 """
 
-import os
 import socket
 import subprocess
 import sys
 
-from serving.clients import GrpcClient, RestClient
+from vqa_tf.serving.clients import GrpcClient, RestClient
+from vqa_tf.utils.files import absolute
+
+SERVER_MODULE = "vqa_tf.programs.serving.model_server"
 
 
 def free_port():
@@ -32,12 +35,11 @@ class LocalServerProcess:
         self.model_name, self.log_path = model_name, log_path
         self.grpc_address = f"127.0.0.1:{free_port()}"
         self.rest_address = f"127.0.0.1:{free_port()}"
-        command = [sys.executable, "-m", "serving.model_server", f"--port={self.grpc_address.rsplit(':', 1)[1]}",
+        command = [sys.executable, "-m", SERVER_MODULE, f"--port={self.grpc_address.rsplit(':', 1)[1]}",
                    f"--rest_api_port={self.rest_address.rsplit(':', 1)[1]}", f"--model_name={model_name}",
-                   f"--model_base_path={os.path.abspath(base_path)}", *flags]
+                   f"--model_base_path={absolute(base_path)}", *flags]
         with open(log_path, "w") as log:  # the server process keeps its own handle
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         self.grpc = GrpcClient(self.grpc_address)
         self.rest = RestClient(self.rest_address)
 

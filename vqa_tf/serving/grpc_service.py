@@ -9,8 +9,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving.errors import ServingError
-from serving.tensors import from_proto, to_proto
+from vqa_tf.serving.errors import ServingError
+from vqa_tf.serving.tensors import from_proto, to_proto
 
 DEFAULT_SIGNATURE = "serving_default"
 

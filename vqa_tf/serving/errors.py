@@ -2,6 +2,8 @@
 
 import grpc
 
+from vqa_tf.errors import VqaTfError
+
 # How TF Serving's REST API reports each gRPC status.
 HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
@@ -21,7 +23,7 @@ for _code, _status in HTTP_STATUS.items():
     _BY_HTTP_STATUS.setdefault(_status, _code)
 
 
-class ServingError(Exception):
+class ServingError(VqaTfError):
     """A failed request: `code` is a `grpc.StatusCode`, `message` says what was wrong.
 
     Example:

@@ -12,8 +12,11 @@ import dataclasses
 import os
 import re
 
+import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
+
+from vqa_tf.utils.files import absolute
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,9 +48,9 @@ def read_model_config_file(path):
     """The ModelConfigs of a text-format ModelServerConfig file."""
     proto = model_server_config_pb2.ModelServerConfig()
     try:
-        with open(path, encoding="utf-8") as f:
+        with tf.io.gfile.GFile(path, "r") as f:
             text_format.Parse(f.read(), proto)
-    except (OSError, text_format.ParseError) as error:
+    except (OSError, tf.errors.OpError, text_format.ParseError) as error:
         raise ValueError(f"cannot read the model config file {path}: {error}") from None
     if proto.WhichOneof("config") != "model_config_list":
         raise ValueError(f"{path} holds no model_config_list")
@@ -61,7 +64,7 @@ def read_model_config_file(path):
         choice = policy.WhichOneof("policy_choice") or "latest"
         configs.append(ModelConfig(
             name=model.name,
-            base_path=os.path.abspath(model.base_path),  # relative to the working directory, as in TF Serving
+            base_path=absolute(model.base_path),  # relative to the working directory, as in TF Serving
             policy=choice,
             num_versions=policy.latest.num_versions or 1,
             versions=tuple(policy.specific.versions),
@@ -105,9 +108,9 @@ _PLAIN = re.compile(r"(\w+)\s*:\s*([\w.+-]+)")
 def read_batching_parameters(path):
     """BatchingParameters from a text-format file such as `max_batch_size { value: 32 }`."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with tf.io.gfile.GFile(path, "r") as f:
             text = re.sub(r"#[^\n]*", "", f.read())
-    except OSError as error:
+    except (OSError, tf.errors.OpError) as error:
         raise ValueError(f"cannot read the batching parameters file {path}: {error}") from None
     fields = {f.name for f in dataclasses.fields(BatchingParameters)}
     values, sizes, position = {}, [], 0

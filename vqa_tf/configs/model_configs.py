@@ -1,0 +1,107 @@
+"""One typed config per model family: the single source of every model hyperparameter.
+
+`ExperimentConfig.model` holds exactly one of these, tagged by its `name`
+(the model's name in `vqa_tf.models.MODELS`); overriding `model.name`
+switches to another family's config with that family's defaults.
+
+Each family's defaults are its paper's settings, and the comment beside
+each value gives its source: the paper, the authors' released code, or
+"ours" with the reason. The sizes the data fixes (vocabulary, answer
+count, grid shape, question length) are not here: they come from the data
+config, the vocabularies and the backbone.
+"""
+
+import dataclasses
+
+# Marks a field that configures the loss rather than the model's constructor.
+LOSS = {"loss": True}
+
+
+@dataclasses.dataclass
+class FamilyConfig:
+    """Base of the per-family configs: `arguments()` are the model constructor's hyperparameters."""
+
+    name: str = ""
+
+    def __post_init__(self):
+        expected = type(self).__dataclass_fields__["name"].default
+        if self.name != expected:
+            raise ValueError(f"{type(self).__name__} configures model {expected!r}, not {self.name!r}")
+
+    def arguments(self):
+        """{constructor argument: value} for the model class `name` registers (loss fields left out).
+
+        Example:
+        >>> ReasoningDANConfig(hidden_dim=128).arguments()
+        {'hidden_dim': 128, 'num_steps': 2, 'dropout': 0.5}
+        """
+        return {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.name != "name" and not field.metadata.get("loss")
+        }
+
+
+@dataclasses.dataclass
+class SMemVQAConfig(FamilyConfig):
+    """Spatial Memory Network (Xu & Saenko, "Ask, Attend and Answer", ECCV 2016)."""
+
+    name: str = "smem_vqa"
+    embedding_dim: int = 1000  # N, word and region embedding size: paper
+    num_hops: int = 2  # the two-hop model, the paper's best: paper
+    dropout: float = 0.4  # on the grid features and before the classifier: paper
+
+
+@dataclasses.dataclass
+class IBowImgConfig(FamilyConfig):
+    """iBOWIMG (Zhou et al., 2015), the bag-of-words baseline the SMem paper compares against."""
+
+    name: str = "ibowimg"
+    embedding_dim: int = 1000  # ours: SMem-VQA's N, so the baseline's words are embedded alike
+    dropout: float = 0.0  # ours: one softmax layer over [words; pooled image], as in the baseline's description
+
+
+@dataclasses.dataclass
+class ReasoningDANConfig(FamilyConfig):
+    """r-DAN, the reasoning Dual Attention Network for VQA (Nam, Ha & Kim, CVPR 2017)."""
+
+    name: str = "reasoning_dan"
+    hidden_dim: int = 512  # d, every hidden layer: paper
+    num_steps: int = 2  # K attention steps: paper
+    dropout: float = 0.5  # paper
+
+
+@dataclasses.dataclass
+class MatchingDANConfig(FamilyConfig):
+    """m-DAN, the matching Dual Attention Network for image-text retrieval (Nam, Ha & Kim, CVPR 2017)."""
+
+    name: str = "matching_dan"
+    hidden_dim: int = 512  # d: paper
+    num_steps: int = 2  # K: paper
+    dropout: float = 0.5  # paper
+    margin: float = dataclasses.field(default=100.0, metadata=LOSS)  # ranking-loss margin: paper
+    # ours: VSE++'s hardest negative (later than DAN); the paper sums the hinge over all negatives
+    hardest_negative: bool = dataclasses.field(default=True, metadata=LOSS)
+
+
+MODEL_CONFIGS = {
+    cls.__dataclass_fields__["name"].default: cls
+    for cls in (SMemVQAConfig, IBowImgConfig, ReasoningDANConfig, MatchingDANConfig)
+}
+ModelConfig = SMemVQAConfig | IBowImgConfig | ReasoningDANConfig | MatchingDANConfig
+
+
+def model_config(name, **values):
+    """The config of model family `name` with its defaults, updated by `values`.
+
+    Example:
+    >>> model_config("smem_vqa", num_hops=1)
+    SMemVQAConfig(name='smem_vqa', embedding_dim=1000, num_hops=1, dropout=0.4)
+    >>> model_config("lstm")
+    Traceback (most recent call last):
+    ...
+    KeyError: "unknown model 'lstm'; valid names: ibowimg, matching_dan, reasoning_dan, smem_vqa"
+    """
+    if name not in MODEL_CONFIGS:
+        raise KeyError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODEL_CONFIGS))}")
+    return MODEL_CONFIGS[name](**values)

@@ -1,0 +1,21 @@
+"""Export: a training model_dir as a versioned SavedModel with every preprocessing step in the graph.
+
+    from vqa_tf.export import export
+    export("runs/smem", "runs/smem/exports")     # → runs/smem/exports/1
+"""
+
+from vqa_tf.export.matching_module import MatchingExportModule
+from vqa_tf.export.op_check import UnservableOpError, check_servable, saved_model_op_types
+from vqa_tf.export.saved_model_export import export, export_module, next_version
+from vqa_tf.export.vqa_module import VQAExportModule
+
+__all__ = [
+    "MatchingExportModule",
+    "UnservableOpError",
+    "VQAExportModule",
+    "check_servable",
+    "export",
+    "export_module",
+    "next_version",
+    "saved_model_op_types",
+]

@@ -1,0 +1,111 @@
+"""Exports a training model_dir as `<export_base>/<version>/`, a SavedModel TF Serving runs as is.
+
+Export reads only what training leaves in the model_dir (config.json, the
+vocabularies, the latest checkpoint), never the training data, so a
+model_dir copied to another machine exports the same model. Tokenization
+(TF Text), vocabulary lookup (tables over the vocabulary files, which become
+`assets/`), image decoding, resizing and the CNN all run in the graph; the
+op check refuses ops TF Serving lacks. A version is written beside its
+final place and moved into it (`atomic_path`), so a server polling the base
+path never sees half a model, and an existing version is never overwritten.
+`assets.extra/tf_serving_warmup_requests` holds one request per endpoint.
+"""
+
+import posixpath
+
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+from vqa_tf.export.matching_module import MatchingExportModule
+from vqa_tf.export.op_check import check_servable
+from vqa_tf.export.vqa_module import VQAExportModule
+from vqa_tf.text import QuestionTokenizer, Vocabulary
+from vqa_tf.training import model_dir as files
+from vqa_tf.training.model_dir import restore_model
+from vqa_tf.utils.files import atomic_path
+from vqa_tf.utils.saved_models import WARMUP_FILE, versions
+from vqa_tf.vision import build_backbone
+
+
+def serving_backbone(config, parts, backbone_weights=None):
+    """The CNN of the serving graph: the one trained with the model, or the CNN that extracted its features.
+
+    A run on stored features has no CNN in its checkpoint; the serving graph
+    then needs the weights file the extraction used (`backbone_weights`, else
+    data.backbone_weights), since a randomly initialised CNN would compute
+    other features than the model learned from.
+    """
+    data = config.data
+    if parts.backbone is not None:
+        if backbone_weights:
+            raise ValueError("backbone weights are for runs trained on stored features; this run trained its CNN, "
+                             "and its checkpoint holds the CNN's weights")
+        return parts.backbone
+    weights = backbone_weights or data.backbone_weights
+    if not weights:
+        raise ValueError(
+            f"the run trained on stored {data.backbone} features; the serving graph needs the weights file the "
+            f"feature extraction used (give --backbone_weights, or set data.backbone_weights)"
+        )
+    return build_backbone(data.backbone, data.image_size, weights)
+
+
+def warmup_inputs(vocabulary, image_size):
+    """(a question of the vocabulary's first words, a grey PNG of the model's input size) for warm-up requests."""
+    words = vocabulary.tokens[2:6] or ["what"]  # after [PAD] and [UNK]
+    image = tf.io.encode_png(tf.fill([image_size, image_size, 3], tf.constant(128, tf.uint8))).numpy()
+    return " ".join(words), image
+
+
+def export_module(model_dir, top_k=5, backbone_weights=None):
+    """The export module (VQAExportModule or MatchingExportModule) of the latest checkpoint of `model_dir`."""
+    config, parts, _ = restore_model(model_dir)
+    backbone = serving_backbone(config, parts, backbone_weights)
+    tokenizer = QuestionTokenizer(files.path(model_dir, files.VOCABULARY_FILE), config.data.max_question_length)
+    if config.task == "vqa":
+        answers = files.path(model_dir, files.ANSWERS_FILE)
+        return VQAExportModule(parts.core, backbone, tokenizer, answers, config.data.image_size, top_k)
+    return MatchingExportModule(parts.core, backbone, tokenizer, config.data.image_size)
+
+
+def write_warmup_requests(export_dir, requests):
+    """`assets.extra/tf_serving_warmup_requests`: PredictionLogs TF Serving replays when it loads the model.
+
+    `requests` is a list of (signature name, {input name: value}).
+    """
+    path = posixpath.join(export_dir, WARMUP_FILE)
+    tf.io.gfile.makedirs(posixpath.dirname(path))
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature, inputs in requests:
+            request = predict_pb2.PredictRequest()
+            request.model_spec.signature_name = signature
+            for name, value in inputs.items():
+                request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+def next_version(export_base):
+    return max(versions(export_base), default=0) + 1
+
+
+def export(model_dir, export_base, version=None, top_k=5, backbone_weights=None):
+    """Exports the latest checkpoint of `model_dir` to `<export_base>/<version>`; returns that path.
+
+    Example:
+
+        export("runs/smem", "runs/smem/exports")            # → "runs/smem/exports/1", then /2, …
+        export("gs://bucket/runs/rdan", "gs://bucket/serving/rdan",
+               backbone_weights="gs://bucket/resnet152_notop.h5")   # a run on stored features
+    """
+    module = export_module(model_dir, top_k, backbone_weights)
+    version = version or next_version(export_base)
+    target = posixpath.join(export_base, str(version))
+    if tf.io.gfile.exists(target):
+        raise FileExistsError(f"{target} exists; versions are never overwritten (pick another --version)")
+    vocabulary = Vocabulary.load(files.path(model_dir, files.VOCABULARY_FILE))
+    with atomic_path(target, overwrite=False) as temporary:
+        module.archive().write_out(temporary, verbose=False)
+        check_servable(temporary)
+        write_warmup_requests(temporary, module.warmup_requests(*warmup_inputs(vocabulary, module.image_size)))
+    return target

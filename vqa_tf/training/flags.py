@@ -1,0 +1,52 @@
+"""The absl flags every training program shares, and the config they select."""
+
+from absl import flags
+
+from vqa_tf.configs import apply_overrides, get_experiment
+from vqa_tf.training.distribution import STRATEGIES
+from vqa_tf.training.loop import train
+
+FLAGS = flags.FLAGS
+RUNTIME_FLAGS = ("strategy", "mixed_precision", "jit_compile", "tpu", "num_cpu_devices")
+DATA_FLAGS = ("train_data", "train_annotations", "train_images", "train_features",
+              "eval_data", "eval_annotations", "eval_images", "eval_features")
+
+
+def define_training_flags():
+    """--experiment, --model_dir, --params_override, the runtime flags and the data locations."""
+    flags.DEFINE_string("experiment", None, "A registered experiment name (vqa_tf.configs.EXPERIMENTS).")
+    flags.DEFINE_string("model_dir", None, "Where checkpoints, summaries, metrics and the best model go "
+                        "(a local path or any URL tf.io.gfile reads, such as gs://bucket/run).")
+    flags.DEFINE_string("params_override", None, "section.field=value,… or a JSON file of nested sections.")
+    flags.DEFINE_enum("strategy", None, list(STRATEGIES), "tf.distribute strategy.")
+    flags.DEFINE_bool("mixed_precision", None, "Train in mixed_bfloat16.")
+    flags.DEFINE_bool("jit_compile", None, "XLA-compile the training step.")
+    flags.DEFINE_string("tpu", None, "TPU name or address (strategy tpu).")
+    flags.DEFINE_integer("num_cpu_devices", None, "Split the CPU into this many devices (mirrored without GPUs).")
+    for name in DATA_FLAGS:
+        flags.DEFINE_string(name, None, f"Overrides data.{name}.")
+    flags.mark_flags_as_required(["experiment", "model_dir"])
+
+
+def config_from_flags():
+    """The experiment config: registered defaults, then --params_override, then the explicit flags."""
+    config = get_experiment(FLAGS.experiment)
+    apply_overrides(config, FLAGS.params_override)
+    for name in RUNTIME_FLAGS:
+        if getattr(FLAGS, name) is not None:
+            setattr(config.runtime, name, getattr(FLAGS, name))
+    for name in DATA_FLAGS:
+        if getattr(FLAGS, name) is not None:
+            setattr(config.data, name, getattr(FLAGS, name))
+    return config
+
+
+def train_from_flags(task, other_program):
+    """Trains the experiment the flags select, which must be a `task` experiment; returns the final metrics.
+
+    An experiment of the other task is refused with the name of `other_program`.
+    """
+    config = config_from_flags()
+    if config.task != task:
+        raise ValueError(f"experiment {FLAGS.experiment!r} is a {config.task} task; use {other_program}")
+    return train(config, FLAGS.model_dir)

@@ -1,0 +1,114 @@
+"""The matching task: image-caption retrieval with the bidirectional ranking loss, scored by recall."""
+
+import numpy as np
+import tensorflow as tf
+
+from vqa_tf.data import pipelines
+from vqa_tf.data.caption_reader import read_karpathy_json
+from vqa_tf.data.synthetic_files import captions_path, write_synthetic_captions
+from vqa_tf.losses import bidirectional_ranking_loss
+from vqa_tf.metrics import retrieval_metrics
+from vqa_tf.training import model_dir as files
+from vqa_tf.training.task import Task, write_once
+
+
+class MatchingTask(Task):
+    """Image-caption matching with the bidirectional ranking loss, scored by retrieval recall.
+
+    Example (writes the synthetic captions under the model_dir on first use):
+    >>> import tempfile
+    >>> from vqa_tf.configs import apply_overrides, get_experiment
+    >>> config = apply_overrides(get_experiment("mdan_synthetic"), "data.num_train=20,data.num_eval=10")
+    >>> task = MatchingTask(config, tempfile.mkdtemp())
+    >>> task.num_train_examples, len(task.eval_examples)
+    (20, 10)
+    """
+
+    def __init__(self, config, model_dir):
+        super().__init__(config, model_dir)
+        if config.model.name != "matching_dan":
+            raise ValueError(f"a matching experiment needs model.name = 'matching_dan'; got {config.model.name!r}")
+        self.train_examples, self.eval_examples = self._examples()
+        self.tokenizer = self._tokenizer(c for e in self.train_examples for c in e.captions)
+        self.num_train_examples = sum(len(e.captions) for e in self.train_examples)
+
+    def _examples(self):
+        data = self.config.data
+        if data.source == "synthetic":
+            directory = files.path(self.model_dir, files.DATA_DIR)
+            write_once(
+                directory,
+                lambda target: write_synthetic_captions(
+                    target, {"train": data.num_train, "test": data.num_eval}, data.seed, data.image_size
+                ),
+            )
+            path, root, train_split, eval_split = captions_path(directory), directory, "train", "test"
+        elif data.source == "karpathy":
+            path, root, train_split, eval_split = data.train_data, data.train_images, data.train_split, data.eval_split
+        else:
+            raise ValueError(f"data.source for a matching task must be synthetic or karpathy; got {data.source!r}")
+        return (
+            read_karpathy_json(path, root, splits=[train_split], check_images=False),
+            read_karpathy_json(path, root, splits=[eval_split], check_images=False),
+        )
+
+    def dataset(self, examples, input_context=None, training=True, seed=None, shuffle=None, batch_size=None):
+        data = self.config.data
+        batch_size = batch_size or data.global_batch_size
+        if data.input == "features":
+            return pipelines.caption_feature_dataset(
+                self._features(examples), examples, self.tokenizer, batch_size, input_context, training, seed, shuffle
+            )
+        return pipelines.caption_image_dataset(
+            examples, self.tokenizer, data.image_size, batch_size, input_context, training, seed, shuffle
+        )
+
+    def train_dataset(self, input_context, seed):
+        return self.dataset(self.train_examples, input_context, True, seed, self.config.data.shuffle).repeat()
+
+    def loss(self, outputs, targets):
+        image = tf.cast(outputs["image_embedding"], tf.float32)
+        text = tf.cast(outputs["text_embedding"], tf.float32)
+        similarity = tf.matmul(image, text, transpose_b=True)
+        return bidirectional_ranking_loss(similarity, self.config.model.margin, self.config.model.hardest_negative)
+
+    def embeddings(self, parts, examples):
+        """(image embeddings [I, D] in `examples` order, caption embeddings [C, D], caption → image index)."""
+        batch = self.config.data.eval_batch_size
+        image_vectors, text_vectors, caption_image = {}, [], []
+        dataset = self.dataset(examples, training=False, shuffle=False, batch_size=batch)
+        for inputs, targets in dataset:
+            if parts.backbone is None:
+                grid = inputs["image_features"]
+            else:
+                grid = parts.backbone(inputs["images"], training=False)
+            z_v = parts.core.embed_image(grid).numpy()
+            z_u = parts.core.embed_text(inputs["token_ids"]).numpy()
+            for image_id, v, u in zip(targets["image_id"].numpy(), z_v, z_u):
+                image_vectors[int(image_id)] = v
+                text_vectors.append(u)
+                caption_image.append(int(image_id))
+        order = [e.image_id for e in examples]
+        index = {image_id: i for i, image_id in enumerate(order)}
+        return (
+            np.stack([image_vectors[i] for i in order]),
+            np.stack(text_vectors),
+            np.array([index[i] for i in caption_image]),
+        )
+
+    def evaluate(self, parts):
+        images, texts, caption_image = self.embeddings(parts, self.eval_examples)
+        metrics = retrieval_metrics(images @ texts.T, caption_image)
+        metrics["gallery_images"] = len(images)
+        return metrics
+
+    def headline(self, metrics):
+        return metrics["text_to_image"]["r@1"]
+
+    @staticmethod
+    def describe(metrics):
+        """One line per direction: Recall@1/5/10 and median rank."""
+        return "\n".join(
+            f"{direction}: R@1 {m['r@1']:.4f} R@5 {m['r@5']:.4f} R@10 {m['r@10']:.4f} median rank {m['median_rank']:.0f}"
+            for direction, m in ((d, metrics[d]) for d in ("image_to_text", "text_to_image"))
+        )

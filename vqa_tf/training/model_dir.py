@@ -1,0 +1,65 @@
+"""What a training run leaves in its model_dir: the one place that names those files.
+
+    config.json                  the experiment config
+    vocab.txt, answers.txt       the question vocabulary and the answer classes (VQA)
+    checkpoints/                 tf.train.CheckpointManager's checkpoints
+    metrics/eval_<step>.json     every evaluation; best.keras / best.json: the best one
+    train/, eval/                TensorBoard summaries
+    data/                        the synthetic data set, when the experiment uses it
+
+Export reads config.json, the vocabularies and the latest checkpoint, and
+nothing else: `restore_model` rebuilds the model from those alone.
+"""
+
+import posixpath
+
+import tensorflow as tf
+
+from vqa_tf.configs import load_config
+from vqa_tf.text import AnswerVocabulary, Vocabulary
+from vqa_tf.training.modeling import build_model_parts
+
+VOCABULARY_FILE = "vocab.txt"
+ANSWERS_FILE = "answers.txt"
+CHECKPOINT_DIR = "checkpoints"
+METRICS_DIR = "metrics"
+BEST_MODEL = "best.keras"
+BEST_METRICS = "best.json"
+DATA_DIR = "data"
+
+
+def path(model_dir, name):
+    return posixpath.join(model_dir, name)
+
+
+def latest_checkpoint(model_dir):
+    """The newest checkpoint's path; FileNotFoundError if the run saved none yet."""
+    directory = path(model_dir, CHECKPOINT_DIR)
+    latest = tf.train.latest_checkpoint(directory)
+    if latest is None:
+        raise FileNotFoundError(f"no checkpoint in {directory}; train first")
+    return latest
+
+
+def restore_weights(model, model_dir):
+    """Loads the latest checkpoint's model weights into `model`; returns the checkpoint's path."""
+    latest = latest_checkpoint(model_dir)
+    tf.train.Checkpoint(model=model).read(latest).expect_partial()
+    return latest
+
+
+def checkpoint_step(checkpoint):
+    """The training step of a checkpoint path (`…/ckpt-1200` → 1200)."""
+    return int(checkpoint.rsplit("-", 1)[1])
+
+
+def restore_model(model_dir):
+    """(config, ModelParts with the latest weights, checkpoint path), from the model_dir's own files.
+
+    Reads no training data, so a model_dir copied to another machine is enough.
+    """
+    config = load_config(model_dir)
+    vocabulary_size = len(Vocabulary.load(path(model_dir, VOCABULARY_FILE)))
+    num_answers = len(AnswerVocabulary.load(path(model_dir, ANSWERS_FILE))) if config.task == "vqa" else None
+    parts = build_model_parts(config, vocabulary_size, num_answers, pretrained=False)
+    return config, parts, restore_weights(parts.model, model_dir)

@@ -1,0 +1,147 @@
+"""The VQA task: answer classification over the top answers, scored with the official VQA accuracy."""
+
+import functools
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vqa_tf.data import pipelines
+from vqa_tf.data.daquar_reader import read_daquar
+from vqa_tf.data.errors import DataError
+from vqa_tf.data.synthetic_files import vqa_paths, write_synthetic_vqa
+from vqa_tf.data.vqa_reader import read_vqa
+from vqa_tf.metrics import evaluate_vqa, pointing_accuracy
+from vqa_tf.text import AnswerVocabulary
+from vqa_tf.training import model_dir as files
+from vqa_tf.training.task import Task, saved, write_once
+
+
+def _mask(path):
+    if path is None:
+        return None
+    return tf.io.decode_png(tf.io.read_file(path)).numpy()[..., 0] > 0
+
+
+class VQATask(Task):
+    """Answer classification over the top answers, scored with the official VQA accuracy.
+
+    Example (writes the synthetic set under the model_dir on first use):
+    >>> import tempfile
+    >>> from vqa_tf.configs import apply_overrides, get_experiment
+    >>> config = apply_overrides(get_experiment("smem_two_hop_synthetic"), "data.num_train=30,data.num_eval=9")
+    >>> task = VQATask(config, tempfile.mkdtemp())
+    >>> len(task.train_examples), task.answers.answers
+    (30, ['no', 'yes'])
+    """
+
+    def __init__(self, config, model_dir):
+        super().__init__(config, model_dir)
+        self.train_examples, self.eval_examples = self._examples()
+        self.tokenizer = self._tokenizer(e.question for e in self.train_examples)
+        answers_path = files.path(model_dir, files.ANSWERS_FILE)
+        targets = [e.majority_answer for e in self.train_examples]
+        self.answers = saved(
+            answers_path, lambda: AnswerVocabulary.build(targets, config.data.top_answers), AnswerVocabulary.load
+        )
+        self.num_answers = len(self.answers)
+        self.num_train_examples = len(pipelines.vqa_answer_rows(self.train_examples, self.answers))
+
+    def _examples(self):
+        data = self.config.data
+        if data.source == "synthetic":
+            directory = files.path(self.model_dir, files.DATA_DIR)
+
+            def write(target):
+                write_synthetic_vqa(target, "train", data.num_train, data.seed, data.image_size)
+                write_synthetic_vqa(target, "eval", data.num_eval, data.seed + 1, data.image_size)
+
+            write_once(directory, write)
+            splits = []
+            for split in ("train", "eval"):
+                questions, annotations, pattern = vqa_paths(directory, split)
+                splits.append(read_vqa(questions, pattern, annotations, check_images=False))
+            return splits
+        if data.source == "vqa":
+            return (
+                read_vqa(data.train_data, data.train_images, data.train_annotations, check_images=False),
+                read_vqa(data.eval_data, data.eval_images, data.eval_annotations, check_images=False),
+            )
+        if data.source == "daquar":
+            return (
+                read_daquar(data.train_data, data.train_images, check_images=False),
+                read_daquar(data.eval_data, data.eval_images, check_images=False),
+            )
+        raise ValueError(f"data.source for a VQA task must be synthetic, vqa or daquar; got {data.source!r}")
+
+    def dataset(self, examples, input_context=None, training=True, seed=None, shuffle=None, batch_size=None,
+                every_question=False):
+        """Batches of `examples`; `every_question` keeps those whose answer is not a class (target −1)."""
+        data = self.config.data
+        batch_size = batch_size or data.global_batch_size
+        answers = None if every_question else self.answers
+        if data.input == "features":
+            return pipelines.vqa_feature_dataset(
+                self._features(examples), examples, self.tokenizer, answers, batch_size, input_context, training,
+                seed, shuffle,
+            )
+        return pipelines.vqa_image_dataset(
+            examples, self.tokenizer, answers, data.image_size, batch_size, input_context, training, seed, shuffle
+        )
+
+    def train_dataset(self, input_context, seed):
+        return self.dataset(self.train_examples, input_context, True, seed, self.config.data.shuffle).repeat()
+
+    def loss(self, outputs, targets):
+        logits = tf.cast(outputs["logits"], tf.float32)
+        return keras.losses.sparse_categorical_crossentropy(targets["answer"], logits, from_logits=True)
+
+    def predict(self, model, examples):
+        """{question_id: (answer, attention maps [hops, h, w])} for every one of `examples`."""
+        dataset = self.dataset(
+            examples, training=False, shuffle=False, batch_size=self.config.data.eval_batch_size, every_question=True
+        )
+        predictions = {}
+        for inputs, targets in dataset:
+            out = model(inputs, training=False)
+            classes = np.argmax(out["logits"], axis=-1)
+            attention = np.asarray(tf.cast(out["attention"], tf.float32))
+            for question_id, cls, maps in zip(targets["question_id"].numpy(), classes, attention):
+                predictions[int(question_id)] = (self.answers.answers[cls], maps)
+        missing = {e.question_id for e in examples} - set(predictions)
+        if missing:
+            raise DataError(
+                f"{len(missing)} evaluation questions got no prediction (e.g. question_id {min(missing)}): "
+                "is their image missing from the feature store?"
+            )
+        return predictions
+
+    def evaluate(self, parts):
+        predictions = self.predict(parts.model, self.eval_examples)
+        metrics = evaluate_vqa({q: p[0] for q, p in predictions.items()}, self.eval_examples)
+        result = {
+            "accuracy": metrics["overall"],
+            "accuracy_per_answer_type": metrics["per_answer_type"],
+            "num_questions": metrics["num_questions"],
+        }
+        if any(e.evidence_mask_path for e in self.eval_examples):
+            masks = self._evidence_masks()
+            attention = np.stack([predictions[e.question_id][1] for e in self.eval_examples])
+            result["pointing_accuracy_per_hop"] = pointing_accuracy(
+                attention, masks, [e.answer_type for e in self.eval_examples]
+            )
+        return result
+
+    @functools.cache
+    def _evidence_masks(self):
+        """The evaluation questions' evidence masks, read once per task rather than per evaluation."""
+        return [_mask(e.evidence_mask_path) for e in self.eval_examples]
+
+    def headline(self, metrics):
+        return metrics["accuracy"]
+
+    @staticmethod
+    def describe(metrics):
+        """One line: overall accuracy and accuracy per answer type."""
+        per_type = ", ".join(f"{k} {v:.4f}" for k, v in metrics["accuracy_per_answer_type"].items())
+        return f"accuracy {metrics['accuracy']:.4f}; per answer type {per_type}"
