@@ -153,3 +153,15 @@ def test_every_experiment_survives_the_model_dir_round_trip(experiment, tmp_path
     config = get_experiment(experiment)
     save_or_check_config(config, str(tmp_path))
     assert load_config(str(tmp_path)) == config
+
+
+@pytest.mark.parametrize("experiment, model, message", [
+    ("smem_two_hop_synthetic", "matching_dan", "model 'matching_dan' is a matching model; a vqa experiment cannot"),
+    ("mdan_synthetic", "smem_vqa", "model 'smem_vqa' is a vqa model; a matching experiment cannot"),
+])
+def test_a_model_of_the_other_task_is_refused_before_any_data_is_read(experiment, model, message, tmp_path):
+    from vqa_tf.training import make_task
+
+    with pytest.raises(ValueError, match=message):
+        make_task(apply_overrides(get_experiment(experiment), f"model.name={model}"), str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()

@@ -9,17 +9,11 @@ Rerunning the same command resumes from the last checkpoint.
 """
 
 from vqa_tf import cli
-from vqa_tf.training.flags import define_training_flags, train_from_flags
+from vqa_tf.training.flags import define_training_flags, training_main
 from vqa_tf.training.matching_task import MatchingTask
 
 define_training_flags()
-
-
-def main(argv):
-    del argv
-    metrics = train_from_flags("matching", "vqa-train-vqa")
-    if metrics is not None:  # None on workers other than the chief
-        print(MatchingTask.describe(metrics))
+main = training_main("matching", "vqa-train-vqa", MatchingTask.describe)
 
 
 def run():

@@ -8,17 +8,11 @@ Rerunning the same command resumes from the last checkpoint.
 """
 
 from vqa_tf import cli
-from vqa_tf.training.flags import define_training_flags, train_from_flags
+from vqa_tf.training.flags import define_training_flags, training_main
 from vqa_tf.training.vqa_task import VQATask
 
 define_training_flags()
-
-
-def main(argv):
-    del argv
-    metrics = train_from_flags("vqa", "vqa-train-matching")
-    if metrics is not None:  # None on workers other than the chief
-        print(f"final evaluation: {VQATask.describe(metrics)}")
+main = training_main("vqa", "vqa-train-matching", lambda metrics: f"final evaluation: {VQATask.describe(metrics)}")
 
 
 def run():

@@ -11,6 +11,7 @@ program module imports TensorFlow, and each program's entry point is
 `run(main)`.
 """
 
+import inspect
 import logging as python_logging
 import os
 import re
@@ -89,13 +90,12 @@ def quiet_tensorflow():
                 print("\n".join(kept), file=sys.stderr, flush=True)
 
 
-def _describe_program(main):
-    """Makes `--help` show the program's docstring and its flags, also when a console script runs it.
+def _describe_program(program):
+    """Makes `--help` show the program module's docstring and its flags, also when a console script runs it.
 
     absl's short help describes the `__main__` module and the flags keyed to
     it; under a console script `__main__` is the script's wrapper.
     """
-    program = sys.modules[main.__module__]
     entry = sys.modules["__main__"]
     if entry is not program and program.__doc__:
         entry.__doc__ = program.__doc__
@@ -108,14 +108,14 @@ def _describe_program(main):
 def run(main, errors=(), default_verbosity=logging.WARNING):
     """absl's `app.run(main)` with vqa_tf's defaults.
 
-    `--help` shows the program's docstring and flags. Unless `--verbosity`
-    is given, absl logs at `default_verbosity` (WARNING: a program prints its
-    own progress and results) and TensorFlow's Python logger at WARNING. A
-    bad flag, config or data file, or any error in `ERRORS` or `errors`, ends
-    the program with `error: <message>` on stderr and exit status 1 instead
-    of a traceback.
+    `--help` shows the docstring and flags of the program that calls `run`.
+    Unless `--verbosity` is given, absl logs at `default_verbosity` (WARNING:
+    a program prints its own progress and results) and TensorFlow's Python
+    logger at WARNING. A bad flag, config or data file, or any error in
+    `ERRORS` or `errors`, ends the program with `error: <message>` on stderr
+    and exit status 1 instead of a traceback.
     """
-    _describe_program(main)
+    _describe_program(sys.modules[inspect.currentframe().f_back.f_globals["__name__"]])
 
     def configured(argv):
         if not flags.FLAGS["verbosity"].present:

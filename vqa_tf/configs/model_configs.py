@@ -12,6 +12,7 @@ config, the vocabularies and the backbone.
 """
 
 import dataclasses
+from typing import ClassVar
 
 # Marks a field that configures the loss rather than the model's constructor.
 LOSS = {"loss": True}
@@ -19,8 +20,12 @@ LOSS = {"loss": True}
 
 @dataclasses.dataclass
 class FamilyConfig:
-    """Base of the per-family configs: `arguments()` are the model constructor's hyperparameters."""
+    """Base of the per-family configs: `arguments()` are the model constructor's hyperparameters.
 
+    `task` says what the family does: "vqa" (answers questions) or "matching" (scores image-caption pairs).
+    """
+
+    task: ClassVar[str] = "vqa"
     name: str = ""
 
     def __post_init__(self):
@@ -75,6 +80,7 @@ class ReasoningDANConfig(FamilyConfig):
 class MatchingDANConfig(FamilyConfig):
     """m-DAN, the matching Dual Attention Network for image-text retrieval (Nam, Ha & Kim, CVPR 2017)."""
 
+    task: ClassVar[str] = "matching"
     name: str = "matching_dan"
     hidden_dim: int = 512  # d: paper
     num_steps: int = 2  # K: paper

@@ -7,6 +7,7 @@ from vqa_tf.models.multimodal_model import (
     IMAGE_FEATURES,
     TOKEN_IDS,
     MultimodalModel,
+    grid_regions,
     grid_text_inputs,
 )
 
@@ -51,9 +52,7 @@ class IBowImg(MultimodalModel):
         **kwargs,
     ):
         inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
-        regions = keras.layers.Reshape((grid_height * grid_width, feature_dim))(
-            inputs[IMAGE_FEATURES]
-        )
+        regions = grid_regions(inputs[IMAGE_FEATURES])
         image, weights = MeanRegionPool(name="image_pool")(regions)
         words, word_mask = WordEmbedding(
             vocab_size, embedding_dim, padding_id, name="word_embedding"
@@ -66,27 +65,4 @@ class IBowImg(MultimodalModel):
         super().__init__(
             inputs=inputs, outputs={"logits": logits, "attention": attention}, **kwargs
         )
-        self.vocab_size = vocab_size
-        self.num_answers = num_answers
-        self.grid_height = grid_height
-        self.grid_width = grid_width
-        self.feature_dim = feature_dim
-        self.embedding_dim = embedding_dim
-        self.dropout = dropout
-        self.padding_id = padding_id
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "num_answers": self.num_answers,
-                "grid_height": self.grid_height,
-                "grid_width": self.grid_width,
-                "feature_dim": self.feature_dim,
-                "embedding_dim": self.embedding_dim,
-                "dropout": self.dropout,
-                "padding_id": self.padding_id,
-            }
-        )
-        return config
+        self.keep_arguments(locals())

@@ -14,7 +14,9 @@ from vqa_tf.models.multimodal_model import (
     IMAGE_FEATURES,
     TOKEN_IDS,
     MultimodalModel,
+    grid_regions,
     grid_text_inputs,
+    stacked_text_attention,
 )
 
 
@@ -68,10 +70,7 @@ class MatchingDAN(MultimodalModel):
             raise ValueError(f"num_steps must be at least 1; got {num_steps}.")
         inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
 
-        regions = keras.layers.Reshape((grid_height * grid_width, feature_dim))(
-            inputs[IMAGE_FEATURES]
-        )
-        regions = keras.layers.Dropout(dropout, name="feature_dropout")(regions)
+        regions = grid_regions(inputs[IMAGE_FEATURES], dropout)
         visual = VisualAttentionStart(hidden_dim, name="visual_start")(regions)
         visual_contexts, visual_weights = [visual], []
         memory = visual
@@ -111,9 +110,7 @@ class MatchingDAN(MultimodalModel):
             inputs[TOKEN_IDS],
             {
                 "embedding": keras.layers.Concatenate(name="text_embedding")(textual_contexts),
-                "attention": keras.layers.Concatenate(axis=1, name="text_attention")(
-                    [keras.layers.Reshape((1, -1))(beta) for beta in textual_weights]
-                ),
+                "attention": stacked_text_attention(textual_weights),
             },
             name="text_encoder_model",
         )
@@ -133,14 +130,7 @@ class MatchingDAN(MultimodalModel):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
-        self.vocab_size = vocab_size
-        self.grid_height = grid_height
-        self.grid_width = grid_width
-        self.feature_dim = feature_dim
-        self.hidden_dim = hidden_dim
-        self.num_steps = num_steps
-        self.dropout = dropout
-        self.padding_id = padding_id
+        self.keep_arguments(locals())
 
     def embed_image(self, image_features, training=False):
         """z_v [batch, (K+1)·hidden_dim] for region-grid features [batch, H, W, C]."""
@@ -155,19 +145,3 @@ class MatchingDAN(MultimodalModel):
         return self({IMAGE_FEATURES: image_features, TOKEN_IDS: token_ids}, training=training)[
             "score"
         ]
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "grid_height": self.grid_height,
-                "grid_width": self.grid_width,
-                "feature_dim": self.feature_dim,
-                "hidden_dim": self.hidden_dim,
-                "num_steps": self.num_steps,
-                "dropout": self.dropout,
-                "padding_id": self.padding_id,
-            }
-        )
-        return config

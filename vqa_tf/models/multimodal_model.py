@@ -1,5 +1,7 @@
 """Base class of every vqa_tf model: a functional Keras model over a region grid and token ids."""
 
+import inspect
+
 import keras
 import tensorflow as tf
 
@@ -15,6 +17,22 @@ def grid_text_inputs(grid_height, grid_width, feature_dim):
         ),
         TOKEN_IDS: keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS),
     }
+
+
+def grid_regions(image_features, dropout=None):
+    """Grid features [B, H, W, C] as L = H·W regions [B, L, C], with the models' feature dropout if given."""
+    _, height, width, channels = image_features.shape
+    regions = keras.layers.Reshape((height * width, channels))(image_features)
+    if dropout is None:
+        return regions
+    return keras.layers.Dropout(dropout, name="feature_dropout")(regions)
+
+
+def stacked_text_attention(word_weights):
+    """Per-step word weights [B, T] stacked as `text_attention` [B, steps, T]."""
+    return keras.layers.Concatenate(axis=1, name="text_attention")(
+        [keras.layers.Reshape((1, -1))(weights) for weights in word_weights]
+    )
 
 
 def check_same_batch(image_features, token_ids):
@@ -37,17 +55,26 @@ def check_same_batch(image_features, token_ids):
 class MultimodalModel(keras.Model):
     """A functional model whose inputs are `{"image_features", "token_ids"}`.
 
-    Subclasses build their graph in `__init__` (the KerasHub backbone pattern)
-    and list their constructor arguments in `get_config`, so `from_config`
-    rebuilds the same graph. Calls check that both inputs share a batch size.
+    Subclasses build their graph in `__init__` (the KerasHub backbone
+    pattern), then call `keep_arguments(locals())`: every constructor
+    argument becomes an attribute and part of `get_config`, so
+    `from_config` rebuilds the same graph. Calls check that both inputs
+    share a batch size.
     """
 
     def call(self, inputs, training=None, mask=None):
         check_same_batch(inputs[IMAGE_FEATURES], inputs[TOKEN_IDS])
         return super().call(inputs, training=training, mask=mask)
 
+    def keep_arguments(self, values):
+        """Keeps each argument of the subclass's constructor, read from `values` (its `locals()`)."""
+        names = [name for name in inspect.signature(type(self).__init__).parameters if name not in ("self", "kwargs")]
+        self.arguments = {name: values[name] for name in names}
+        for name, value in self.arguments.items():
+            setattr(self, name, value)
+
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
+        return {"name": self.name, "trainable": self.trainable, **self.arguments}
 
     @classmethod
     def from_config(cls, config):

@@ -14,7 +14,9 @@ from vqa_tf.models.multimodal_model import (
     IMAGE_FEATURES,
     TOKEN_IDS,
     MultimodalModel,
+    grid_regions,
     grid_text_inputs,
+    stacked_text_attention,
 )
 
 
@@ -64,10 +66,7 @@ class ReasoningDAN(MultimodalModel):
         if num_steps < 1:
             raise ValueError(f"num_steps must be at least 1; got {num_steps}.")
         inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
-        regions = keras.layers.Reshape((grid_height * grid_width, feature_dim))(
-            inputs[IMAGE_FEATURES]
-        )
-        regions = keras.layers.Dropout(dropout, name="feature_dropout")(regions)
+        regions = grid_regions(inputs[IMAGE_FEATURES], dropout)
         words, word_mask = DanTextEncoder(
             vocab_size, hidden_dim, hidden_dim, padding_id, name="text_encoder"
         )(inputs[TOKEN_IDS])
@@ -93,34 +92,7 @@ class ReasoningDAN(MultimodalModel):
             "attention": AttentionMaps(grid_height, grid_width, name="attention_maps")(
                 visual_weights
             ),
-            "text_attention": keras.layers.Concatenate(axis=1, name="text_attention")(
-                [keras.layers.Reshape((1, -1))(beta) for beta in textual_weights]
-            ),
+            "text_attention": stacked_text_attention(textual_weights),
         }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        self.vocab_size = vocab_size
-        self.num_answers = num_answers
-        self.grid_height = grid_height
-        self.grid_width = grid_width
-        self.feature_dim = feature_dim
-        self.hidden_dim = hidden_dim
-        self.num_steps = num_steps
-        self.dropout = dropout
-        self.padding_id = padding_id
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "num_answers": self.num_answers,
-                "grid_height": self.grid_height,
-                "grid_width": self.grid_width,
-                "feature_dim": self.feature_dim,
-                "hidden_dim": self.hidden_dim,
-                "num_steps": self.num_steps,
-                "dropout": self.dropout,
-                "padding_id": self.padding_id,
-            }
-        )
-        return config
+        self.keep_arguments(locals())

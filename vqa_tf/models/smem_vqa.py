@@ -14,6 +14,7 @@ from vqa_tf.models.multimodal_model import (
     IMAGE_FEATURES,
     TOKEN_IDS,
     MultimodalModel,
+    grid_regions,
     grid_text_inputs,
 )
 
@@ -63,10 +64,7 @@ class SMemVQA(MultimodalModel):
         if num_hops < 1:
             raise ValueError(f"num_hops must be at least 1; got {num_hops}.")
         inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
-        regions = keras.layers.Reshape((grid_height * grid_width, feature_dim))(
-            inputs[IMAGE_FEATURES]
-        )
-        regions = keras.layers.Dropout(dropout, name="feature_dropout")(regions)
+        regions = grid_regions(inputs[IMAGE_FEATURES], dropout)
         words, word_mask = WordEmbedding(
             vocab_size, embedding_dim, padding_id, name="word_embedding"
         )(inputs[TOKEN_IDS])
@@ -97,31 +95,4 @@ class SMemVQA(MultimodalModel):
         super().__init__(
             inputs=inputs, outputs={"logits": logits, "attention": attention}, **kwargs
         )
-        self.vocab_size = vocab_size
-        self.num_answers = num_answers
-        self.grid_height = grid_height
-        self.grid_width = grid_width
-        self.feature_dim = feature_dim
-        self.embedding_dim = embedding_dim
-        self.max_question_length = max_question_length
-        self.num_hops = num_hops
-        self.dropout = dropout
-        self.padding_id = padding_id
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "vocab_size": self.vocab_size,
-                "num_answers": self.num_answers,
-                "grid_height": self.grid_height,
-                "grid_width": self.grid_width,
-                "feature_dim": self.feature_dim,
-                "embedding_dim": self.embedding_dim,
-                "max_question_length": self.max_question_length,
-                "num_hops": self.num_hops,
-                "dropout": self.dropout,
-                "padding_id": self.padding_id,
-            }
-        )
-        return config
+        self.keep_arguments(locals())

@@ -41,12 +41,20 @@ def config_from_flags():
     return config
 
 
-def train_from_flags(task, other_program):
-    """Trains the experiment the flags select, which must be a `task` experiment; returns the final metrics.
+def training_main(task, other_program, summary):
+    """The `main` of a training program: trains the experiment the flags select and prints `summary(metrics)`.
 
-    An experiment of the other task is refused with the name of `other_program`.
+    The experiment must be a `task` one ("vqa" or "matching"); another is
+    refused with the name of `other_program`. Only the chief prints.
     """
-    config = config_from_flags()
-    if config.task != task:
-        raise ValueError(f"experiment {FLAGS.experiment!r} is a {config.task} task; use {other_program}")
-    return train(config, FLAGS.model_dir)
+
+    def main(argv):
+        del argv
+        config = config_from_flags()
+        if config.task != task:
+            raise ValueError(f"experiment {FLAGS.experiment!r} is a {config.task} task; use {other_program}")
+        metrics = train(config, FLAGS.model_dir)
+        if metrics is not None:  # None on workers other than the chief
+            print(summary(metrics))
+
+    return main

@@ -26,8 +26,6 @@ class MatchingTask(Task):
 
     def __init__(self, config, model_dir):
         super().__init__(config, model_dir)
-        if config.model.name != "matching_dan":
-            raise ValueError(f"a matching experiment needs model.name = 'matching_dan'; got {config.model.name!r}")
         self.train_examples, self.eval_examples = self._examples()
         self.tokenizer = self._tokenizer(c for e in self.train_examples for c in e.captions)
         self.num_train_examples = sum(len(e.captions) for e in self.train_examples)

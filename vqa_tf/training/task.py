@@ -46,6 +46,11 @@ class Task:
     def __init__(self, config, model_dir):
         self.config = config
         self.model_dir = model_dir
+        if config.model.task != config.task:
+            raise ValueError(
+                f"model {config.model.name!r} is a {config.model.task} model; a {config.task} experiment cannot "
+                f"train it (set model.name to a {config.task} model)"
+            )
         data = config.data
         if data.input not in ("images", "features"):
             raise ValueError(f"data.input must be 'images' or 'features'; got {data.input!r}")
