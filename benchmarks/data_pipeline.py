@@ -18,7 +18,6 @@ Usage: python benchmarks/data_pipeline.py [--output benchmarks/results/data_pipe
 
 import argparse
 import datetime
-import json
 import os
 import statistics
 import sys
@@ -32,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import describe  # noqa: E402
+from machine import describe, write_json_twin  # noqa: E402
 
 from vqa_tf.configs import PAPER_EXPERIMENTS  # noqa: E402
 from vqa_tf.data import feature_store, pipelines  # noqa: E402
@@ -215,10 +214,8 @@ def main():
     print(table)
     if args.output:
         command = f"python benchmarks/data_pipeline.py --output {args.output}"
-        with open(os.path.splitext(args.output)[0] + ".json", "w", encoding="utf-8") as f:
-            json.dump({"command": command, "date": datetime.date.today().isoformat(), "machine": describe(),
-                       "batch_size": args.batch_size, "extraction": extraction_rows, "training_input": training_rows},
-                      f, indent=2)
+        write_json_twin(args.output, command, batch_size=args.batch_size, extraction=extraction_rows,
+                        training_input=training_rows)
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(
                 "# Input pipeline throughput\n\n"

@@ -1,5 +1,7 @@
-"""One line that says which machine and software a benchmark ran on."""
+"""Which machine and software a benchmark ran on, and the JSON twin of its results table."""
 
+import datetime
+import json
 import os
 import platform
 
@@ -19,3 +21,10 @@ def describe():
         f"{cpu}, {os.cpu_count()} cores, {'GPUs: ' + ', '.join(gpus) if gpus else 'no GPU'}; "
         f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}"
     )
+
+
+def write_json_twin(table_path, command, **figures):
+    """Writes `figures` beside the results table `table_path` (same name, .json), with the command, date and machine."""
+    with open(os.path.splitext(table_path)[0] + ".json", "w", encoding="utf-8") as f:
+        json.dump({"command": command, "date": datetime.date.today().isoformat(), "machine": describe(), **figures},
+                  f, indent=2)

@@ -12,7 +12,6 @@ Usage: python benchmarks/model_summary.py [--output benchmarks/results/model_sum
 
 import argparse
 import datetime
-import json
 import os
 import sys
 
@@ -22,7 +21,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import describe  # noqa: E402
+from machine import describe, write_json_twin  # noqa: E402
 
 from vqa_tf.configs import PAPER_EXPERIMENTS  # noqa: E402
 from vqa_tf.models import build_model  # noqa: E402
@@ -141,9 +140,7 @@ def main():
     print(table)
     if args.output:
         command = f"python benchmarks/model_summary.py --output {args.output}"
-        with open(os.path.splitext(args.output)[0] + ".json", "w", encoding="utf-8") as f:
-            json.dump({"command": command, "date": datetime.date.today().isoformat(), "machine": describe(),
-                       "rows": figures}, f, indent=2)
+        write_json_twin(args.output, command, rows=figures)
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(
                 "# Model sizes at the papers' settings\n\n"
