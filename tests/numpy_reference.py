@@ -30,15 +30,12 @@ def region_embedding(regions, kernel, region_bias):
     return np.stack([regions[l] @ kernel + region_bias[l] for l in range(len(regions))])
 
 
-def word_guided_hop(word_vectors, attention_emb, evidence_emb):
-    """word_vectors [T_real, N] → (s₁ [N], a₁ [L])."""
+def word_guided_hop(words_by_position, attention_emb, evidence_emb):
+    """The paper's V [T, N], zero rows at padded positions → (s₁ [N], a₁ [L]): each region's max over all T rows."""
     num_regions = attention_emb.shape[0]
-    if len(word_vectors) == 0:
-        scores = np.zeros(num_regions)
-    else:
-        scores = np.array(
-            [max(float(v @ attention_emb[l]) for v in word_vectors) for l in range(num_regions)]
-        )
+    scores = np.array(
+        [max(float(v @ attention_emb[l]) for v in words_by_position) for l in range(num_regions)]
+    )
     a = softmax(scores)
     return a @ evidence_emb, a
 
@@ -56,20 +53,23 @@ def position_weighted_bow(word_vectors_by_position, position_weights, bias):
     return q
 
 
-def smem_vqa(p, image_features, token_ids, num_hops, padding_id=0):
-    """p: dict of weights (see tests/weights.py). Returns (logits [B, A], attention [B, hops, H, W])."""
+def smem_vqa(p, image_features, token_ids, num_hops, question_length, padding_id=0):
+    """p: dict of weights (see tests/weights.py); token_ids padded to at most `question_length` (T).
+
+    Returns (logits [B, A], attention [B, hops, H, W]).
+    """
     batch, height, width, channels = image_features.shape
     logits, attention = [], []
     for b in range(batch):
         regions = image_features[b].reshape(height * width, channels).astype(np.float64)
         ids = token_ids[b]
+        ids = list(ids) + [padding_id] * (question_length - len(ids))
         by_position = np.stack(
             [p["embeddings"][t] if t != padding_id else np.zeros(p["embeddings"].shape[1]) for t in ids]
         )
-        words = np.stack([p["embeddings"][t] for t in real_words(ids, padding_id)]) if real_words(ids, padding_id) else np.zeros((0, p["embeddings"].shape[1]))
         att = region_embedding(regions, *p["attention_embedding"])
         evidence = region_embedding(regions, *p["evidence_embedding_1"])
-        s, a = word_guided_hop(words, att, evidence)
+        s, a = word_guided_hop(by_position, att, evidence)
         memory = s + position_weighted_bow(by_position, p["position_weights"], p["question_bias"])
         maps = [a]
         for hop in range(2, num_hops + 1):
@@ -205,13 +205,15 @@ def matching_dan(p, image_features, token_ids, num_steps, padding_id=0):
     return np.stack(z_v), np.stack(z_u), np.array(scores)
 
 
-def ranking_loss(similarity, margin, hardest_negative):
-    """Σ max(0, m − S(v,u) + S(v,u⁻)) + max(0, m − S(v,u) + S(v⁻,u)) per pair."""
+def ranking_loss(similarity, margin, hardest_negative, image_ids=None):
+    """Σ max(0, m − S(v,u) + S(v,u⁻)) + max(0, m − S(v,u) + S(v⁻,u)) per pair, u⁻ and v⁻ of other images."""
     n = len(similarity)
+    image_ids = list(range(n)) if image_ids is None else list(image_ids)
     losses = []
     for i in range(n):
-        to_captions = [max(0.0, margin - similarity[i, i] + similarity[i, j]) for j in range(n) if j != i]
-        to_images = [max(0.0, margin - similarity[i, i] + similarity[j, i]) for j in range(n) if j != i]
+        others = [j for j in range(n) if image_ids[j] != image_ids[i]]
+        to_captions = [max(0.0, margin - similarity[i, i] + similarity[i, j]) for j in others] or [0.0]
+        to_images = [max(0.0, margin - similarity[i, i] + similarity[j, i]) for j in others] or [0.0]
         reduce = max if hardest_negative else sum
         losses.append(reduce(to_captions) + reduce(to_images))
     return np.array(losses)

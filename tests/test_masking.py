@@ -42,16 +42,10 @@ def test_padded_words_get_zero_textual_attention(rng, name):
     np.testing.assert_allclose(text_attention.sum(axis=-1), 1.0, rtol=1e-5)
 
 
-def test_smem_padded_words_never_win_the_max(rng):
-    """Padding embeds to zero, so a padded word would score 0 against every region.
-
-    With all real-word scores negative, a leaked padding word would lift every
-    region's max to 0 and flatten the attention to uniform; masked, it does not.
-    """
+def _negative_scores_model():
+    """One-hop SMem whose word 3 scores −(1 + 0.1 l) < 0 against every region l (T = 7)."""
     model = small_model("smem_vqa", num_hops=1)
     randomize(model, scale=0.2)
-    batch = ragged_batch(rng, batch=1)
-    batch["token_ids"] = np.array([[3, 0, 0, 0, 0, 0, 0]], "int32")
     attention_embedding = model.get_layer("attention_embedding")
     attention_embedding.kernel.assign(np.zeros(attention_embedding.kernel.shape, "float32"))
     bias = np.zeros(attention_embedding.region_bias.shape, "float32")
@@ -60,8 +54,22 @@ def test_smem_padded_words_never_win_the_max(rng):
     embedding = model.get_layer("word_embedding").embeddings
     table = np.asarray(embedding).copy()
     table[3] = 0.0
-    table[3, 0] = -1.0  # word 3 scores −(1 + 0.1 l) < 0 against every region
+    table[3, 0] = -1.0
     embedding.assign(table)
-    attention = np.asarray(model(batch)["attention"])[0, 0].ravel()
+    return model
+
+
+def test_smem_hop_1_lets_the_zero_rows_of_padding_take_part_in_the_max(rng):
+    """The paper's C has a zero row per padded position, so with padding a region scores max(0, best word).
+
+    A one-word question (six padded positions of T = 7) whose word scores below 0 everywhere attends
+    uniformly; the same word filling all seven positions leaves no zero row, and the negative scores rank
+    the regions.
+    """
+    model = _negative_scores_model()
+    features = rng.normal(size=(2, 3, 4, 6)).astype("float32")
+    token_ids = np.array([[3, 0, 0, 0, 0, 0, 0], [3, 3, 3, 3, 3, 3, 3]], "int32")
+    attention = np.asarray(model({"image_features": features, "token_ids": token_ids})["attention"])[:, 0]
+    np.testing.assert_allclose(attention[0].ravel(), np.full(12, 1 / 12), rtol=1e-5)
     expected = np.exp(-(1.0 + 0.1 * np.arange(12)))
-    np.testing.assert_allclose(attention, expected / expected.sum(), rtol=1e-5)
+    np.testing.assert_allclose(attention[1].ravel(), expected / expected.sum(), rtol=1e-5)

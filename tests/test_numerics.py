@@ -44,14 +44,18 @@ def test_region_embedding(rng):
     np.testing.assert_allclose(_np(layer(regions)), np.stack(expected), **TOL)
 
 
-def test_word_guided_hop_ragged(rng):
-    lengths = [4, 1, 2]
-    words = rng.normal(size=(3, 4, 5)).astype("float32")
+@pytest.mark.parametrize("question_length", [4, 6])
+def test_word_guided_hop_ragged(rng, question_length):
+    """The layer ignores what padded positions hold; the reference sees the paper's zero rows up to T."""
+    lengths = [4, 1, 2, 0]
+    words = rng.normal(size=(4, 4, 5)).astype("float32")
     mask = _mask(lengths, 4)
-    att, evi = (rng.normal(size=(3, 12, 5)).astype("float32") for _ in range(2))
-    s, a = layers.WordGuidedHop()(words, att, evi, mask)
+    att, evi = (rng.normal(size=(4, 12, 5)).astype("float32") for _ in range(2))
+    s, a = layers.WordGuidedHop(question_length)(words, att, evi, mask)
     for b, n in enumerate(lengths):
-        s_ref, a_ref = ref.word_guided_hop(_np(words[b, :n]), _np(att[b]), _np(evi[b]))
+        by_position = np.zeros((question_length, 5))
+        by_position[:n] = _np(words[b, :n])
+        s_ref, a_ref = ref.word_guided_hop(by_position, _np(att[b]), _np(evi[b]))
         np.testing.assert_allclose(_np(s[b]), s_ref, **TOL)
         np.testing.assert_allclose(_np(a[b]), a_ref, **TOL)
 
@@ -154,7 +158,7 @@ def test_smem_vqa_matches_reference(rng, num_hops):
     batch = ragged_batch(rng)
     out = model(batch)
     logits, attention = ref.smem_vqa(
-        reference_weights(model), batch["image_features"], batch["token_ids"], num_hops
+        reference_weights(model), batch["image_features"], batch["token_ids"], num_hops, model.max_question_length
     )
     np.testing.assert_allclose(_np(out["logits"]), logits, **TOL)
     np.testing.assert_allclose(_np(out["attention"]), attention, **TOL)

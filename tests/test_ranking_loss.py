@@ -6,15 +6,28 @@ from vqa_tf.losses import bidirectional_ranking_loss
 
 
 @pytest.mark.parametrize("hardest_negative", [True, False])
-def test_ranking_loss_matches_reference(rng, hardest_negative):
+@pytest.mark.parametrize("image_ids", [None, [3, 3, 5, 3, 9, 5]])
+def test_ranking_loss_matches_reference(rng, hardest_negative, image_ids):
     similarity = rng.normal(scale=3.0, size=(6, 6)).astype("float32")
-    actual = np.asarray(bidirectional_ranking_loss(similarity, margin=2.0, hardest_negative=hardest_negative))
-    np.testing.assert_allclose(actual, ref.ranking_loss(similarity.astype(np.float64), 2.0, hardest_negative), rtol=1e-5, atol=1e-5)
+    ids = None if image_ids is None else np.array(image_ids)
+    actual = np.asarray(bidirectional_ranking_loss(similarity, 2.0, hardest_negative, ids))
+    expected = ref.ranking_loss(similarity.astype(np.float64), 2.0, hardest_negative, image_ids)
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_ranking_loss_hand_worked():
-    # Margin 2. Pair 0 (positive 5): caption negative S[0,1] = 4 gives 2 − 5 + 4 = 1;
-    # image negative S[1,0] = 1 gives 2 − 5 + 1 < 0, so 0. Pair 1 (positive 3): caption
-    # negative S[1,0] = 1 gives 0; image negative S[0,1] = 4 gives 2 − 3 + 4 = 3.
+    # Margin 2, the paper's summed hinge. Pair 0 (positive 5): caption negative S[0,1] = 4 gives
+    # 2 − 5 + 4 = 1; image negative S[1,0] = 1 gives 2 − 5 + 1 < 0, so 0. Pair 1 (positive 3):
+    # caption negative S[1,0] = 1 gives 0; image negative S[0,1] = 4 gives 2 − 3 + 4 = 3.
     similarity = np.array([[5.0, 4.0], [1.0, 3.0]], "float32")
     np.testing.assert_allclose(np.asarray(bidirectional_ranking_loss(similarity, margin=2.0)), [1.0, 3.0])
+
+
+def test_other_captions_of_the_same_image_are_never_negatives():
+    # Pairs 0 and 1 are two captions of image 7. Scored as a negative, caption 1 (4.5 against
+    # image 0) would cost pair 0 a hinge of 2 − 5 + 4.5 = 1.5; as a positive it costs nothing.
+    similarity = np.array([[5.0, 4.5, 0.0], [4.5, 5.0, 0.0], [0.0, 0.0, 5.0]], "float32")
+    unmasked = np.asarray(bidirectional_ranking_loss(similarity, margin=2.0))
+    masked = np.asarray(bidirectional_ranking_loss(similarity, margin=2.0, image_ids=np.array([7, 7, 8])))
+    np.testing.assert_allclose(unmasked, [3.0, 3.0, 0.0])
+    np.testing.assert_allclose(masked, [0.0, 0.0, 0.0])

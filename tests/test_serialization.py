@@ -26,7 +26,7 @@ def _layer_cases():
     return {
         "word_embedding": (lambda: layers.WordEmbedding(10, 5), [ids]),
         "region_embedding": (lambda: layers.RegionEmbedding(5), [regions]),
-        "word_guided_hop": (layers.WordGuidedHop, [words, embedded, embedded * 2, mask]),
+        "word_guided_hop": (lambda: layers.WordGuidedHop(question_length=6), [words, embedded, embedded * 2, mask]),
         "question_guided_hop": (layers.QuestionGuidedHop, [memory, embedded, embedded * 2]),
         "bag_of_words": (lambda: layers.BagOfWords(max_length=6, use_bias=True), [words, mask]),
         "dan_text_encoder": (lambda: layers.DanTextEncoder(10, 5, 4), [ids]),

@@ -86,8 +86,8 @@ class MatchingDANConfig(FamilyConfig):
     num_steps: int = 2  # K: paper
     dropout: float = 0.5  # paper
     margin: float = dataclasses.field(default=100.0, metadata=LOSS)  # ranking-loss margin: paper
-    # ours: VSE++'s hardest negative (later than DAN); the paper sums the hinge over all negatives
-    hardest_negative: bool = dataclasses.field(default=True, metadata=LOSS)
+    # the hinge summed over every negative: paper (True keeps only the hardest, as VSE++ later did)
+    hardest_negative: bool = dataclasses.field(default=False, metadata=LOSS)
 
 
 MODEL_CONFIGS = {

@@ -216,3 +216,29 @@ def caption_feature_dataset(
         feature_dir, rows, ("image_id",), tokenizer, global_batch_size, input_context, training,
         training if shuffle is None else shuffle, seed,
     )
+
+
+def gallery_image_dataset(examples, image_size, batch_size):
+    """Each image of `examples` once, from its file: (image_id [B], images [B, S, S, 3]), in `examples` order."""
+    image_ids = np.array([e.image_id for e in examples], np.int64)
+    dataset = tf.data.Dataset.from_tensor_slices((image_ids, [e.image_path for e in examples]))
+    dataset = dataset.map(lambda i, path: (i, load_image(tf.io.read_file(path), image_size)), num_parallel_calls=AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def gallery_feature_dataset(feature_dir, image_ids, batch_size):
+    """Each of `image_ids` once, from a feature store: (image_id [B], image_features [B, H, W, C]), in store order."""
+    wanted = tf.constant(sorted(set(int(i) for i in image_ids)), tf.int64)
+    dataset = _feature_records(feature_dir, None, shuffle=False, seed=None)
+    dataset = dataset.filter(lambda record: tf.reduce_any(tf.equal(wanted, record["image_id"])))
+    dataset = dataset.map(lambda record: (record["image_id"], record["image_features"]))
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def caption_text_dataset(examples, tokenizer, batch_size):
+    """Every caption of `examples` once: (image_id [B], token_ids [B, T]), in `examples` order."""
+    pairs = [(e.image_id, caption) for e in examples for caption in e.captions]
+    if not pairs:
+        raise DataError("no captions to embed")
+    dataset = tf.data.Dataset.from_tensor_slices((np.array([p[0] for p in pairs], np.int64), [p[1] for p in pairs]))
+    return dataset.batch(batch_size).map(lambda i, text: (i, tokenizer(text)), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

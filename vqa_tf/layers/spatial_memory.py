@@ -18,11 +18,19 @@ def _read(weights, evidence):
 
 @keras.saving.register_keras_serializable(package="vqa_tf")
 class WordGuidedHop(keras.layers.Layer):
-    """Hop 1: every real word scores every region; regions keep their best word.
+    """Hop 1: every word position scores every region; regions keep their best score.
 
-    C = V·Aᵀ ∈ R^{T×L}; a₁ = softmax over regions of (max over real words of C);
-    s₁ = a₁·E. Padded words never win the max. A question with no real word
-    scores every region 0 and so attends uniformly.
+    C = V·Aᵀ ∈ R^{T×L} over the paper's T word positions, where padding embeds
+    to the zero vector; a₁ = softmax over regions of (max over the T rows of
+    C); s₁ = a₁·E. A question shorter than T has zero rows, which take part in
+    the max, so each region scores max(0, its best real word); a question of
+    exactly T words scores its best real word. However many padding columns a
+    batch carries, only the question's length decides. A question with no
+    real word scores every region 0 and so attends uniformly.
+
+    Args:
+        question_length: T, the number of word positions (SMem-VQA's
+            `max_question_length`).
 
     Call args:
         word_vectors: [batch, T, N] word embeddings V.
@@ -34,20 +42,31 @@ class WordGuidedHop(keras.layers.Layer):
         (s₁ [batch, N], a₁ [batch, L]).
 
     Example:
-    >>> hop = WordGuidedHop()
+    >>> hop = WordGuidedHop(question_length=5)
     >>> s, a = hop(np.ones((2, 5, 8), "float32"), np.ones((2, 49, 8), "float32"),
     ...            np.ones((2, 49, 8), "float32"), np.ones((2, 5), bool))
     >>> s.shape, a.shape
     (TensorShape([2, 8]), TensorShape([2, 49]))
     """
 
+    def __init__(self, question_length, **kwargs):
+        super().__init__(**kwargs)
+        self.question_length = question_length
+
     def call(self, word_vectors, attention_embedding, evidence_embedding, word_mask):
         correlation = ops.matmul(
             word_vectors, ops.transpose(attention_embedding, (0, 2, 1))
         )
         scores = masked_max(correlation, word_mask[:, :, None], axis=1)
+        has_padding = ops.sum(ops.cast(word_mask, "int32"), axis=1) < self.question_length
+        scores = ops.where(has_padding[:, None], ops.maximum(scores, ops.zeros_like(scores)), scores)
         weights = ops.softmax(scores, axis=-1)
         return _read(weights, evidence_embedding), weights
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"question_length": self.question_length})
+        return config
 
     def compute_output_spec(
         self, word_vectors, attention_embedding, evidence_embedding, word_mask

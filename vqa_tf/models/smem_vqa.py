@@ -72,7 +72,7 @@ class SMemVQA(MultimodalModel):
             regions
         )
         evidence = RegionEmbedding(embedding_dim, name="evidence_embedding_1")(regions)
-        read, weights = WordGuidedHop(name="hop_1")(
+        read, weights = WordGuidedHop(max_question_length, name="hop_1")(
             words, attention_embedding, evidence, word_mask
         )
         question = BagOfWords(max_question_length, use_bias=True, name="question_vector")(

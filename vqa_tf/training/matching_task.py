@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from vqa_tf.data import pipelines
 from vqa_tf.data.caption_reader import read_karpathy_json
+from vqa_tf.data.errors import DataError
 from vqa_tf.data.synthetic_files import captions_path, write_synthetic_captions
 from vqa_tf.losses import bidirectional_ranking_loss
 from vqa_tf.metrics import retrieval_metrics
@@ -65,32 +66,41 @@ class MatchingTask(Task):
         return self.dataset(self.train_examples, input_context, True, seed, self.config.data.shuffle).repeat()
 
     def loss(self, outputs, targets):
+        """The ranking loss over the batch's pairs; other captions of a pair's image are not negatives."""
         image = tf.cast(outputs["image_embedding"], tf.float32)
         text = tf.cast(outputs["text_embedding"], tf.float32)
         similarity = tf.matmul(image, text, transpose_b=True)
-        return bidirectional_ranking_loss(similarity, self.config.model.margin, self.config.model.hardest_negative)
+        model = self.config.model
+        return bidirectional_ranking_loss(similarity, model.margin, model.hardest_negative, targets["image_id"])
 
     def embeddings(self, parts, examples):
-        """(image embeddings [I, D] in `examples` order, caption embeddings [C, D], caption → image index)."""
-        batch = self.config.data.eval_batch_size
-        image_vectors, text_vectors, caption_image = {}, [], []
-        dataset = self.dataset(examples, training=False, shuffle=False, batch_size=batch)
-        for inputs, targets in dataset:
-            if parts.backbone is None:
-                grid = inputs["image_features"]
-            else:
-                grid = parts.backbone(inputs["images"], training=False)
-            z_v = parts.core.embed_image(grid).numpy()
-            z_u = parts.core.embed_text(inputs["token_ids"]).numpy()
-            for image_id, v, u in zip(targets["image_id"].numpy(), z_v, z_u):
-                image_vectors[int(image_id)] = v
-                text_vectors.append(u)
-                caption_image.append(int(image_id))
+        """(image embeddings [I, D] in `examples` order, caption embeddings [C, D], caption → image index).
+
+        Each gallery image is embedded once, however many captions it has.
+        """
+        data = self.config.data
+        batch = data.eval_batch_size
+        image_vectors = {}
+        if parts.backbone is None:
+            images = pipelines.gallery_feature_dataset(self._features(examples), [e.image_id for e in examples], batch)
+        else:
+            images = pipelines.gallery_image_dataset(examples, data.image_size, batch)
+        for image_ids, pixels_or_grid in images:
+            grid = pixels_or_grid if parts.backbone is None else parts.backbone(pixels_or_grid, training=False)
+            for image_id, vector in zip(image_ids.numpy(), parts.core.embed_image(grid).numpy()):
+                image_vectors[int(image_id)] = vector
         order = [e.image_id for e in examples]
+        missing = set(order) - set(image_vectors)
+        if missing:
+            raise DataError(f"{len(missing)} gallery images are not in the feature store (e.g. image_id {min(missing)})")
+        text_vectors, caption_image = [], []
+        for image_ids, token_ids in pipelines.caption_text_dataset(examples, self.tokenizer, batch):
+            text_vectors.append(parts.core.embed_text(token_ids).numpy())
+            caption_image += [int(i) for i in image_ids.numpy()]
         index = {image_id: i for i, image_id in enumerate(order)}
         return (
             np.stack([image_vectors[i] for i in order]),
-            np.stack(text_vectors),
+            np.concatenate(text_vectors),
             np.array([index[i] for i in caption_image]),
         )
 
