@@ -1,21 +1,23 @@
-"""The embedded synthetic data: determinism, balance, and masks that agree with the pixels."""
+"""The embedded synthetic data: determinism, balance, backgrounds, and masks that agree with the pixels."""
 
 import collections
+import dataclasses
 import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from vqa_tf.data.synthetic import TASKS, SpatialShapesCaptions, SpatialShapesVQA
-from vqa_tf.data.synthetic_scenes import BACKGROUND, COLORS, object_mask
+from vqa_tf.data.synthetic import MAJORITY_ANSWER, TASKS, YES_NO_TASKS, SpatialShapesCaptions, SpatialShapesVQA
+from vqa_tf.data.synthetic_scenes import BACKGROUNDS, COLORS, MAX_BACKGROUND_SPREAD, SHAPES, object_mask
 
 SIZE = 64
+PER_TASK = 60  # a whole number of turns of every answer cycle: 2 (yes/no), 6 colours, 3 shapes, 4 counts
 
 
 @pytest.fixture(scope="module")
 def samples():
-    return list(SpatialShapesVQA(seed=5).samples(300))
+    return list(SpatialShapesVQA(seed=5).samples(PER_TASK * len(TASKS)))
 
 
 def test_deterministic_per_seed(samples):
@@ -31,26 +33,59 @@ def test_deterministic_per_seed(samples):
 
 def test_answers_balanced_per_task(samples):
     counts = collections.Counter((s.task, s.answer) for s in samples)
-    assert counts == {(task, answer): 50 for task in TASKS for answer in ("yes", "no")}
+    answers = {task: ("yes", "no") for task in YES_NO_TASKS}
+    answers.update(color=tuple(COLORS), shape=SHAPES, count=("0", "1", "2", "3"))
+    assert counts == {(task, a): PER_TASK // len(options) for task, options in answers.items() for a in options}
+
+
+def test_a_skewed_set_answers_each_yes_no_template_with_its_majority_at_the_prior():
+    skewed = list(SpatialShapesVQA(seed=5, yes_prior=0.8).samples(600 * len(TASKS)))
+    for task in YES_NO_TASKS:
+        share = np.mean([s.answer == MAJORITY_ANSWER[task] for s in skewed if s.task == task])
+        assert abs(share - 0.8) < 0.05, (task, share)
+    open_answers = collections.Counter(s.answer for s in skewed if s.task == "shape")
+    assert set(open_answers.values()) == {200}  # the open-ended questions stay balanced
 
 
 def _color_pixels(image, color):
     return np.all(image == np.array(COLORS[color], np.uint8), axis=-1)
 
 
-def test_every_pixel_belongs_to_exactly_one_object_or_the_background(samples):
-    for sample in samples[:60]:
-        painted = ~np.all(sample.image == np.array(BACKGROUND, np.uint8), axis=-1)
-        colors = {o.color for o in sample.objects}
-        by_color = sum(_color_pixels(sample.image, c).astype(int) for c in colors)
-        np.testing.assert_array_equal(by_color.astype(bool), painted)
+def test_every_object_pixel_has_its_colour_and_no_background_pixel_an_objects(samples):
+    for sample in samples[:120]:
+        masks = [object_mask(o, SIZE) for o in sample.objects]
+        for obj, mask in zip(sample.objects, masks):
+            assert _color_pixels(sample.image, obj.color)[mask].all()
+        outside = ~np.any(masks, axis=0) if masks else np.ones((SIZE, SIZE), bool)
+        spread = np.ptp(sample.image.astype(int), axis=-1)
+        assert spread[outside].max() <= MAX_BACKGROUND_SPREAD
+        assert not any(_color_pixels(sample.image, c)[outside].any() for c in COLORS)
+
+
+def test_backgrounds_are_mixed_by_default_and_can_be_chosen():
+    def kind(image):
+        if not image.any():
+            return "black"
+        return "uniform" if (image == image[0, 0]).all() else "varied"
+
+    corners = [SpatialShapesVQA(seed=1).sample(i).image[:4, :4] for i in range(60)]
+    assert {kind(c) for c in corners} == {"black", "uniform", "varied"}
+    assert all(not SpatialShapesVQA(seed=1, background="black").sample(i).image[:4, :4].any() for i in range(10))
+    with pytest.raises(ValueError, match="unknown background 'plaid'; valid: mixed, " + ", ".join(BACKGROUNDS)):
+        SpatialShapesVQA(seed=1, background="plaid")
+    with pytest.raises(ValueError, match="unknown synthetic tasks \\['size'\\]"):
+        SpatialShapesVQA(seed=1, tasks=["presence", "size"])
 
 
 def _parse(question):
-    match = re.fullmatch(r"is there a (\w+) (\w+)(?: on the (\w+))?\?", question)
-    if match:
-        return match.groups()
-    return re.fullmatch(r"is the (\w+) (\w+) (above|below|to the left of|to the right of) the (\w+) (\w+)\?", question).groups()
+    patterns = [
+        r"is there a (\w+) (\w+)(?: on the (\w+))?\?",
+        r"is the (\w+) (\w+) (above|below|to the left of|to the right of) the (\w+) (\w+)\?",
+        r"what colour is the (\w+)\?",
+        r"what shape is the (\w+) object\?",
+        r"how many (\w+)s are there\?",
+    ]
+    return next(m.groups() for m in (re.fullmatch(p, question) for p in patterns) if m)
 
 
 def _rows_cols(mask):
@@ -69,6 +104,21 @@ def test_evidence_masks_agree_with_the_pixels_and_the_answer(samples):
                 assert (color, shape) not in {(o.color, o.shape) for o in s.objects}
                 continue
             assert mask.any() and _color_pixels(image, color)[mask].all()
+        elif s.task in ("color", "shape", "count"):
+            (asked,) = _parse(s.question)
+            attribute = "color" if s.task == "shape" else "shape"
+            chosen = [o for o in s.objects if getattr(o, attribute) == asked]
+            union = np.any([object_mask(o, SIZE) for o in chosen], axis=0) if chosen else np.zeros((SIZE, SIZE), bool)
+            np.testing.assert_array_equal(union, mask)
+            if s.task == "count":
+                assert len(chosen) == int(s.answer)
+                continue
+            (obj,) = chosen  # the question names exactly one object
+            assert getattr(obj, s.task) == s.answer
+            if s.task == "color":
+                assert _color_pixels(image, s.answer)[mask].all()
+            else:
+                assert (object_mask(dataclasses.replace(obj, shape=s.answer), SIZE) == mask).all()
         elif s.task == "absolute_position":
             color, _, position = _parse(s.question)
             assert _color_pixels(image, color)[mask].all()

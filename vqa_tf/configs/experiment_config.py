@@ -38,12 +38,18 @@ class DataConfig:
     num_train: int = 6000  # synthetic set sizes
     num_eval: int = 600
     seed: int = 0
+    synthetic_background: str = "mixed"  # or one of vqa_tf.data.synthetic_scenes.BACKGROUNDS
+    synthetic_tasks: list = dataclasses.field(default_factory=list)  # question types asked; [] = all of them
+    synthetic_yes_prior: float = 0.5  # share of each yes/no template's majority answer; 0.5 = balanced
     max_question_length: int = 25
     min_word_count: int = 1
     top_answers: int = 1000
     global_batch_size: int = 64
     eval_batch_size: int = 256
     shuffle: bool = True
+    # A blind baseline, trained and evaluated like the model it is compared with: "question_only" (every
+    # image blanked to zeros) or "image_only" (every question replaced by one constant token); "" for none.
+    baseline: str = ""
 
 
 @dataclasses.dataclass

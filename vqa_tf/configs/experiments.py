@@ -67,7 +67,7 @@ def _synthetic(task, model, train_steps=8000):
             num_train=30000 if task == "vqa" else 10000,
             num_eval=600 if task == "vqa" else 1000,
             max_question_length=12,
-            top_answers=2,
+            top_answers=32,  # every answer of the synthetic set (15)
             global_batch_size=64,
         ),
         optimizer=OptimizerConfig(name="adam", learning_rate=1e-3, clip_norm=10.0),
@@ -94,6 +94,24 @@ def ibowimg_synthetic():
 @register("rdan_synthetic")
 def rdan_synthetic():
     return _synthetic("vqa", ReasoningDANConfig(hidden_dim=128, num_steps=2, dropout=0.2))
+
+
+def _blind(baseline):
+    config = smem_two_hop_synthetic()
+    config.data.baseline = baseline
+    return config
+
+
+@register("question_only_synthetic")
+def question_only_synthetic():
+    """The blind baseline that sees only the question: SMem two-hop's recipe with every image blanked."""
+    return _blind("question_only")
+
+
+@register("image_only_synthetic")
+def image_only_synthetic():
+    """The blind baseline that sees only the image: SMem two-hop's recipe with one constant question."""
+    return _blind("image_only")
 
 
 @register("mdan_synthetic")

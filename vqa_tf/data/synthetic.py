@@ -1,19 +1,28 @@
 """The embedded default data set: spatial-reasoning questions and captions about shapes.
 
 After the probes of the SMem-VQA paper (DESIGN.md §3.4): images hold two to
-four coloured shapes at random places, and every question needs the image:
+four coloured shapes at random places on a black, light, tinted, gradient or
+textured background (mixed by default), and every question needs the image:
 
 * presence: "is there a red square?"
 * absolute position: "is there a red square on the top?" (the object lies
   wholly in that half; for "no" it lies wholly in the opposite half)
 * relative position: "is the red square above the blue circle?" (for "no"
   the opposite relation holds)
+* colour: "what colour is the square?" (the only square in the scene)
+* shape: "what shape is the red object?" (the only red object)
+* count: "how many squares are there?" (0 to 3)
 
 Every example is a pure function of (seed, index), so a stream and a data
 set written to disk agree, and any slice can be made on its own. Answers are
-balanced: index i asks task i mod 3 and is answered "yes" when (i // 3) is
-even. Each question carries the mask of the object(s) its answer depends on
-(empty for a "no" presence question).
+balanced: index i asks task i mod len(tasks); with k = i // len(tasks), a
+yes/no question is answered "yes" when k is even, a colour question with the
+k-th colour (mod 6), a shape question with the k-th shape (mod 3) and a count
+question with k mod 4. With a `yes_prior` p other than 0.5, each yes/no
+template answers its majority answer (presence: yes, absolute position: no,
+relative position: yes) with probability p instead, as natural questions
+skew (Goyal et al., "Making the V in VQA matter"). Each question carries the
+mask of the object(s) its answer depends on (empty when there is none).
 
 The caption variant draws two-object scenes with one true caption each ("a
 small red square above a large blue circle") and makes distractor captions
@@ -25,11 +34,13 @@ import dataclasses
 import numpy as np
 
 from vqa_tf.data.synthetic_scenes import (
+    BACKGROUNDS,
     COLORS,
     OPPOSITE,
     POSITIONS,
     SHAPES,
     SIZES,
+    background,
     in_half,
     place,
     random_kinds,
@@ -37,7 +48,11 @@ from vqa_tf.data.synthetic_scenes import (
     render,
 )
 
-TASKS = ("presence", "absolute_position", "relative_position")
+YES_NO_TASKS = ("presence", "absolute_position", "relative_position")
+OPEN_TASKS = ("color", "shape", "count")
+TASKS = YES_NO_TASKS + OPEN_TASKS
+MAJORITY_ANSWER = {"presence": "yes", "absolute_position": "no", "relative_position": "yes"}
+MAX_COUNT = 3
 _RELATION_TEXT = {"above": "above", "below": "below", "left of": "to the left of", "right of": "to the right of"}
 _OPPOSITE_HALF = {"top": "bottom", "bottom": "top", "left": "right", "right": "left"}
 
@@ -95,35 +110,73 @@ def _rng(seed, index, stream):
     return np.random.default_rng([seed, stream, index])
 
 
+def _backdrop(rng, kind, image_size):
+    """The background of one image: `kind`, or for "mixed" one of BACKGROUNDS drawn at random."""
+    if kind == "mixed":
+        kind = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+    return background(rng, kind, image_size)
+
+
+def _kinds_without(rng, count, shapes=SHAPES, colors=tuple(COLORS), used=()):
+    """`count` distinct (color, shape, size) kinds of the given colours and shapes, none in `used`."""
+    pool = [(c, sh) for c in colors for sh in shapes if (c, sh) not in set(used)]
+    chosen = rng.choice(len(pool), size=count, replace=False)
+    return [pool[i] + (list(SIZES)[int(rng.integers(len(SIZES)))],) for i in chosen]
+
+
 class SpatialShapesVQA:
     """Deterministic synthetic VQA examples.
 
     Args:
         seed: the data set's seed; each split should use its own.
         image_size: side of the square images in pixels.
+        background: one of `synthetic_scenes.BACKGROUNDS`, or "mixed".
+        tasks: the question types asked, in turn (default: all of TASKS).
+        yes_prior: the share of each yes/no template's majority answer
+            (0.5: exactly balanced).
 
     Example:
     >>> data = SpatialShapesVQA(seed=0)
-    >>> sample = data.sample(4)
-    >>> sample.task, sample.answer, sample.image.shape
-    ('absolute_position', 'no', (64, 64, 3))
+    >>> [(s.task, s.answer) for s in data.samples(6, start=6)]
+    [('presence', 'no'), ('absolute_position', 'no'), ('relative_position', 'no'), ('color', 'green'), ('shape', 'circle'), ('count', '1')]
     """
 
-    def __init__(self, seed, image_size=64):
+    def __init__(self, seed, image_size=64, background="mixed", tasks=TASKS, yes_prior=0.5):
+        unknown = sorted(set(tasks) - set(TASKS))
+        if unknown or not tasks:
+            raise ValueError(f"unknown synthetic tasks {unknown}; valid: {', '.join(TASKS)}")
+        if background != "mixed" and background not in BACKGROUNDS:
+            raise ValueError(f"unknown background {background!r}; valid: mixed, {', '.join(BACKGROUNDS)}")
+        if not 0.0 < yes_prior < 1.0:
+            raise ValueError(f"yes_prior must lie in (0, 1); got {yes_prior}")
         self.seed = seed
         self.image_size = image_size
+        self.background = background
+        self.tasks = tuple(tasks)
+        self.yes_prior = yes_prior
 
     def samples(self, count, start=0):
         for index in range(start, start + count):
             yield self.sample(index)
 
+    def _says_yes(self, task, index):
+        turn = index // len(self.tasks)
+        if self.yes_prior == 0.5:
+            return turn % 2 == 0
+        majority = _rng(self.seed, index, 3).random() < self.yes_prior
+        return majority == (MAJORITY_ANSWER[task] == "yes")
+
     def sample(self, index):
         rng = _rng(self.seed, index, 0)
-        task = TASKS[index % len(TASKS)]
-        yes = (index // len(TASKS)) % 2 == 0
-        target = random_kinds(rng, 1)[0]
-        num_distractors = int(rng.integers(1, 4))
+        task = self.tasks[index % len(self.tasks)]
+        turn = index // len(self.tasks)
         size = self.image_size
+        num_distractors = int(rng.integers(1, 4))
+        answer = None
+        if task in YES_NO_TASKS:
+            yes = self._says_yes(task, index)
+            answer = "yes" if yes else "no"
+            target = random_kinds(rng, 1)[0]
         if task == "presence":
             distractors = random_kinds(rng, num_distractors + (0 if yes else 1), exclude=[target[:2]])
             objects = place(rng, ([target] if yes else []) + distractors, size)
@@ -136,7 +189,7 @@ class SpatialShapesVQA:
             objects = place(rng, kinds, size, [lambda objs: in_half(objs[0], where, size)])
             question = f"is there a {target[0]} {target[1]} on the {position}?"
             evidence = [0]
-        else:
+        elif task == "relative_position":
             other = random_kinds(rng, 1, exclude=[target[:2]])[0]
             relation = list(OPPOSITE)[int(rng.integers(len(OPPOSITE)))]
             holds = relation if yes else OPPOSITE[relation]
@@ -144,11 +197,37 @@ class SpatialShapesVQA:
             objects = place(rng, kinds, size, [lambda objs: related(objs[0], holds, objs[1])])
             question = f"is the {target[0]} {target[1]} {_RELATION_TEXT[relation]} the {other[0]} {other[1]}?"
             evidence = [0, 1]
+        elif task == "color":  # the one object of its shape
+            answer = list(COLORS)[turn % len(COLORS)]
+            shape = SHAPES[int(rng.integers(len(SHAPES)))]
+            target = _kinds_without(rng, 1, shapes=[shape], colors=[answer])[0]
+            others = _kinds_without(rng, num_distractors, shapes=[s for s in SHAPES if s != shape])
+            objects = place(rng, [target] + others, size)
+            question = f"what colour is the {shape}?"
+            evidence = [0]
+        elif task == "shape":  # the one object of its colour
+            answer = SHAPES[turn % len(SHAPES)]
+            color = list(COLORS)[int(rng.integers(len(COLORS)))]
+            target = _kinds_without(rng, 1, shapes=[answer], colors=[color])[0]
+            others = _kinds_without(rng, num_distractors, colors=[c for c in COLORS if c != color])
+            objects = place(rng, [target] + others, size)
+            question = f"what shape is the {color} object?"
+            evidence = [0]
+        else:  # count: 0..MAX_COUNT objects of the asked shape among two to four
+            count = turn % (MAX_COUNT + 1)
+            shape = SHAPES[int(rng.integers(len(SHAPES)))]
+            counted = _kinds_without(rng, count, shapes=[shape])
+            num_others = int(rng.integers(max(2 - count, 0), 4 - count + 1))
+            others = _kinds_without(rng, num_others, shapes=[s for s in SHAPES if s != shape])
+            objects = place(rng, counted + others, size)
+            answer = str(count)
+            question = f"how many {shape}s are there?"
+            evidence = list(range(count))
         # Shuffle the drawing order so the target is not always painted first.
         order = rng.permutation(len(objects))
         objects = [objects[i] for i in order]
         evidence = [int(np.where(order == e)[0][0]) for e in evidence]
-        image, masks = render(objects, size)
+        image, masks = render(objects, size, _backdrop(_rng(self.seed, index, 4), self.background, size))
         mask = np.zeros((size, size), bool)
         for e in evidence:
             mask |= masks[e]
@@ -156,7 +235,7 @@ class SpatialShapesVQA:
             index=index,
             task=task,
             question=question,
-            answer="yes" if yes else "no",
+            answer=answer,
             image=image,
             evidence_mask=mask,
             objects=tuple(objects),
@@ -180,9 +259,10 @@ class SpatialShapesCaptions:
     True
     """
 
-    def __init__(self, seed, image_size=64):
+    def __init__(self, seed, image_size=64, background="mixed"):
         self.seed = seed
         self.image_size = image_size
+        self.background = background
 
     def sample(self, index):
         rng = _rng(self.seed, index, 1)
@@ -195,7 +275,7 @@ class SpatialShapesCaptions:
             return related(a, relation, b) and not any(related(a, r, b) for r in cross)
 
         objects = place(rng, [subject, other], self.image_size, [one_axis])
-        image, _ = render(objects, self.image_size)
+        image, _ = render(objects, self.image_size, _backdrop(_rng(self.seed, index, 4), self.background, self.image_size))
         fact = CaptionFact(
             subject=(subject[2], subject[0], subject[1]),
             relation=relation,

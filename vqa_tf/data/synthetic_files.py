@@ -34,18 +34,18 @@ def vqa_paths(directory, split):
     )
 
 
-def write_synthetic_vqa(directory, split, count, seed, image_size=64):
-    """Writes samples 0..count−1 of `SpatialShapesVQA(seed)`; returns their `VQAExample`s.
+def write_synthetic_vqa(directory, split, count, seed, image_size=64, **options):
+    """Writes samples 0..count−1 of `SpatialShapesVQA(seed, image_size, **options)`; returns their `VQAExample`s.
 
     Example:
     >>> import tempfile
-    >>> examples = write_synthetic_vqa(tempfile.mkdtemp(), "val", count=3, seed=1)
+    >>> examples = write_synthetic_vqa(tempfile.mkdtemp(), "val", count=4, seed=1)
     >>> [(e.answer_type, e.answers[0]) for e in examples]
-    [('presence', 'yes'), ('absolute_position', 'yes'), ('relative_position', 'yes')]
+    [('presence', 'yes'), ('absolute_position', 'yes'), ('relative_position', 'yes'), ('color', 'red')]
     """
     questions_path, annotations_path, pattern = vqa_paths(directory, split)
     examples = []
-    for sample in SpatialShapesVQA(seed, image_size).samples(count):
+    for sample in SpatialShapesVQA(seed, image_size, **options).samples(count):
         image_path = pattern.format(image_id=sample.index)
         _write_png(image_path, sample.image)
         mask_path = None
@@ -72,7 +72,7 @@ def captions_path(directory):
     return os.path.join(directory, "captions.json")
 
 
-def write_synthetic_captions(directory, splits, seed, image_size=64):
+def write_synthetic_captions(directory, splits, seed, image_size=64, background="mixed"):
     """Writes caption splits, e.g. `splits={"train": 10000, "test": 1000}`, to one Karpathy JSON.
 
     Every split draws from its own seed (`seed` + its position in `splits`).
@@ -81,7 +81,7 @@ def write_synthetic_captions(directory, splits, seed, image_size=64):
     """
     examples = []
     for offset, (split, count) in enumerate(splits.items()):
-        data = SpatialShapesCaptions(seed + offset, image_size)
+        data = SpatialShapesCaptions(seed + offset, image_size, background)
         for sample in data.samples(count) if split == "train" else data.gallery(count):
             image_id = len(examples)
             image_path = os.path.join(directory, "images", f"captions_{split}", f"{image_id:06d}.png")

@@ -1,9 +1,12 @@
 """Scenes of coloured shapes, rendered with exact per-object masks.
 
 The scene layer of the embedded synthetic data set: objects, their
-placement, rendering and the spatial predicates that questions and captions
-are built from. Objects never overlap, so every mask is exactly the set of
-pixels painted in that object's colour.
+placement, backgrounds, rendering and the spatial predicates that questions
+and captions are built from. Objects never overlap, so every mask is exactly
+the set of pixels painted in that object's colour. Backgrounds are black,
+light, tinted, gradients or textures, like the surroundings of objects in
+photographs; every background pixel is nearly grey (its channels differ by at
+most 50), so it never equals an object's saturated colour.
 """
 
 import dataclasses
@@ -20,7 +23,8 @@ COLORS = {
 }
 SHAPES = ("square", "circle", "triangle")
 SIZES = {"small": 5, "large": 8}  # half-extent in pixels
-BACKGROUND = (0, 0, 0)
+BACKGROUNDS = ("black", "light", "tinted", "gradient", "texture")
+MAX_BACKGROUND_SPREAD = 50  # largest channel difference of a background pixel; object colours differ by ≥ 150
 # Halves of the image an object can lie in, and relations between two objects.
 POSITIONS = ("top", "bottom", "left", "right")
 RELATIONS = ("above", "below", "left of", "right of")
@@ -56,10 +60,47 @@ def object_mask(obj, image_size):
     return (np.abs(dy) <= r) & (2 * np.abs(dx) <= dy + r)
 
 
-def render(objects, image_size):
-    """uint8 [image_size, image_size, 3] image and one mask per object."""
-    image = np.empty((image_size, image_size, 3), np.uint8)
-    image[:] = BACKGROUND
+def _tint(rng, level):
+    """A nearly grey colour around `level`: each channel within ±MAX_BACKGROUND_SPREAD/2 of it."""
+    half = MAX_BACKGROUND_SPREAD // 2
+    return np.clip(level + rng.integers(-half, half + 1, size=3), 0, 255)
+
+
+def background(rng, kind, image_size):
+    """uint8 [image_size, image_size, 3] background of one of BACKGROUNDS.
+
+    Example:
+    >>> image = background(np.random.default_rng(0), "texture", 64)
+    >>> image.shape, int(np.ptp(image.astype(int), axis=-1).max()) <= MAX_BACKGROUND_SPREAD
+    ((64, 64, 3), True)
+    """
+    if kind == "black":
+        return np.zeros((image_size, image_size, 3), np.uint8)
+    if kind == "light":
+        return np.broadcast_to(rng.integers(170, 246), (image_size, image_size, 3)).astype(np.uint8)
+    if kind == "tinted":
+        return np.broadcast_to(_tint(rng, int(rng.integers(60, 200))), (image_size, image_size, 3)).astype(np.uint8)
+    rows, cols = np.mgrid[0:image_size, 0:image_size] / (image_size - 1)
+    if kind == "gradient":
+        start, end = _tint(rng, int(rng.integers(30, 120))), _tint(rng, int(rng.integers(140, 230)))
+        angle = rng.uniform(0, 2 * np.pi)
+        t = np.cos(angle) * cols + np.sin(angle) * rows
+        t = (t - t.min()) / max(np.ptp(t), 1e-9)
+        return np.round(start + (end - start) * t[..., None]).astype(np.uint8)
+    if kind == "texture":
+        base = _tint(rng, int(rng.integers(70, 190)))
+        period = rng.uniform(4, 12)
+        angle = rng.uniform(0, np.pi)
+        stripes = np.sin(2 * np.pi * (np.cos(angle) * cols + np.sin(angle) * rows) * image_size / period)
+        noise = rng.normal(0, 6, size=(image_size, image_size))
+        shade = np.clip(np.round(stripes * 18 + noise), -25, 25)  # the same for every channel: the tint stays
+        return np.clip(base + shade[..., None], 0, 255).astype(np.uint8)
+    raise ValueError(f"unknown background {kind!r}; valid: {', '.join(BACKGROUNDS)}")
+
+
+def render(objects, image_size, backdrop=None):
+    """uint8 [image_size, image_size, 3] image and one mask per object, on `backdrop` (default black)."""
+    image = np.zeros((image_size, image_size, 3), np.uint8) if backdrop is None else np.array(backdrop, np.uint8)
     masks = []
     for obj in objects:
         mask = object_mask(obj, image_size)

@@ -60,6 +60,9 @@ def warmup_inputs(vocabulary, image_size):
 def export_module(model_dir, top_k=5, backbone_weights=None):
     """The export module (VQAExportModule or MatchingExportModule) of the latest checkpoint of `model_dir`."""
     config, parts, _ = restore_model(model_dir)
+    if config.data.baseline:
+        raise ValueError(f"{model_dir} holds a blind baseline (data.baseline={config.data.baseline}), trained for "
+                         "comparison on blinded inputs; it is not exported")
     backbone = serving_backbone(config, parts, backbone_weights)
     tokenizer = QuestionTokenizer(files.path(model_dir, files.VOCABULARY_FILE), config.data.max_question_length)
     if config.task == "vqa":

@@ -38,7 +38,8 @@ class MatchingTask(Task):
             write_once(
                 directory,
                 lambda target: write_synthetic_captions(
-                    target, {"train": data.num_train, "test": data.num_eval}, data.seed, data.image_size
+                    target, {"train": data.num_train, "test": data.num_eval}, data.seed, data.image_size,
+                    data.synthetic_background,
                 ),
             )
             path, root, train_split, eval_split = captions_path(directory), directory, "train", "test"

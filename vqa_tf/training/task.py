@@ -52,6 +52,8 @@ class Task:
                 f"train it (set model.name to a {config.task} model)"
             )
         data = config.data
+        if data.baseline and config.task != "vqa":
+            raise ValueError(f"data.baseline is for VQA experiments; a {config.task} experiment has none")
         if data.input not in ("images", "features"):
             raise ValueError(f"data.input must be 'images' or 'features'; got {data.input!r}")
         if data.input == "features":

@@ -12,9 +12,22 @@ from vqa_tf.data.errors import DataError
 from vqa_tf.data.synthetic_files import vqa_paths, write_synthetic_vqa
 from vqa_tf.data.vqa_reader import read_vqa
 from vqa_tf.metrics import evaluate_vqa, pointing_accuracy
-from vqa_tf.text import AnswerVocabulary
+from vqa_tf.text import OOV_ID, AnswerVocabulary
 from vqa_tf.training import model_dir as files
 from vqa_tf.training.task import Task, saved, write_once
+
+
+BASELINES = ("question_only", "image_only")
+
+
+def blinded(inputs, baseline):
+    """Model inputs with the image (question_only) or the question (image_only) replaced by a constant."""
+    if baseline == "question_only":
+        key = "images" if "images" in inputs else "image_features"
+        return {**inputs, key: tf.zeros_like(inputs[key])}
+    ids = inputs["token_ids"]
+    constant = tf.one_hot(tf.zeros(tf.shape(ids)[:1], tf.int32), tf.shape(ids)[1], OOV_ID, 0, dtype=ids.dtype)
+    return {**inputs, "token_ids": constant}
 
 
 def _mask(path):
@@ -31,11 +44,13 @@ class VQATask(Task):
     >>> from vqa_tf.configs import apply_overrides, get_experiment
     >>> config = apply_overrides(get_experiment("smem_two_hop_synthetic"), "data.num_train=30,data.num_eval=9")
     >>> task = VQATask(config, tempfile.mkdtemp())
-    >>> len(task.train_examples), task.answers.answers
-    (30, ['no', 'yes'])
+    >>> len(task.train_examples), task.answers.answers[:2]
+    (30, ['yes', 'no'])
     """
 
     def __init__(self, config, model_dir):
+        if config.data.baseline not in ("",) + BASELINES:
+            raise ValueError(f"data.baseline must be '' or one of {', '.join(BASELINES)}; got {config.data.baseline!r}")
         super().__init__(config, model_dir)
         self.train_examples, self.eval_examples = self._examples()
         self.tokenizer = self._tokenizer(e.question for e in self.train_examples)
@@ -52,9 +67,13 @@ class VQATask(Task):
         if data.source == "synthetic":
             directory = files.path(self.model_dir, files.DATA_DIR)
 
+            options = dict(background=data.synthetic_background, yes_prior=data.synthetic_yes_prior)
+            if data.synthetic_tasks:
+                options["tasks"] = data.synthetic_tasks
+
             def write(target):
-                write_synthetic_vqa(target, "train", data.num_train, data.seed, data.image_size)
-                write_synthetic_vqa(target, "eval", data.num_eval, data.seed + 1, data.image_size)
+                write_synthetic_vqa(target, "train", data.num_train, data.seed, data.image_size, **options)
+                write_synthetic_vqa(target, "eval", data.num_eval, data.seed + 1, data.image_size, **options)
 
             write_once(directory, write)
             splits = []
@@ -76,18 +95,25 @@ class VQATask(Task):
 
     def dataset(self, examples, input_context=None, training=True, seed=None, shuffle=None, batch_size=None,
                 every_question=False):
-        """Batches of `examples`; `every_question` keeps those whose answer is not a class (target −1)."""
+        """Batches of `examples`; `every_question` keeps those whose answer is not a class (target −1).
+
+        A blind baseline (data.baseline) sees its inputs blinded here, in training and evaluation alike.
+        """
         data = self.config.data
         batch_size = batch_size or data.global_batch_size
         answers = None if every_question else self.answers
         if data.input == "features":
-            return pipelines.vqa_feature_dataset(
+            dataset = pipelines.vqa_feature_dataset(
                 self._features(examples), examples, self.tokenizer, answers, batch_size, input_context, training,
                 seed, shuffle,
             )
-        return pipelines.vqa_image_dataset(
-            examples, self.tokenizer, answers, data.image_size, batch_size, input_context, training, seed, shuffle
-        )
+        else:
+            dataset = pipelines.vqa_image_dataset(
+                examples, self.tokenizer, answers, data.image_size, batch_size, input_context, training, seed, shuffle
+            )
+        if not data.baseline:
+            return dataset
+        return dataset.map(lambda inputs, targets: (blinded(inputs, data.baseline), targets))
 
     def train_dataset(self, input_context, seed):
         return self.dataset(self.train_examples, input_context, True, seed, self.config.data.shuffle).repeat()
