@@ -53,8 +53,10 @@ def position_weighted_bow(word_vectors_by_position, position_weights, bias):
     return q
 
 
-def smem_vqa(p, image_features, token_ids, num_hops, question_length, padding_id=0):
+def smem_vqa(p, image_features, token_ids, num_hops, question_length, padding_id=0, normalize_regions=True):
     """p: dict of weights (see tests/weights.py); token_ids padded to at most `question_length` (T).
+
+    normalize_regions: divide each region's feature vector by its L2 norm first (0 stays 0).
 
     Returns (logits [B, A], attention [B, hops, H, W]).
     """
@@ -62,6 +64,9 @@ def smem_vqa(p, image_features, token_ids, num_hops, question_length, padding_id
     logits, attention = [], []
     for b in range(batch):
         regions = image_features[b].reshape(height * width, channels).astype(np.float64)
+        if normalize_regions:
+            norms = np.sqrt((regions**2).sum(axis=1, keepdims=True))
+            regions = regions / np.where(norms > 0, norms, 1.0)
         ids = token_ids[b]
         ids = list(ids) + [padding_id] * (question_length - len(ids))
         by_position = np.stack(

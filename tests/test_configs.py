@@ -27,7 +27,7 @@ def test_registry_holds_the_named_experiments():
 
 
 def test_unknown_experiment_lists_the_valid_names():
-    with pytest.raises(KeyError, match="valid names: ibowimg_synthetic, ibowimg_vqa, mdan_resnet152_flickr30k"):
+    with pytest.raises(KeyError, match="valid names: ibowimg_synthetic, ibowimg_vqa, image_only_synthetic, mdan_resnet152_flickr30k"):
         get_experiment("smem")
 
 
@@ -122,7 +122,12 @@ def test_each_model_family_has_one_config_whose_fields_its_constructor_takes():
 
 
 def test_the_family_defaults_are_the_papers_and_the_presets_use_them():
-    assert SMemVQAConfig().arguments() == {"embedding_dim": 1000, "num_hops": 2, "dropout": 0.4}
+    assert SMemVQAConfig().arguments() == {
+        "embedding_dim": 1000,
+        "num_hops": 2,
+        "dropout": 0.4,
+        "normalize_regions": True,  # ours, the one non-paper default
+    }
     assert ReasoningDANConfig().arguments() == {"hidden_dim": 512, "num_steps": 2, "dropout": 0.5}
     for model_name, experiment in PAPER_EXPERIMENTS.items():
         assert get_experiment(experiment).model == MODEL_CONFIGS[model_name]()

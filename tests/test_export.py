@@ -51,12 +51,14 @@ def test_exported_model_equals_the_trained_one(vqa_export, trained):
     served = tf.saved_model.load(vqa_export[2]).signatures["serving_default"](question=questions, image=images)
     expected = parts.model({"images": load_images(images, 64), "token_ids": task.tokenizer(questions)}, training=False)
     probabilities = tf.nn.softmax(expected["logits"]).numpy()
-    top = np.argsort(-probabilities, axis=1)
+    top_k = served["top_scores"].shape[1]
+    assert top_k == min(5, len(task.answers))  # the export's default top_k over the 15 synthetic answers
+    top = np.argsort(-probabilities, axis=1)[:, :top_k]
     np.testing.assert_allclose(served["top_scores"].numpy(), np.take_along_axis(probabilities, top, 1), atol=1e-5)
     assert [a.decode() for a in served["answer"].numpy()] == [task.answers.answers[i] for i in top[:, 0]]
     np.testing.assert_allclose(served["attention"].numpy(), expected["attention"].numpy(), atol=1e-5)
     assert served["attention"].dtype == tf.float32 and served["attention"].shape == (4, 2, 8, 8)
-    assert served["top_answers"].shape == (4, 2)  # the synthetic answer vocabulary holds yes and no
+    assert served["top_answers"].shape == (4, top_k)
 
 
 @pytest.mark.slow
@@ -171,7 +173,7 @@ def test_bad_requests_fail_with_a_message_and_the_next_good_one_works(vqa_export
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         serve(question=tf.constant(question), image=images)
     out = serve(question=tf.constant(["is there a red square?"]), image=tf.stack([good]))
-    assert out["answer"].numpy()[0] in (b"yes", b"no")
+    assert out["answer"].numpy()[0].decode() in task.answers.answers
 
 
 @pytest.mark.slow

@@ -151,14 +151,20 @@ def reference_weights_of_step(step):
     return reference_weights(_Holder)[step.name]
 
 
-@pytest.mark.parametrize("num_hops", [1, 2, 3])
-def test_smem_vqa_matches_reference(rng, num_hops):
-    model = small_model("smem_vqa", num_hops=num_hops)
+@pytest.mark.parametrize("num_hops,normalize_regions", [(1, True), (2, True), (3, True), (2, False)])
+def test_smem_vqa_matches_reference(rng, num_hops, normalize_regions):
+    model = small_model("smem_vqa", num_hops=num_hops, normalize_regions=normalize_regions)
     randomize(model)
     batch = ragged_batch(rng)
+    batch["image_features"][0, 0, 0] = 0.0  # a region with no signal stays zero when normalized
     out = model(batch)
     logits, attention = ref.smem_vqa(
-        reference_weights(model), batch["image_features"], batch["token_ids"], num_hops, model.max_question_length
+        reference_weights(model),
+        batch["image_features"],
+        batch["token_ids"],
+        num_hops,
+        model.max_question_length,
+        normalize_regions=normalize_regions,
     )
     np.testing.assert_allclose(_np(out["logits"]), logits, **TOL)
     np.testing.assert_allclose(_np(out["attention"]), attention, **TOL)

@@ -34,7 +34,7 @@ def test_grpc_predict_answers_a_batch_as_the_saved_model_does(server, reference)
     inputs, expected = reference
     out = server.grpc.predict(MODEL, inputs)
     _assert_same_answers(out, expected)
-    assert out["attention"].shape == (4, 2, 8, 8) and out["top_answers"].shape == (4, 2)
+    assert out["attention"].shape == (4, 2, 8, 8) and out["top_answers"].shape == (4, 5)  # the default top_k
     response = server.grpc.send(server.grpc.predict_request(MODEL, inputs))
     assert (response.model_spec.name, response.model_spec.version.value) == (MODEL, 1)
     assert response.model_spec.signature_name == "serving_default"

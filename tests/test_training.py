@@ -26,14 +26,20 @@ from vqa_tf.data.synthetic import TASKS
 
 STEPS = 8
 # Float32 sums of the same numbers in another order differ in the last bits; after
-# 8 SGD/Adam steps the weights of runs that saw the same global batches agree to this.
-TOLERANCE = 1e-5
+# 8 SGD steps the weights of runs that saw the same global batches agree to this
+# (measured: 1.3e-5 mirrored, through batch norm's cross-replica statistics).
+TOLERANCE = 5e-5
+# SGD, not the preset's Adam: Adam divides each gradient element by its own running
+# magnitude, so an element whose gradient is ~0 moves by up to ±lr on that float noise
+# alone (3.7e-4 after 8 steps through small_cnn's batch norm, which is synchronized:
+# unsynchronized, the runs differ by 1.2e-2).
+SGD = "optimizer.name=sgd,optimizer.learning_rate=0.01"
 
 
 @pytest.fixture(scope="module")
 def one_device_run(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("one_device"))
-    done = run(command(model_dir, STEPS, "--strategy=one_device"))
+    done = run(command(model_dir, STEPS, "--strategy=one_device", override=SGD))
     assert done.returncode == 0, done.stderr[-3000:]
     return model_dir, done
 
@@ -64,7 +70,7 @@ def test_a_program_prints_one_line_per_report_and_no_tensorflow_start_up_chatter
 
 @pytest.mark.slow
 def test_mirrored_over_two_cpu_devices_matches_one_device(one_device_run, tmp_path):
-    done = run(command(str(tmp_path), STEPS, "--strategy=mirrored", "--num_cpu_devices=2"))
+    done = run(command(str(tmp_path), STEPS, "--strategy=mirrored", "--num_cpu_devices=2", override=SGD))
     assert done.returncode == 0, done.stderr[-3000:]
     assert max_difference(model_weights(str(tmp_path)), model_weights(one_device_run[0])) < TOLERANCE
 
@@ -77,7 +83,7 @@ def test_two_worker_processes_match_one_device(one_device_run, tmp_path):
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         workers.append(subprocess.Popen(
-            command(str(tmp_path / f"worker{index}"), STEPS, "--strategy=multi_worker"),
+            command(str(tmp_path / f"worker{index}"), STEPS, "--strategy=multi_worker", override=SGD),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(TF_CONFIG=tf_config),
         ))
     outputs = [w.communicate(timeout=600) for w in workers]

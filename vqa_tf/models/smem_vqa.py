@@ -35,6 +35,10 @@ class SMemVQA(MultimodalModel):
         num_hops: 1 for the one-hop model, 2 for the paper's two-hop model.
         dropout: dropout on the grid features and before the classifier.
         padding_id: the token id that marks padding.
+        normalize_regions: scale each region's feature vector to unit L2
+            norm before embedding it. Not in the paper: without it, hop 2's
+            scores E·O₁ grow with the feature norm, and its softmax starts
+            saturated on one region (see `SMemVQAConfig`).
 
     The paper's settings are the defaults of `vqa_tf.configs.SMemVQAConfig`.
 
@@ -59,12 +63,16 @@ class SMemVQA(MultimodalModel):
         num_hops,
         dropout=0.0,
         padding_id=0,
+        normalize_regions=True,
         **kwargs,
     ):
         if num_hops < 1:
             raise ValueError(f"num_hops must be at least 1; got {num_hops}.")
         inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
-        regions = grid_regions(inputs[IMAGE_FEATURES], dropout)
+        regions = grid_regions(inputs[IMAGE_FEATURES])
+        if normalize_regions:
+            regions = keras.layers.UnitNormalization(name="region_normalization")(regions)
+        regions = keras.layers.Dropout(dropout, name="feature_dropout")(regions)
         words, word_mask = WordEmbedding(
             vocab_size, embedding_dim, padding_id, name="word_embedding"
         )(inputs[TOKEN_IDS])

@@ -70,10 +70,39 @@ def grid_shape(name, image_size=None):
     return (side, side, spec.feature_dim)
 
 
+@keras.saving.register_keras_serializable(package="vqa_tf")
+class CoordinateChannels(keras.layers.Layer):
+    """Appends two channels holding each pixel's row and column, from −1 to 1 (CoordConv, Liu et al. 2018).
+
+    Example:
+    >>> CoordinateChannels()(np.zeros((1, 4, 4, 3), "float32")).shape
+    TensorShape([1, 4, 4, 5])
+    """
+
+    def call(self, images):
+        shape = ops.shape(images)
+        rows = ops.linspace(-1.0, 1.0, shape[1])
+        columns = ops.linspace(-1.0, 1.0, shape[2])
+        grid = ops.stack(ops.meshgrid(rows, columns, indexing="ij"), axis=-1)
+        grid = ops.broadcast_to(ops.cast(grid, images.dtype)[None], (shape[0], shape[1], shape[2], 2))
+        return ops.concatenate([images, grid], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (input_shape[-1] + 2,)
+
+
 def _small_cnn(inputs):
-    x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
+    """Three stride-2 conv–BN–ReLU blocks over the image and its coordinate channels.
+
+    Batch normalization keeps the grid's scale the same on dark and light
+    backgrounds; the coordinate channels give every region its position, as
+    padding does for a deep CNN's features, for every model alike.
+    """
+    x = CoordinateChannels()(keras.layers.Rescaling(1.0 / 255.0)(inputs))
     for i, filters in enumerate((32, 64, 64), start=1):
-        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = keras.layers.BatchNormalization(synchronized=True, name=f"bn{i}")(x)
+        x = keras.layers.ReLU(name=f"relu{i}")(x)
     return x
 
 
