@@ -33,7 +33,7 @@ import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import describe  # noqa: E402
+from machine import describe, write_json_twin  # noqa: E402
 
 from vqa_tf.configs import apply_overrides, get_experiment  # noqa: E402
 from vqa_tf.export import export  # noqa: E402
@@ -200,6 +200,12 @@ def main():
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
+        write_json_twin(
+            args.output, f"python benchmarks/serving_latency.py --output {args.output}",
+            latency_ms={name: dict(zip(("p50", "p99"), percentiles(seconds))) for name, seconds in times.items()},
+            throughput={str(c): {mode: {"requests_per_s": rates[c, mode][0], "p50_ms": rates[c, mode][1]}
+                                 for mode in ("unbatched", "batched")} for c in (1, 8, 32)},
+        )
 
 
 if __name__ == "__main__":

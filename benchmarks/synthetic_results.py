@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import describe  # noqa: E402
+from machine import describe, write_json_twin  # noqa: E402
 
 from vqa_tf.training import train  # noqa: E402
 from vqa_tf.configs import apply_overrides, get_experiment  # noqa: E402
@@ -115,6 +115,7 @@ def main():
                 "iBOWIMG's map is uniform, so its pointing figure is that of the first region.\n\n"
                 + table + "\n"
             )
+        write_json_twin(args.output, command.strip(), results=results, minutes=minutes)
 
 
 if __name__ == "__main__":
