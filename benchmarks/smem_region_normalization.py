@@ -2,8 +2,8 @@
 
 Isolates the SMem-VQA head from CNN training: a `small_cnn` is first trained
 on its own to name the colour and the shape of the object covering each grid
-cell (dense labels drawn from the synthetic scenes' object masks), then
-frozen. SMem two-hop is trained on its grids three ways, with the same data,
+cell, as the synthetic recipe does (`vqa_tf.training.backbone_pretraining`,
+on as many scenes of its own as there are training questions), then frozen. SMem two-hop is trained on its grids three ways, with the same data,
 steps and optimizer: regions as they come (`normalize_regions=False`, the
 paper's model), unit-norm regions (the package default), and a question-only
 baseline (unit-norm, every grid zeroed). Reported per run: the mean largest
@@ -31,10 +31,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import describe, write_json_twin  # noqa: E402
 
 from vqa_tf.data.synthetic import TASKS, SpatialShapesVQA  # noqa: E402
-from vqa_tf.data.synthetic_scenes import COLORS, SHAPES, object_mask  # noqa: E402
+from vqa_tf.configs import DataConfig  # noqa: E402
 from vqa_tf.models import SMemVQA  # noqa: E402
 from vqa_tf.text import Vocabulary, words_of  # noqa: E402
-from vqa_tf.vision import build_backbone, grid_shape  # noqa: E402
+from vqa_tf.training.backbone_pretraining import pretrain_backbone  # noqa: E402
 
 IMAGE_SIZE = 64
 QUESTION_LENGTH = 12
@@ -45,39 +45,13 @@ RUNS = (
 )
 
 
-def cell_labels(objects, cells):
-    """Per grid cell: 1 + index of the colour and of the shape of the object covering most of it (0: none)."""
-    step = IMAGE_SIZE // cells
-    colour, shape, best = (np.zeros((cells, cells)) for _ in range(3))
-    for obj in objects:
-        cover = object_mask(obj, IMAGE_SIZE).reshape(cells, step, cells, step).mean(axis=(1, 3))
-        better = (cover > best) & (cover >= 0.2)
-        colour[better] = list(COLORS).index(obj.color) + 1
-        shape[better] = SHAPES.index(obj.shape) + 1
-        best = np.maximum(best, cover)
-    return colour, shape
-
-
-def pretrained_grids(train, evaluation, epochs):
-    """Trains small_cnn on the training scenes' dense cell labels; returns (train grids, eval grids, cell accuracy)."""
-    backbone = build_backbone("small_cnn", IMAGE_SIZE)
-    cells = grid_shape("small_cnn", IMAGE_SIZE)[0]
-    labels = [np.stack(z) for z in zip(*(cell_labels(s.objects, cells) for s in train))]
-    images = np.stack([s.image for s in train]).astype("float32")
-    grid = backbone.output
-    heads = {
-        "colour": keras.layers.Conv2D(len(COLORS) + 1, 1, name="colour")(grid),
-        "shape": keras.layers.Conv2D(len(SHAPES) + 1, 1, name="shape")(grid),
-    }
-    model = keras.Model(backbone.input, heads)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    model.compile(keras.optimizers.Adam(3e-3), loss={"colour": loss, "shape": loss},
-                  metrics={"colour": ["accuracy"], "shape": ["accuracy"]})
-    history = model.fit(images, {"colour": labels[0], "shape": labels[1]}, batch_size=64, epochs=epochs, verbose=0)
-    cell_accuracy = {k: round(float(history.history[f"{k}_accuracy"][-1]), 3) for k in ("colour", "shape")}
-    eval_images = np.stack([s.image for s in evaluation]).astype("float32")
-    return backbone.predict(images, batch_size=256, verbose=0), backbone.predict(eval_images, batch_size=256,
-                                                                                  verbose=0), cell_accuracy
+def pretrained_grids(train, evaluation, scenes, epochs):
+    """small_cnn pretrained as the synthetic recipe does; returns (train grids, eval grids, cell accuracy)."""
+    data = DataConfig(backbone_pretraining="synthetic_cells", pretraining_scenes=scenes, image_size=IMAGE_SIZE)
+    backbone, accuracy = pretrain_backbone(data, epochs)
+    grids = [backbone.predict(np.stack([s.image for s in split]).astype("float32"), batch_size=256, verbose=0)
+             for split in (train, evaluation)]
+    return grids[0], grids[1], {k: round(v, 3) for k, v in accuracy.items()}
 
 
 def token_ids(vocabulary, questions):
@@ -136,7 +110,7 @@ def main():
 
     train = list(SpatialShapesVQA(seed=1).samples(args.num_train))
     evaluation = list(SpatialShapesVQA(seed=2).samples(args.num_eval))
-    grids, eval_grids, cell_accuracy = pretrained_grids(train, evaluation, args.pretrain_epochs)
+    grids, eval_grids, cell_accuracy = pretrained_grids(train, evaluation, args.num_train, args.pretrain_epochs)
     print(f"small_cnn cell accuracy after pretraining (training scenes): {cell_accuracy}")
     vocabulary = Vocabulary.build(words_of([s.question for s in train]))
     answer_names = sorted({s.answer for s in train})
@@ -165,9 +139,9 @@ def main():
             "# SMem two-hop on frozen pretrained grids: raw vs unit-norm regions\n\n"
             f"Written by `{command.strip()}` on {datetime.date.today().isoformat()}.\n\nMachine: {describe()}.\n\n"
             f"small_cnn pretrained {args.pretrain_epochs} epochs on the dense cell labels of {args.num_train} "
-            f"training scenes (cell accuracy colour {cell_accuracy['colour']}, shape {cell_accuracy['shape']}), "
+            f"pretraining scenes (cell accuracy colour {cell_accuracy['colour']}, shape {cell_accuracy['shape']}), "
             f"then frozen. SMem two-hop, N = 128, dropout 0.2, Adam 1e-3, clip 10, batch {args.batch_size}; "
-            f"accuracy on {args.num_eval} held-out questions (balanced: chance is 0.5 on yes/no, 0.2 colour, "
+            f"accuracy on {args.num_eval} held-out questions (balanced: chance is 0.5 on yes/no, 0.167 colour, "
             "0.333 shape, 0.25 count). Minutes count training steps only. 1/64 = 0.016 is a uniform hop.\n\n"
             + "\n".join(lines) + "\n"
         )

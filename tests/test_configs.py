@@ -89,8 +89,11 @@ def test_smem_preset_carries_the_paper_settings():
     c = get_experiment("smem_two_hop_vqa")
     assert (c.model.embedding_dim, c.model.num_hops, c.model.dropout) == (1000, 2, 0.4)
     assert (c.data.max_question_length, c.data.top_answers) == (25, 1031)
+    assert (c.data.input, c.data.train_backbone, c.data.global_batch_size) == ("images", True, 50)
     o = c.optimizer
     assert (o.name, o.momentum, o.clip_norm, o.weight_decay) == ("sgd", 0.9, 10.0, 5e-4)
+    assert (o.learning_rate, o.model_lr_multiplier, o.decay_factor, o.decay_boundaries[:2]) == (
+        1e-3, 10.0, 0.8, [30_000, 60_000])
 
 
 def test_each_call_returns_a_fresh_config():

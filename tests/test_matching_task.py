@@ -15,7 +15,8 @@ from vqa_tf.vision import load_images
 
 @pytest.fixture(scope="module")
 def task_and_parts(tmp_path_factory):
-    config = apply_overrides(get_experiment("mdan_synthetic"), f"data.num_train=24,data.num_eval=6,{SMALL_DAN}")
+    config = apply_overrides(get_experiment("mdan_synthetic"),
+                             f"data.num_train=24,data.num_eval=6,data.input=images,data.pretraining_scenes=16,{SMALL_DAN}")
     task = make_task(config, str(tmp_path_factory.mktemp("mdan")))
     return task, task.build_model()
 
@@ -46,3 +47,19 @@ def test_the_training_loss_is_the_papers_hinge_over_pairs_of_other_images(task_a
     assert not model.hardest_negative  # the paper's summed hinge is the default
     expected = ref.ranking_loss((image @ text.T).astype(np.float64), model.margin, False, image_ids)
     np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_unmasked_ablation_counts_every_other_caption_as_a_negative(task_and_parts):
+    task, _ = task_and_parts
+    rng = np.random.default_rng(1)
+    image, text = rng.normal(size=(4, 24)).astype("float32"), rng.normal(size=(4, 24)).astype("float32")
+    unmasked = dataclasses.replace(task.config.model, mask_same_image=False)
+    original, task.config.model = task.config.model, unmasked
+    try:
+        loss = task.loss({"image_embedding": image, "text_embedding": text}, {"image_id": tf.constant([5, 5, 6, 7])})
+    finally:
+        task.config.model = original
+    expected = ref.ranking_loss((image @ text.T).astype(np.float64), unmasked.margin, False, None)
+    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-5, atol=1e-5)
+    masked = ref.ranking_loss((image @ text.T).astype(np.float64), unmasked.margin, False, [5, 5, 6, 7])
+    assert not np.allclose(expected[:2], masked[:2])  # the two captions of image 5 differ by their pair

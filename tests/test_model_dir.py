@@ -60,7 +60,7 @@ def test_a_feature_store_run_exports_with_its_extraction_weights_all_under_ram(t
     tf.io.gfile.copy(local_weights, weights)
     config = apply_overrides(get_experiment("smem_two_hop_synthetic"), f"{TINY},trainer.train_steps=4")
     data = config.data
-    data.source, data.input = "vqa", "features"
+    data.source, data.input, data.backbone_pretraining = "vqa", "features", ""
     for split, count, seed in (("train", 96, 0), ("eval", 32, 1)):
         write_synthetic_vqa(f"{root}/data", split, count, seed)
         questions, annotations, pattern = vqa_paths(f"{root}/data", split)
@@ -101,7 +101,8 @@ def test_train_checkpoint_resume_evaluate_and_export_with_every_path_under_ram(c
     train(config, model_dir)
     assert tf.train.latest_checkpoint(f"{model_dir}/checkpoints") == f"{model_dir}/checkpoints/ckpt-4"
     for name in ("config.json", "vocab.txt", "answers.txt", "best.keras", "best.json", "metrics/eval_00000004.json",
-                 "data/train_questions.json", "data/images/eval/000000.png"):
+                 "data/train_questions.json", "data/images/eval/000000.png", "backbone.weights.h5",
+                 "features/train/metadata.json"):
         assert tf.io.gfile.exists(f"{model_dir}/{name}"), name
     assert tf.io.gfile.glob(f"{model_dir}/train/events.out.tfevents.*")
 
@@ -124,7 +125,9 @@ def test_train_checkpoint_resume_evaluate_and_export_with_every_path_under_ram(c
     questions = [e.question for e in examples]
     images = [tf.io.read_file(e.image_path).numpy() for e in examples]
     served = _serve(path, questions, images)
-    expected = parts.model({"images": load_images(tf.constant(images), 64), "token_ids": task.tokenizer(tf.constant(questions))})
+    # the run pretrained its CNN into the ram:// model_dir and trained on its grids
+    grids = build_backbone("small_cnn", 64, f"{model_dir}/backbone.weights.h5")(load_images(tf.constant(images), 64))
+    expected = parts.model({"image_features": grids, "token_ids": task.tokenizer(tf.constant(questions))})
     assert [a.decode() for a in served["answer"]] == [
         task.answers.answers[i] for i in np.argmax(expected["logits"].numpy(), axis=1)
     ]

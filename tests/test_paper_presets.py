@@ -53,8 +53,10 @@ def test_vqa_preset_trains_and_evaluates_on_fixture_files(tmp_path, experiment):
     val_split = _vqa_split(tmp_path, "val", [7, 8])
     config.data.train_data, config.data.train_annotations, config.data.train_images = train_split
     config.data.eval_data, config.data.eval_annotations, config.data.eval_images = val_split
-    config.data.train_features = _features(config, "vqa", train_split[0], train_split[2], str(tmp_path / "features_train"))
-    config.data.eval_features = _features(config, "vqa", val_split[0], val_split[2], str(tmp_path / "features_val"))
+    if config.data.input == "features":  # r-DAN; SMem trains its CNN with the model
+        config.data.train_features = _features(config, "vqa", train_split[0], train_split[2],
+                                               str(tmp_path / "features_train"))
+        config.data.eval_features = _features(config, "vqa", val_split[0], val_split[2], str(tmp_path / "features_val"))
     model_dir = str(tmp_path / "model")
     metrics = train(config, model_dir)
     assert metrics["num_questions"] == 8 and 0.0 <= metrics["accuracy"] <= 1.0

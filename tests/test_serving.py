@@ -68,7 +68,7 @@ def test_get_model_metadata_lists_the_documented_signatures(server):
         "answer": tf.string.as_datatype_enum, "top_answers": tf.string.as_datatype_enum,
         "top_scores": tf.float32.as_datatype_enum, "attention": tf.float32.as_datatype_enum,
     }
-    assert [d.size for d in defs["serve_features"].inputs["image_features"].tensor_shape.dim] == [-1, 8, 8, 64]
+    assert [d.size for d in defs["serve_features"].inputs["image_features"].tensor_shape.dim] == [-1, 8, 8, 66]
     rest = server.rest.signature_defs(MODEL)
     assert set(rest["serving_default"]["inputs"]) == {"question", "image"}
     assert set(rest["serving_default"]["outputs"]) == {"answer", "top_answers", "top_scores", "attention"}

@@ -143,7 +143,9 @@ def test_caption_gallery_is_unique_and_its_distractors_are_false():
     gallery = list(data.gallery(200))
     assert len({s.caption for s in gallery}) == 200
     for sample in gallery[:50]:
-        assert sample.fact.holds_in(sample.objects)
+        assert sample.fact.holds_in(sample.objects) and sample.fact.converse.holds_in(sample.objects)
+        subject, relation, other = sample.fact.converse.subject, sample.fact.converse.relation, sample.fact.converse.other
+        assert (subject, other) == (sample.fact.other, sample.fact.subject) and relation in ("below", "right of")
         distractors = data.distractors(sample, 5)
         assert len(distractors) == 5
         for d in distractors:
@@ -194,6 +196,9 @@ def test_written_captions_read_back_with_the_real_reader(tmp_path):
     from vqa_tf.data.synthetic_files import captions_path, write_synthetic_captions
 
     written = write_synthetic_captions(str(tmp_path), {"train": 6, "test": 4}, seed=9)
+    train = read_karpathy_json(captions_path(str(tmp_path)), str(tmp_path), splits=["train"])
+    assert [e.captions for e in train] == [s.captions for s in SpatialShapesCaptions(seed=9).samples(6)]
+    assert all(len(e.captions) == 2 for e in train)  # the fact and its converse
     test = read_karpathy_json(captions_path(str(tmp_path)), str(tmp_path), splits=["test"])
     assert [e.captions for e in test] == [e.captions for e in written[6:]]
     assert [e.captions[0] for e in test] == [s.caption for s in SpatialShapesCaptions(seed=10).gallery(4)]

@@ -32,8 +32,9 @@ TOLERANCE = 5e-5
 # SGD, not the preset's Adam: Adam divides each gradient element by its own running
 # magnitude, so an element whose gradient is ~0 moves by up to ±lr on that float noise
 # alone (3.7e-4 after 8 steps through small_cnn's batch norm, which is synchronized:
-# unsynchronized, the runs differ by 1.2e-2).
-SGD = "optimizer.name=sgd,optimizer.learning_rate=0.01"
+# unsynchronized, the runs differ by 1.2e-2). On images, so that the pretrained
+# backbone trains with the model under every strategy.
+SGD = "optimizer.name=sgd,optimizer.learning_rate=0.01,data.input=images"
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import tensorflow as tf
 # A small run on the synthetic set: deterministic batches (no shuffle) so that
 # runs under different strategies can be compared. Any experiment.
 TINY_RUN = (
-    "data.num_train=256,data.num_eval=64,data.global_batch_size=32,data.eval_batch_size=64,"
+    "data.num_train=256,data.num_eval=64,data.pretraining_scenes=64,data.global_batch_size=32,data.eval_batch_size=64,"
     "data.shuffle=false,trainer.steps_per_loop=2,trainer.checkpoint_every=4,trainer.eval_every=1000"
 )
 # A small SMem-VQA without dropout, and a small DAN.

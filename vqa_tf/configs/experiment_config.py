@@ -16,7 +16,9 @@ class DataConfig:
     `source` is "synthetic" (the embedded shapes set, written under
     `<model_dir>/data` on first use), "vqa", "daquar" or "karpathy". With
     `input` = "images" the model trains its backbone on decoded images; with
-    "features" it reads a feature store written by vqa-extract-features.
+    "features" it reads a feature store written by vqa-extract-features, or,
+    with `backbone_pretraining`, the grids of its pretrained backbone, which
+    the run extracts into its model_dir.
     """
 
     source: str = "synthetic"
@@ -33,6 +35,9 @@ class DataConfig:
     eval_features: str = ""
     backbone: str = "small_cnn"
     backbone_weights: str = ""  # local file; "" for random initialisation
+    # "synthetic_cells": pretrain the backbone on synthetic scenes first (vqa_tf.training.backbone_pretraining)
+    backbone_pretraining: str = ""
+    pretraining_scenes: int = 12000  # scenes the backbone pretrains on
     image_size: int = 64
     train_backbone: bool = True  # only with input = "images"
     num_train: int = 6000  # synthetic set sizes
@@ -63,6 +68,8 @@ class OptimizerConfig:
     decay_unit: str = "steps"  # "steps" or "epochs"
     decay_factor: float = 0.1
     clip_norm: float = 0.0  # global gradient-norm clip; 0 = none
+    # the model's own layers learn at this multiple of the rate, a backbone trained with them at the rate itself
+    model_lr_multiplier: float = 1.0
     weight_decay: float = 0.0  # L2: adds weight_decay / 2 · Σ‖W‖² over kernels and embeddings
 
 

@@ -92,6 +92,9 @@ class MatchingDANConfig(FamilyConfig):
     margin: float = dataclasses.field(default=100.0, metadata=LOSS)  # ranking-loss margin: paper
     # the hinge summed over every negative: paper (True keeps only the hardest, as VSE++ later did)
     hardest_negative: bool = dataclasses.field(default=False, metadata=LOSS)
+    # pairs of the same image are never negatives: paper ("non-matching pairs"); False counts every other
+    # caption in the batch as one (an ablation)
+    mask_same_image: bool = dataclasses.field(default=True, metadata=LOSS)
 
 
 MODEL_CONFIGS = {

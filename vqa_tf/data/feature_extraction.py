@@ -52,7 +52,7 @@ class Extractor:
     >>> from vqa_tf.vision import build_backbone
     >>> extractor = Extractor(build_backbone("small_cnn"), image_size=64)
     >>> extractor.metadata("small_cnn", num_shards=4, dtype="float16").grid_shape
-    (8, 8, 64)
+    (8, 8, 66)
     """
 
     def __init__(self, backbone, image_size, batch_size=32):

@@ -73,8 +73,13 @@ class CaptionFact:
     """`subject` `relation` `other`, each object a (size, color, shape) triple."""
 
     subject: tuple
-    relation: str  # "above" or "left of"
+    relation: str  # one of synthetic_scenes.RELATIONS
     other: tuple
+
+    @property
+    def converse(self):
+        """The same fact told from the other object: "a X above a Y" → "a Y below a X"."""
+        return CaptionFact(self.other, OPPOSITE[self.relation], self.subject)
 
     @property
     def text(self):
@@ -100,6 +105,11 @@ class SyntheticCaption:
     @property
     def caption(self):
         return self.fact.text
+
+    @property
+    def captions(self):
+        """Both true captions of the scene: the fact and its converse (two captions per image, as in COCO)."""
+        return (self.fact.text, self.fact.converse.text)
 
 
 def _name(obj):

@@ -76,8 +76,11 @@ def write_synthetic_captions(directory, splits, seed, image_size=64, background=
     """Writes caption splits, e.g. `splits={"train": 10000, "test": 1000}`, to one Karpathy JSON.
 
     Every split draws from its own seed (`seed` + its position in `splits`).
-    Evaluation splits (all but "train") are galleries: every caption is unique
-    within them, so each caption has exactly one right image. Returns the examples.
+    A training image has two captions, the fact and its converse, so that a
+    batch can hold two captions of one image, as with COCO's or Flickr30K's
+    five. Evaluation splits (all but "train") are galleries: one caption per
+    image, unique within the split, so each caption has exactly one right
+    image. Returns the examples.
     """
     examples = []
     for offset, (split, count) in enumerate(splits.items()):
@@ -86,6 +89,7 @@ def write_synthetic_captions(directory, splits, seed, image_size=64, background=
             image_id = len(examples)
             image_path = os.path.join(directory, "images", f"captions_{split}", f"{image_id:06d}.png")
             _write_png(image_path, sample.image)
-            examples.append(CaptionExample(image_id, image_path, (sample.caption,), split))
+            captions = sample.captions if split == "train" else (sample.caption,)
+            examples.append(CaptionExample(image_id, image_path, captions, split))
     write_karpathy_json(examples, captions_path(directory), directory, dataset="synthetic_shapes")
     return examples

@@ -60,6 +60,29 @@ def object_mask(obj, image_size):
     return (np.abs(dy) <= r) & (2 * np.abs(dx) <= dy + r)
 
 
+def cell_labels(objects, image_size, cells):
+    """Per cell of a `cells`×`cells` grid: 1 + the index of the colour and of the shape of its object (0: none).
+
+    A cell belongs to the object covering most of it, if that object covers at
+    least a fifth of it: the dense labels a backbone can be pretrained on.
+
+    Example:
+    >>> colour, shape = cell_labels([SceneObject("green", "square", "large", y=8, x=8)], image_size=32, cells=4)
+    >>> colour[:2, :2].tolist(), int(shape[0, 0]), int(colour[3, 3])
+    ([[2, 2], [2, 2]], 1, 0)
+    """
+    step = image_size // cells
+    colour, shape = (np.zeros((cells, cells), np.int32) for _ in range(2))
+    best = np.zeros((cells, cells))
+    for obj in objects:
+        cover = object_mask(obj, image_size).reshape(cells, step, cells, step).mean(axis=(1, 3))
+        better = (cover > best) & (cover >= 0.2)
+        colour[better] = list(COLORS).index(obj.color) + 1
+        shape[better] = SHAPES.index(obj.shape) + 1
+        best = np.maximum(best, cover)
+    return colour, shape
+
+
 def _tint(rng, level):
     """A nearly grey colour around `level`: each channel within ±MAX_BACKGROUND_SPREAD/2 of it."""
     half = MAX_BACKGROUND_SPREAD // 2

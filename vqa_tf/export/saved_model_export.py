@@ -27,13 +27,14 @@ from vqa_tf.utils.saved_models import WARMUP_FILE, versions
 from vqa_tf.vision import build_backbone
 
 
-def serving_backbone(config, parts, backbone_weights=None):
+def serving_backbone(config, parts, model_dir, backbone_weights=None):
     """The CNN of the serving graph: the one trained with the model, or the CNN that extracted its features.
 
     A run on stored features has no CNN in its checkpoint; the serving graph
     then needs the weights file the extraction used (`backbone_weights`, else
-    data.backbone_weights), since a randomly initialised CNN would compute
-    other features than the model learned from.
+    data.backbone_weights, else the backbone the run pretrained in `model_dir`),
+    since a randomly initialised CNN would compute other features than the
+    model learned from.
     """
     data = config.data
     if parts.backbone is not None:
@@ -42,6 +43,8 @@ def serving_backbone(config, parts, backbone_weights=None):
                              "and its checkpoint holds the CNN's weights")
         return parts.backbone
     weights = backbone_weights or data.backbone_weights
+    if not weights and data.backbone_pretraining:
+        weights = files.path(model_dir, files.PRETRAINED_BACKBONE)
     if not weights:
         raise ValueError(
             f"the run trained on stored {data.backbone} features; the serving graph needs the weights file the "
@@ -63,7 +66,7 @@ def export_module(model_dir, top_k=5, backbone_weights=None):
     if config.data.baseline:
         raise ValueError(f"{model_dir} holds a blind baseline (data.baseline={config.data.baseline}), trained for "
                          "comparison on blinded inputs; it is not exported")
-    backbone = serving_backbone(config, parts, backbone_weights)
+    backbone = serving_backbone(config, parts, model_dir, backbone_weights)
     tokenizer = QuestionTokenizer(files.path(model_dir, files.VOCABULARY_FILE), config.data.max_question_length)
     if config.task == "vqa":
         answers = files.path(model_dir, files.ANSWERS_FILE)

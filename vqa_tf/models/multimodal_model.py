@@ -91,7 +91,7 @@ def with_backbone(backbone, model):
     >>> from vqa_tf.vision import build_backbone
     >>> backbone = build_backbone("small_cnn")
     >>> model = SMemVQA(vocab_size=20, num_answers=2, grid_height=8, grid_width=8,
-    ...                 feature_dim=64, embedding_dim=16, max_question_length=6, num_hops=2)
+    ...                 feature_dim=66, embedding_dim=16, max_question_length=6, num_hops=2)
     >>> on_images = with_backbone(backbone, model)
     >>> out = on_images({"images": np.zeros((2, 64, 64, 3), "float32"),
     ...                  "token_ids": np.array([[3, 4, 0], [5, 0, 0]])})

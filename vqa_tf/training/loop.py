@@ -49,6 +49,13 @@ def total_steps(config, task):
     return config.trainer.train_steps
 
 
+def _scaled(gradient, factor):
+    """`gradient` × `factor`, keeping an embedding's sparse IndexedSlices sparse."""
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
+    return gradient * factor
+
+
 class _SigtermFlag:
     """Records a SIGTERM so the loop can checkpoint at the next step and exit."""
 
@@ -101,6 +108,8 @@ def train(config, model_dir):
     iterator = iter(dataset)
     l2 = config.optimizer.weight_decay
     clip = config.optimizer.clip_norm
+    multiplier = config.optimizer.model_lr_multiplier
+    model_paths = {v.path for v in parts.core.trainable_variables}
 
     def replica_step(inputs, targets):
         with tf.GradientTape() as tape:
@@ -119,6 +128,8 @@ def train(config, model_dir):
             grads = context.all_reduce(tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(g) for g in grads])
             grads, _ = tf.clip_by_global_norm(grads, clip)
             grads = [g / context.num_replicas_in_sync for g in grads]
+        if multiplier != 1.0:  # SGD's step is linear in the gradient: this multiplies those layers' rate
+            grads = [_scaled(g, multiplier) if v.path in model_paths else g for g, v in zip(grads, variables)]
         optimizer.apply_gradients(zip(grads, variables))
         return loss
 

@@ -19,10 +19,11 @@ class MatchingTask(Task):
     Example (writes the synthetic captions under the model_dir on first use):
     >>> import tempfile
     >>> from vqa_tf.configs import apply_overrides, get_experiment
-    >>> config = apply_overrides(get_experiment("mdan_synthetic"), "data.num_train=20,data.num_eval=10")
+    >>> config = apply_overrides(get_experiment("mdan_synthetic"),
+    ...                          "data.num_train=20,data.num_eval=10,data.input=images,data.backbone_pretraining=")
     >>> task = MatchingTask(config, tempfile.mkdtemp())
-    >>> task.num_train_examples, len(task.eval_examples)
-    (20, 10)
+    >>> task.num_train_examples, len(task.eval_examples)  # two captions per training image
+    (40, 10)
     """
 
     def __init__(self, config, model_dir):
@@ -67,12 +68,14 @@ class MatchingTask(Task):
         return self.dataset(self.train_examples, input_context, True, seed, self.config.data.shuffle).repeat()
 
     def loss(self, outputs, targets):
-        """The ranking loss over the batch's pairs; other captions of a pair's image are not negatives."""
+        """The ranking loss over the batch's pairs; other captions of a pair's image are not negatives
+        (unless model.mask_same_image is False)."""
         image = tf.cast(outputs["image_embedding"], tf.float32)
         text = tf.cast(outputs["text_embedding"], tf.float32)
         similarity = tf.matmul(image, text, transpose_b=True)
         model = self.config.model
-        return bidirectional_ranking_loss(similarity, model.margin, model.hardest_negative, targets["image_id"])
+        image_ids = targets["image_id"] if model.mask_same_image else None
+        return bidirectional_ranking_loss(similarity, model.margin, model.hardest_negative, image_ids)
 
     def embeddings(self, parts, examples):
         """(image embeddings [I, D] in `examples` order, caption embeddings [C, D], caption → image index).

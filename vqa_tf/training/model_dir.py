@@ -6,9 +6,12 @@
     metrics/eval_<step>.json     every evaluation; best.keras / best.json: the best one
     train/, eval/                TensorBoard summaries
     data/                        the synthetic data set, when the experiment uses it
+    backbone.weights.h5          the pretrained backbone (data.backbone_pretraining)
+    features/train, features/eval  its grids of the data set's images (and data.input = "features")
 
-Export reads config.json, the vocabularies and the latest checkpoint, and
-nothing else: `restore_model` rebuilds the model from those alone.
+Export reads config.json, the vocabularies, the latest checkpoint and a
+pretrained backbone, and nothing else: `restore_model` rebuilds the model
+from the first three alone.
 """
 
 import posixpath
@@ -26,6 +29,8 @@ METRICS_DIR = "metrics"
 BEST_MODEL = "best.keras"
 BEST_METRICS = "best.json"
 DATA_DIR = "data"
+PRETRAINED_BACKBONE = "backbone.weights.h5"
+FEATURES_DIR = "features"
 
 
 def path(model_dir, name):
@@ -61,5 +66,5 @@ def restore_model(model_dir):
     config = load_config(model_dir)
     vocabulary_size = len(Vocabulary.load(path(model_dir, VOCABULARY_FILE)))
     num_answers = len(AnswerVocabulary.load(path(model_dir, ANSWERS_FILE))) if config.task == "vqa" else None
-    parts = build_model_parts(config, vocabulary_size, num_answers, pretrained=False)
+    parts = build_model_parts(config, vocabulary_size, num_answers)
     return config, parts, restore_weights(parts.model, model_dir)

@@ -37,27 +37,26 @@ def data_grid(config):
     return grid_shape(config.data.backbone, config.data.image_size)
 
 
-def build_model_parts(config, vocabulary_size, num_answers=None, pretrained=True):
+def build_model_parts(config, vocabulary_size, num_answers=None, backbone_weights=""):
     """The model of `config` for a question vocabulary of `vocabulary_size` words and `num_answers` classes.
 
     With data.input = "images" the backbone is built and trained with the
-    model, starting from data.backbone_weights if set and `pretrained` (a
-    model about to load a checkpoint needs no starting weights); with
+    model, starting from the weights file `backbone_weights` if given (a
+    model about to load a checkpoint needs none); with
     "features" the model reads grids of `data_grid(config)`, the shape the
     extraction backbone writes.
 
     Example:
     >>> from vqa_tf.configs import apply_overrides, get_experiment
-    >>> config = apply_overrides(get_experiment("rdan_synthetic"), "model.hidden_dim=8")
+    >>> config = apply_overrides(get_experiment("rdan_synthetic"), "model.hidden_dim=8,data.input=images")
     >>> parts = build_model_parts(config, vocabulary_size=30, num_answers=2)
     >>> parts.backbone.name, parts.core.input["image_features"].shape
-    ('small_cnn', (None, 8, 8, 64))
+    ('small_cnn', (None, 8, 8, 66))
     """
     data = config.data
     backbone = None
     if data.input == "images":
-        weights = data.backbone_weights if pretrained and data.backbone_weights else None
-        backbone = build_backbone(data.backbone, data.image_size, weights)
+        backbone = build_backbone(data.backbone, data.image_size, backbone_weights or None)
         backbone.trainable = data.train_backbone
     elif data.input != "features":
         raise ValueError(f"data.input must be 'images' or 'features'; got {data.input!r}")

@@ -19,6 +19,9 @@ def build_optimizer(config, steps_per_epoch):
     if config.name == "sgd":
         return keras.optimizers.SGD(schedule, momentum=config.momentum)
     if config.name == "adam":
+        if config.model_lr_multiplier != 1.0:
+            raise ValueError("optimizer.model_lr_multiplier scales the gradient, which Adam's step ignores; "
+                             "it needs optimizer.name = sgd")
         return keras.optimizers.Adam(schedule)
     raise ValueError(f"unknown optimizer {config.name!r}; valid: sgd, adam")
 

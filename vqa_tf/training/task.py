@@ -6,14 +6,19 @@ evaluation. Vocabularies are written to the model_dir on the first run and
 read back on every rerun, so a resumed run keeps its token and answer ids.
 """
 
+import posixpath
+
 import tensorflow as tf
 
 from vqa_tf.data import feature_store
+from vqa_tf.data.feature_extraction import Extractor, extract
 from vqa_tf.data.errors import DataError
 from vqa_tf.text import QuestionTokenizer, Vocabulary, words_of
 from vqa_tf.training import model_dir as files
+from vqa_tf.training.backbone_pretraining import check_pretraining, pretrained_backbone_weights
 from vqa_tf.training.modeling import build_model_parts, data_grid
 from vqa_tf.utils.files import atomic_path
+from vqa_tf.vision import build_backbone
 
 
 def write_once(directory, write):
@@ -56,13 +61,15 @@ class Task:
             raise ValueError(f"data.baseline is for VQA experiments; a {config.task} experiment has none")
         if data.input not in ("images", "features"):
             raise ValueError(f"data.input must be 'images' or 'features'; got {data.input!r}")
-        if data.input == "features":
+        check_pretraining(data)
+        if data.input == "features" and not data.backbone_pretraining:
             for name in ("train_features", "eval_features"):
                 directory = getattr(data, name)
                 if not directory:
                     raise ValueError(f"data.input = 'features' needs data.{name} (a vqa-extract-features output)")
                 self._check_store(directory)
         tf.io.gfile.makedirs(model_dir)
+        self.backbone_weights = pretrained_backbone_weights(config, model_dir)
 
     def _check_store(self, directory):
         """The store must hold what the serving graph's backbone computes: data.backbone at data.image_size."""
@@ -85,12 +92,31 @@ class Task:
         return QuestionTokenizer(path, data.max_question_length)
 
     def _features(self, examples):
+        """The feature store of `examples` (the training or the evaluation split)."""
         data = self.config.data
-        return data.train_features if examples is self.train_examples else data.eval_features
+        split = "train" if examples is self.train_examples else "eval"
+        if not data.backbone_pretraining:
+            return data.train_features if split == "train" else data.eval_features
+        directory = files.path(self.model_dir, posixpath.join(files.FEATURES_DIR, split))
+        write_once(directory, lambda target: self._extract(examples, target))
+        return directory
+
+    def _extract(self, examples, directory):
+        """Writes the pretrained backbone's grids of the images of `examples` to a feature store."""
+        data = self.config.data
+        backbone = build_backbone(data.backbone, data.image_size, self.backbone_weights)
+        images = sorted({(e.image_id, e.image_path) for e in examples})
+        extract(images, Extractor(backbone, data.image_size, batch_size=256), data.backbone, directory,
+                num_shards=1, dtype="float32")
 
     def build_model(self, pretrained=True):
-        """The ModelParts of this task's model, with fresh weights (see `build_model_parts`)."""
-        return build_model_parts(self.config, self.vocabulary_size, self.num_answers, pretrained)
+        """The ModelParts of this task's model, with fresh weights (see `build_model_parts`).
+
+        `pretrained`: start the backbone from the run's starting weights (a model
+        about to load a checkpoint needs none).
+        """
+        weights = self.backbone_weights if pretrained else ""
+        return build_model_parts(self.config, self.vocabulary_size, self.num_answers, weights)
 
     @property
     def steps_per_epoch(self):

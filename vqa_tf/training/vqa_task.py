@@ -42,7 +42,8 @@ class VQATask(Task):
     Example (writes the synthetic set under the model_dir on first use):
     >>> import tempfile
     >>> from vqa_tf.configs import apply_overrides, get_experiment
-    >>> config = apply_overrides(get_experiment("smem_two_hop_synthetic"), "data.num_train=30,data.num_eval=9")
+    >>> config = apply_overrides(get_experiment("smem_two_hop_synthetic"),
+    ...                          "data.num_train=30,data.num_eval=9,data.input=images,data.backbone_pretraining=")
     >>> task = VQATask(config, tempfile.mkdtemp())
     >>> len(task.train_examples), task.answers.answers[:2]
     (30, ['yes', 'no'])
