@@ -24,6 +24,7 @@ import datetime
 import glob
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -107,9 +108,13 @@ def _curve(model_dir):
         if "accuracy_per_answer_type" in metrics:
             point["accuracy"] = metrics["accuracy_per_answer_type"]
         else:
-            point["recall"] = {d: metrics[d] for d in ("image_to_text", "text_to_image")}
+            point["recall"] = _recall(metrics)
         curve.append(point)
     return curve
+
+
+def _recall(metrics):
+    return {direction: metrics[direction] for direction in ("image_to_text", "text_to_image")}
 
 
 def _minutes_to_target(curve):
@@ -125,7 +130,7 @@ def _yes_no(accuracy):
 
 def _run(name, experiment, overrides, params_override, work_dir, earlier):
     config = apply_overrides(apply_overrides(get_experiment(experiment), overrides), params_override)
-    model_dir = os.path.join(work_dir, name.replace(" ", "_").replace(",", "").replace("(", "").replace(")", ""))
+    model_dir = os.path.join(work_dir, re.sub(r"[^\w-]+", "_", name).strip("_"))
     _reuse(config, model_dir, earlier)
     metrics = train(config, model_dir)
     curve = _curve(model_dir)
@@ -138,7 +143,7 @@ def _run(name, experiment, overrides, params_override, work_dir, earlier):
         result["minutes_to_target"] = _minutes_to_target(curve)
     else:
         result["gallery_images"] = metrics["gallery_images"]
-        result["recall"] = {d: metrics[d] for d in ("image_to_text", "text_to_image")}
+        result["recall"] = _recall(metrics)
     print(name, json.dumps({k: v for k, v in result.items() if k != "curve"}), flush=True)
     return result
 

@@ -67,7 +67,6 @@ def _synthetic(task, model):
             input="features",
             backbone="small_cnn",
             backbone_pretraining="synthetic_cells",
-            pretraining_scenes=12000,
             image_size=64,
             num_train=12000 if task == "vqa" else 10000,
             num_eval=600 if task == "vqa" else 1000,

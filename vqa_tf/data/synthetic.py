@@ -127,9 +127,9 @@ def _backdrop(rng, kind, image_size):
     return background(rng, kind, image_size)
 
 
-def _kinds_without(rng, count, shapes=SHAPES, colors=tuple(COLORS), used=()):
-    """`count` distinct (color, shape, size) kinds of the given colours and shapes, none in `used`."""
-    pool = [(c, sh) for c in colors for sh in shapes if (c, sh) not in set(used)]
+def _kinds_without(rng, count, shapes=SHAPES, colors=tuple(COLORS)):
+    """`count` distinct (color, shape, size) kinds of the given colours and shapes."""
+    pool = [(c, sh) for c in colors for sh in shapes]
     chosen = rng.choice(len(pool), size=count, replace=False)
     return [pool[i] + (list(SIZES)[int(rng.integers(len(SIZES)))],) for i in chosen]
 

@@ -42,9 +42,7 @@ def serving_backbone(config, parts, model_dir, backbone_weights=None):
             raise ValueError("backbone weights are for runs trained on stored features; this run trained its CNN, "
                              "and its checkpoint holds the CNN's weights")
         return parts.backbone
-    weights = backbone_weights or data.backbone_weights
-    if not weights and data.backbone_pretraining:
-        weights = files.path(model_dir, files.PRETRAINED_BACKBONE)
+    weights = backbone_weights or files.backbone_weights(config, model_dir)
     if not weights:
         raise ValueError(
             f"the run trained on stored {data.backbone} features; the serving graph needs the weights file the "

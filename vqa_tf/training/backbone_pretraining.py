@@ -91,16 +91,14 @@ def pretrain_backbone(data, epochs=EPOCHS):
 
 
 def pretrained_backbone_weights(config, model_dir):
-    """The weights file the run's backbone starts from: data.backbone_weights, the model_dir's pretrained file, or "".
+    """`model_dir.backbone_weights(config, model_dir)`, pretraining the backbone into it first if it is missing.
 
-    The pretrained file is written on the first call (atomically: several
-    workers may race, and every one then reads the first file written).
+    The pretrained file is written atomically: several workers may race, and
+    every one then reads the first file written.
     """
     data = config.data
-    if not data.backbone_pretraining:
-        return data.backbone_weights
-    path = files.path(model_dir, files.PRETRAINED_BACKBONE)
-    if tf.io.gfile.exists(path):
+    path = files.backbone_weights(config, model_dir)
+    if not data.backbone_pretraining or tf.io.gfile.exists(path):
         return path
     backbone, accuracy = pretrain_backbone(data)
     print(f"pretrained {data.backbone} on the cells of {data.pretraining_scenes} synthetic scenes (cell accuracy: colour "

@@ -37,6 +37,14 @@ def path(model_dir, name):
     return posixpath.join(model_dir, name)
 
 
+def backbone_weights(config, model_dir):
+    """The weights file the run's CNN starts from: data.backbone_weights, the backbone the run pretrains
+    into the model_dir (data.backbone_pretraining), or "" for random weights."""
+    if config.data.backbone_pretraining:
+        return path(model_dir, PRETRAINED_BACKBONE)
+    return config.data.backbone_weights
+
+
 def latest_checkpoint(model_dir):
     """The newest checkpoint's path; FileNotFoundError if the run saved none yet."""
     directory = path(model_dir, CHECKPOINT_DIR)
