@@ -4,11 +4,14 @@ Balanced set: per-task VQA accuracy of iBOWIMG, SMem one-hop, SMem two-hop
 and r-DAN next to the blind baselines (question-only, image-only) trained
 the same way, with attention pointing accuracy per hop (share of questions
 whose highest-weight region touches the object the answer rests on), the
-training minutes and the minutes until every task but counting is ≥ 97%.
+training minutes and the minutes until every task but counting is ≥ 97%;
+SMem two-hop also with two more trainer seeds (initialization and batch
+order), since how far it gets on relative position varies between seeds.
 Skewed set (each yes/no template answered by its majority answer 80% of the
 time): SMem two-hop and r-DAN against the question-only model on yes/no
 questions. m-DAN: Recall@K both ways on a 1,000-image gallery, with the
-paper's loss (same-image pairs masked) and the unmasked ablation.
+paper's loss (same-image pairs masked) and the unmasked ablation, and how
+the captions of the images wrongly ranked first differ from the queries.
 
 The runs share what their recipe computes before training and would
 compute identically: the pretrained backbone (one per pretraining setting)
@@ -31,6 +34,7 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,7 +43,7 @@ from machine import describe, write_json_twin  # noqa: E402
 from vqa_tf.configs import apply_overrides, get_experiment  # noqa: E402
 from vqa_tf.data.synthetic import TASKS, YES_NO_TASKS  # noqa: E402
 from vqa_tf.training import model_dir as files  # noqa: E402
-from vqa_tf.training import train  # noqa: E402
+from vqa_tf.training import restore_for_evaluation, train  # noqa: E402
 
 SKEWED = "data.synthetic_yes_prior=0.8"
 TARGET = 0.97
@@ -50,6 +54,8 @@ RUNS = [
     ("SMem one-hop", "smem_one_hop_synthetic", "", "balanced"),
     ("SMem two-hop", "smem_two_hop_synthetic", "", "balanced"),
     ("r-DAN", "rdan_synthetic", "", "balanced"),
+    ("SMem two-hop, trainer seed 1", "smem_two_hop_synthetic", "trainer.seed=1", "balanced"),
+    ("SMem two-hop, trainer seed 2", "smem_two_hop_synthetic", "trainer.seed=2", "balanced"),
     ("question-only", "question_only_synthetic", "", "balanced"),
     ("image-only", "image_only_synthetic", "", "balanced"),
     ("SMem two-hop, skewed", "smem_two_hop_synthetic", SKEWED, "skewed"),
@@ -117,6 +123,39 @@ def _recall(metrics):
     return {direction: metrics[direction] for direction in ("image_to_text", "text_to_image")}
 
 
+_CAPTION = re.compile(r"a (\w+ \w+ \w+) (above|below|to the left of|to the right of) a (\w+ \w+ \w+)")
+ERROR_KINDS = ("relation (same objects)", "objects swapped", "sizes only", "other")
+
+
+def _retrieval_errors(model_dir):
+    """{kind: count} over text→image queries whose top image is wrong, by how the top image's caption
+    differs from the query: the other relation between the same objects, the same relation with the
+    objects swapped, only the objects' sizes, or anything else."""
+    task, parts, _ = restore_for_evaluation(model_dir)
+    images, texts, caption_image = task.embeddings(parts, task.eval_examples)
+    top = np.argmax(texts @ images.T, axis=1)
+    captions = [c for e in task.eval_examples for c in e.captions]
+    image_caption = {}
+    for caption, image in zip(captions, caption_image):
+        image_caption.setdefault(image, caption)
+    counts = dict.fromkeys(ERROR_KINDS, 0)
+    for caption, truth, found in zip(captions, caption_image, top):
+        if truth == found:
+            continue
+        (a, rel_a, b), (c, rel_c, d) = (_CAPTION.fullmatch(x).groups() for x in (caption, image_caption[found]))
+        unsized = [x.split(" ", 1)[1] for x in (a, b, c, d)]
+        if (a, b) == (c, d):
+            kind = "relation (same objects)"
+        elif (a, b, rel_a) == (d, c, rel_c):
+            kind = "objects swapped"
+        elif (unsized[:2], rel_a) == (unsized[2:], rel_c):
+            kind = "sizes only"
+        else:
+            kind = "other"
+        counts[kind] += 1
+    return counts
+
+
 def _minutes_to_target(curve):
     for point in curve:
         if all(point["accuracy"][t] >= TARGET for t in HELD_TASKS):
@@ -144,6 +183,7 @@ def _run(name, experiment, overrides, params_override, work_dir, earlier):
     else:
         result["gallery_images"] = metrics["gallery_images"]
         result["recall"] = _recall(metrics)
+        result["text_to_image_errors"] = _retrieval_errors(model_dir)
     print(name, json.dumps({k: v for k, v in result.items() if k != "curve"}), flush=True)
     return result
 
@@ -184,6 +224,11 @@ def _tables(results):
             r = results[name]
             cells = [_percent(r["recall"][d][k]) for d in ("image_to_text", "text_to_image") for k in ("r@1", "r@5", "r@10")]
             lines.append(f"| {name} | {r['minutes']:.1f} | " + " | ".join(cells) + " |")
+        lines += ["", "### m-DAN: how the wrongly top-ranked image's caption differs from the query (text→image)",
+                  "", "| loss | " + " | ".join(ERROR_KINDS) + " |", "|---" * (1 + len(ERROR_KINDS)) + "|"]
+        for name in matching:
+            errors = results[name]["text_to_image_errors"]
+            lines.append(f"| {name} | " + " | ".join(str(errors[k]) for k in ERROR_KINDS) + " |")
     return "\n".join(lines)
 
 

@@ -7,7 +7,8 @@
 2. exports the latest checkpoint as a new SavedModel version under --export_base;
 3. starts the local model server (`vqa-model-server`) on free loopback ports;
 4. sends the held-out questions with their image bytes over gRPC, prints questions, answers and
-   the served answers' VQA accuracy per question type (next to the in-process evaluation's);
+   the served answers' VQA accuracy per question type (next to the in-process evaluation's), and
+   without the counting questions, which soft attention cannot answer well;
 5. draws attention figures from the served attention maps; then stops the server.
 """
 
@@ -86,6 +87,10 @@ def main(argv):
     metrics = evaluate_vqa({e.question_id: a for e, a in zip(examples, answers)}, examples)
     per_type = ", ".join(f"{k} {v:.4f}" for k, v in metrics["per_answer_type"].items())
     print(f"  served accuracy {metrics['overall']:.4f} ({per_type})")
+    uncounted = [(e, a) for e, a in zip(examples, answers) if e.answer_type != "count"]
+    if 0 < len(uncounted) < len(examples):  # soft attention averages away how many things it sees
+        without = evaluate_vqa({e.question_id: a for e, a in uncounted}, [e for e, _ in uncounted])["overall"]
+        print(f"  served accuracy without the counting questions {without:.4f}")
     if len(examples) == evaluation["num_questions"]:
         print(f"  in-process evaluation of the same checkpoint: {evaluation['accuracy']:.4f}")
 
