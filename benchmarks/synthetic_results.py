@@ -135,14 +135,12 @@ def _retrieval_errors(model_dir):
     images, texts, caption_image = task.embeddings(parts, task.eval_examples)
     top = np.argmax(texts @ images.T, axis=1)
     captions = [c for e in task.eval_examples for c in e.captions]
-    image_caption = {}
-    for caption, image in zip(captions, caption_image):
-        image_caption.setdefault(image, caption)
     counts = dict.fromkeys(ERROR_KINDS, 0)
     for caption, truth, found in zip(captions, caption_image, top):
         if truth == found:
             continue
-        (a, rel_a, b), (c, rel_c, d) = (_CAPTION.fullmatch(x).groups() for x in (caption, image_caption[found]))
+        found_caption = task.eval_examples[found].captions[0]  # a gallery image has one caption
+        (a, rel_a, b), (c, rel_c, d) = (_CAPTION.fullmatch(x).groups() for x in (caption, found_caption))
         unsized = [x.split(" ", 1)[1] for x in (a, b, c, d)]
         if (a, b) == (c, d):
             kind = "relation (same objects)"
