@@ -131,3 +131,16 @@ def test_train_checkpoint_resume_evaluate_and_export_with_every_path_under_ram(c
     assert [a.decode() for a in served["answer"]] == [
         task.answers.answers[i] for i in np.argmax(expected["logits"].numpy(), axis=1)
     ]
+
+
+def test_restoring_a_checkpoint_that_lacks_some_of_the_models_weights_names_it(tmp_path, rng):
+    """A checkpoint of a one-hop SMem cannot silently fill a two-hop one (its hop-2 weights would stay random)."""
+    from conftest import ragged_batch, small_model
+
+    one_hop, two_hop = small_model("smem_vqa", num_hops=1), small_model("smem_vqa", num_hops=2)
+    batch = ragged_batch(rng)
+    one_hop(batch), two_hop(batch)
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=one_hop), str(tmp_path / files.CHECKPOINT_DIR), 1).save()
+    assert files.restore_weights(one_hop, str(tmp_path)).endswith("ckpt-1")
+    with pytest.raises(ValueError, match="does not hold every weight"):
+        files.restore_weights(two_hop, str(tmp_path))

@@ -150,6 +150,25 @@ def test_sigterm_saves_a_checkpoint_at_the_current_step_and_exits(tmp_path):
 
 
 @pytest.mark.slow
+def test_training_hands_sigterm_back_when_it_returns(tmp_path):
+    """After train() a program's own SIGTERM handling (or the default, exit) applies again: the quick
+    start must still stop on SIGTERM while it exports and serves."""
+    from training_runs import TINY
+    from vqa_tf.configs import apply_overrides, get_experiment
+    from vqa_tf.training import train
+
+    def handler(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        train(apply_overrides(get_experiment("smem_two_hop_synthetic"), f"{TINY},trainer.train_steps=2"), str(tmp_path))
+        assert signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.slow
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     model_dir = str(tmp_path)
     # The learning rate jumps by 1e30 at step 6: the loss overflows right after.

@@ -6,7 +6,8 @@
 
 from vqa_tf.export.matching_module import MatchingExportModule
 from vqa_tf.export.op_check import UnservableOpError, check_servable, saved_model_op_types
-from vqa_tf.export.saved_model_export import export, export_module, next_version
+from vqa_tf.export.saved_model_export import export, export_module
+from vqa_tf.export.version_claim import claimed_version
 from vqa_tf.export.vqa_module import VQAExportModule
 
 __all__ = [
@@ -14,8 +15,8 @@ __all__ = [
     "UnservableOpError",
     "VQAExportModule",
     "check_servable",
+    "claimed_version",
     "export",
     "export_module",
-    "next_version",
     "saved_model_op_types",
 ]

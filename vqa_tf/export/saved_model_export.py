@@ -6,8 +6,9 @@ model_dir copied to another machine exports the same model. Tokenization
 (TF Text), vocabulary lookup (tables over the vocabulary files, which become
 `assets/`), image decoding, resizing and the CNN all run in the graph; the
 op check refuses ops TF Serving lacks. A version is written beside its
-final place and moved into it (`atomic_path`), so a server polling the base
-path never sees half a model, and an existing version is never overwritten.
+final place, fsynced and moved into it (`atomic_path`), so a server polling
+the base path never sees half a model, and an existing version is never
+overwritten; concurrent exporters claim distinct numbers (`version_claim`).
 `assets.extra/tf_serving_warmup_requests` holds one request per endpoint.
 """
 
@@ -18,12 +19,13 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 from vqa_tf.export.matching_module import MatchingExportModule
 from vqa_tf.export.op_check import check_servable
+from vqa_tf.export.version_claim import claimed_version
 from vqa_tf.export.vqa_module import VQAExportModule
 from vqa_tf.text import QuestionTokenizer, Vocabulary
 from vqa_tf.training import model_dir as files
 from vqa_tf.training.model_dir import restore_model
 from vqa_tf.utils.files import atomic_path
-from vqa_tf.utils.saved_models import WARMUP_FILE, versions
+from vqa_tf.utils.saved_models import WARMUP_FILE
 from vqa_tf.vision import build_backbone
 
 
@@ -89,10 +91,6 @@ def write_warmup_requests(export_dir, requests):
             writer.write(log.SerializeToString())
 
 
-def next_version(export_base):
-    return max(versions(export_base), default=0) + 1
-
-
 def export(model_dir, export_base, version=None, top_k=5, backbone_weights=None):
     """Exports the latest checkpoint of `model_dir` to `<export_base>/<version>`; returns that path.
 
@@ -103,13 +101,11 @@ def export(model_dir, export_base, version=None, top_k=5, backbone_weights=None)
                backbone_weights="gs://bucket/resnet152_notop.h5")   # a run on stored features
     """
     module = export_module(model_dir, top_k, backbone_weights)
-    version = version or next_version(export_base)
-    target = posixpath.join(export_base, str(version))
-    if tf.io.gfile.exists(target):
-        raise FileExistsError(f"{target} exists; versions are never overwritten (pick another --version)")
     vocabulary = Vocabulary.load(files.path(model_dir, files.VOCABULARY_FILE))
-    with atomic_path(target, overwrite=False) as temporary:
-        module.archive().write_out(temporary, verbose=False)
-        check_servable(temporary)
-        write_warmup_requests(temporary, module.warmup_requests(*warmup_inputs(vocabulary, module.image_size)))
+    with claimed_version(export_base, version) as version:
+        target = posixpath.join(export_base, str(version))
+        with atomic_path(target, overwrite=False) as temporary:
+            module.archive().write_out(temporary, verbose=False)
+            check_servable(temporary)
+            write_warmup_requests(temporary, module.warmup_requests(*warmup_inputs(vocabulary, module.image_size)))
     return target

@@ -10,6 +10,7 @@ run and keeps the last good checkpoint. Evaluations write
 metric improves, `best.keras`.
 """
 
+import contextlib
 import math
 import signal
 import sys
@@ -57,14 +58,22 @@ def _scaled(gradient, factor):
 
 
 class _SigtermFlag:
-    """Records a SIGTERM so the loop can checkpoint at the next step and exit."""
+    """Records a SIGTERM so the loop can checkpoint at the next step and exit; while the
+    loop runs only (the handler that was installed before comes back on exit)."""
 
     def __init__(self):
         self.raised = False
-        signal.signal(signal.SIGTERM, self._handle)
+        self._previous = None
 
     def _handle(self, signum, frame):
         self.raised = True
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        signal.signal(signal.SIGTERM, self._previous)
 
 
 def train(config, model_dir):
@@ -99,7 +108,6 @@ def train(config, model_dir):
     preemption = None
     if config.runtime.strategy == "multi_worker":
         preemption = tf.distribute.experimental.PreemptionCheckpointHandler(strategy.cluster_resolver, manager)
-    sigterm = _SigtermFlag() if preemption is None else None
 
     start_step = _step(optimizer)
     dataset = strategy.distribute_datasets_from_function(
@@ -151,44 +159,46 @@ def train(config, model_dir):
     trainer = config.trainer
     step = start_step
     metrics = None
-    while step < steps:
-        boundary = min(
-            steps,
-            (step // trainer.steps_per_loop + 1) * trainer.steps_per_loop,
-            (step // trainer.checkpoint_every + 1) * trainer.checkpoint_every,
-            (step // trainer.eval_every + 1) * trainer.eval_every,
-        )
-        started = time.perf_counter()
-        losses = []
-        while step < boundary:
-            losses.append(run_step())
-            step += 1
-            if sigterm is not None and sigterm.raised:
-                break
-        loss = float(np.mean([float(x) for x in losses]))
-        # The losses were computed before each update; the weights after the last update
-        # must be finite too, or the next checkpoint would hold a broken model.
-        if not (math.isfinite(loss) and _finite(model)):
-            raise NaNLossError(
-                f"the training loss became {loss if not math.isfinite(loss) else 'finite, but the weights not'} "
-                f"between steps {step - len(losses)} and {step}; stopping. "
-                f"The last good checkpoint is kept: {manager.latest_checkpoint or 'none yet'}"
+    # The multi-worker path has PreemptionCheckpointHandler; elsewhere a SIGTERM is caught here.
+    with contextlib.nullcontext() if preemption is not None else _SigtermFlag() as sigterm:
+        while step < steps:
+            boundary = min(
+                steps,
+                (step // trainer.steps_per_loop + 1) * trainer.steps_per_loop,
+                (step // trainer.checkpoint_every + 1) * trainer.checkpoint_every,
+                (step // trainer.eval_every + 1) * trainer.eval_every,
             )
-        rate = len(losses) / (time.perf_counter() - started)
-        with writer.as_default(step=step):
-            tf.summary.scalar("loss", loss)
-            tf.summary.scalar("steps_per_second", rate)
-            tf.summary.scalar("learning_rate", float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
-        if progress is not None:
-            progress.update(step, [("loss", loss), ("steps/s", rate)])
-        if sigterm is not None and sigterm.raised:
-            manager.save(checkpoint_number=step)
-            logging.warning("SIGTERM: saved a checkpoint at step %d; exiting", step)
-            sys.exit(143)
-        if step % trainer.checkpoint_every == 0 or step == steps:
-            manager.save(checkpoint_number=step)
-        if step % trainer.eval_every == 0 or step == steps:
-            metrics = _evaluate(task, parts, model_dir, step, chief)
+            started = time.perf_counter()
+            losses = []
+            while step < boundary:
+                losses.append(run_step())
+                step += 1
+                if sigterm is not None and sigterm.raised:
+                    break
+            loss = float(np.mean([float(x) for x in losses]))
+            # The losses were computed before each update; the weights after the last update
+            # must be finite too, or the next checkpoint would hold a broken model.
+            if not (math.isfinite(loss) and _finite(model)):
+                raise NaNLossError(
+                    f"the training loss became {loss if not math.isfinite(loss) else 'finite, but the weights not'} "
+                    f"between steps {step - len(losses)} and {step}; stopping. "
+                    f"The last good checkpoint is kept: {manager.latest_checkpoint or 'none yet'}"
+                )
+            rate = len(losses) / (time.perf_counter() - started)
+            with writer.as_default(step=step):
+                tf.summary.scalar("loss", loss)
+                tf.summary.scalar("steps_per_second", rate)
+                tf.summary.scalar("learning_rate", float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+            if progress is not None:
+                progress.update(step, [("loss", loss), ("steps/s", rate)])
+            if sigterm is not None and sigterm.raised:
+                manager.save(checkpoint_number=step)
+                logging.warning("SIGTERM: saved a checkpoint at step %d; exiting", step)
+                sys.exit(143)
+            if step % trainer.checkpoint_every == 0 or step == steps:
+                manager.save(checkpoint_number=step)
+            if step % trainer.eval_every == 0 or step == steps:
+                metrics = _evaluate(task, parts, model_dir, step, chief)
     if metrics is None:  # resumed after the last evaluation
         metrics = _evaluate(task, parts, model_dir, step, chief)
     return metrics

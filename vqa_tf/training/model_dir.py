@@ -55,9 +55,19 @@ def latest_checkpoint(model_dir):
 
 
 def restore_weights(model, model_dir):
-    """Loads the latest checkpoint's model weights into `model`; returns the checkpoint's path."""
+    """Loads the latest checkpoint's model weights into `model`; returns the checkpoint's path.
+
+    The checkpoint also holds the optimizer's state, which is left unread; every
+    weight of `model` must be in it, or ValueError names the checkpoint.
+    """
     latest = latest_checkpoint(model_dir)
-    tf.train.Checkpoint(model=model).read(latest).expect_partial()
+    status = tf.train.Checkpoint(model=model).read(latest).expect_partial()
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as error:
+        raise ValueError(
+            f"{latest} does not hold every weight of the model that {model_dir}'s config builds: {error}"
+        ) from None
     return latest
 
 

@@ -35,8 +35,9 @@ def atomic_path(path, overwrite=True):
     """Yields a temporary sibling of `path` to write a file or a directory to; moves it to `path` on success.
 
     If the block raises, the temporary file or directory is deleted and `path`
-    is left as it was. On a local disk the move is one rename, so a reader
-    sees either nothing or the whole thing. Object stores (gs://, ram://) have
+    is left as it was. On a local disk the temporary is fsynced and the move
+    is one rename (fsynced too), so a reader sees either nothing or the whole
+    thing, even after a crash. Object stores (gs://, ram://) have
     no atomic rename of a directory: there the files in subdirectories move
     first and the top-level files (such as `saved_model.pb`) last. A
     directory never replaces an existing one; a file does unless
@@ -60,7 +61,7 @@ def atomic_path(path, overwrite=True):
         yield temporary
         _move(temporary, path, overwrite)
     finally:
-        _remove(temporary)
+        remove_tree(temporary)
 
 
 def _files_under(directory):
@@ -83,7 +84,12 @@ def _move(source, target, overwrite):
     is_directory = tf.io.gfile.isdir(source)
     if tf.io.gfile.exists(target) and (is_directory or not overwrite):
         raise FileExistsError(f"{target} exists; it is not replaced")
-    if not is_directory or is_local(target):
+    if is_local(target):
+        _sync_tree(source)  # on disk before the rename makes it visible, so a crash cannot expose empty files
+        tf.io.gfile.rename(source, target, overwrite=overwrite)
+        _sync(parent(target) or ".")  # and the rename itself
+        return
+    if not is_directory:
         tf.io.gfile.rename(source, target, overwrite=overwrite)
         return
     for relative in sorted(_files_under(source), key=lambda name: ("/" not in name, name)):
@@ -91,7 +97,26 @@ def _move(source, target, overwrite):
         tf.io.gfile.rename(posixpath.join(source, relative), posixpath.join(target, relative))
 
 
-def _remove(path):
+def _sync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_tree(path):
+    """fsyncs the local file or directory tree at `path`: files first, then their directories."""
+    if not os.path.isdir(path):
+        _sync(path)
+        return
+    for folder, _, names in os.walk(path, topdown=False):
+        for name in names:
+            _sync(os.path.join(folder, name))
+        _sync(folder)
+
+
+def remove_tree(path):
     """Deletes the file or directory tree at `path`, if there is one."""
     if not tf.io.gfile.exists(path):
         return
