@@ -11,6 +11,7 @@ not on PyPI, is not installed. It binds to 127.0.0.1 unless told otherwise
 (`--bind_address`; the real server listens on every interface).
 """
 
+import dataclasses
 import signal
 import threading
 
@@ -18,7 +19,7 @@ from absl import flags, logging
 
 from vqa_tf import cli
 from vqa_tf.serving.servables import ServableManager
-from vqa_tf.serving.server import start_server
+from vqa_tf.serving.server import RequestLimits, start_server
 from vqa_tf.serving.server_config import BatchingParameters, ModelConfig, read_batching_parameters, read_model_config_file
 from vqa_tf.utils.files import absolute
 
@@ -31,7 +32,19 @@ flags.DEFINE_string("model_config_file", None, "Text-format ModelServerConfig (i
 flags.DEFINE_bool("enable_batching", False, "Batch concurrent requests to the same signature.")
 flags.DEFINE_string("batching_parameters_file", None, "Text-format BatchingParameters (with --enable_batching).")
 flags.DEFINE_integer("file_system_poll_wait_seconds", 1, "Seconds between polls for new versions (0: load once).")
-flags.DEFINE_integer("grpc_max_threads", 64, "Threads answering gRPC requests (and the most concurrent ones).")
+_LIMITS = RequestLimits()
+flags.DEFINE_integer("grpc_max_threads", _LIMITS.grpc_max_threads, "Threads answering gRPC requests.")
+flags.DEFINE_integer("grpc_max_concurrent_rpcs", _LIMITS.grpc_max_concurrent_rpcs,
+                     "gRPC requests in progress at once; more are answered RESOURCE_EXHAUSTED.")
+flags.DEFINE_integer("grpc_max_message_bytes", _LIMITS.grpc_max_message_bytes,
+                     "Largest gRPC message received or sent (RESOURCE_EXHAUSTED above it).")
+flags.DEFINE_integer("max_tensor_elements", _LIMITS.max_tensor_elements,
+                     "Most elements one received gRPC tensor may hold (INVALID_ARGUMENT above it).")
+flags.DEFINE_integer("rest_api_num_threads", _LIMITS.rest_api_num_threads, "Threads answering REST requests.")
+flags.DEFINE_integer("rest_api_timeout_in_ms", _LIMITS.rest_api_timeout_in_ms,
+                     "A REST connection that sends no complete request for this long is closed.")
+flags.DEFINE_integer("rest_api_max_body_bytes", _LIMITS.rest_api_max_body_bytes,
+                     "Largest REST request body (413 above it).")
 FLAGS = flags.FLAGS
 
 
@@ -57,7 +70,8 @@ def main(argv):
     del argv
     manager = ServableManager(model_configs(), batching_parameters())
     manager.start(FLAGS.file_system_poll_wait_seconds)
-    stop = start_server(manager, FLAGS.bind_address, FLAGS.port, FLAGS.rest_api_port, FLAGS.grpc_max_threads)
+    limits = RequestLimits(**{field.name: FLAGS[field.name].value for field in dataclasses.fields(RequestLimits)})
+    stop = start_server(manager, FLAGS.bind_address, FLAGS.port, FLAGS.rest_api_port, limits)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())

@@ -10,7 +10,7 @@ from tensorflow_serving.apis import (
 )
 
 from vqa_tf.serving.errors import ServingError
-from vqa_tf.serving.tensors import from_proto, to_proto
+from vqa_tf.serving.tensors import MAX_ELEMENTS, from_proto, to_proto
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -36,10 +36,12 @@ def _abort_on_error(method):
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     """`Predict` and `GetModelMetadata`; Classify, Regress and MultiInference stay UNIMPLEMENTED
-    (Keras exports hold predict signatures only)."""
+    (Keras exports hold predict signatures only). A Predict waits no longer than its deadline
+    (DEADLINE_EXCEEDED), and is not run once the deadline has passed."""
 
-    def __init__(self, manager):
+    def __init__(self, manager, max_tensor_elements=MAX_ELEMENTS):
         self._manager = manager
+        self._max_elements = max_tensor_elements
 
     @_abort_on_error
     def Predict(self, request, context):
@@ -48,11 +50,11 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         inputs = {}
         for name, proto in request.inputs.items():
             try:
-                inputs[name] = from_proto(proto)
+                inputs[name] = from_proto(proto, self._max_elements)
             except Exception as error:
                 raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r} is not a readable TensorProto: {error}")
         signature = spec.signature_name or DEFAULT_SIGNATURE
-        version, outputs = model.predict(inputs, signature, _version(spec), _label(spec))
+        version, outputs = model.predict(inputs, signature, _version(spec), _label(spec), context.time_remaining())
         wanted = list(request.output_filter) or sorted(outputs)
         unknown = sorted(set(wanted) - set(outputs))
         if unknown:
@@ -108,6 +110,7 @@ def status_response(statuses):
     return response
 
 
-def add_services(server, manager):
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager), server)
+def add_services(server, manager, max_tensor_elements=MAX_ELEMENTS):
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        PredictionService(manager, max_tensor_elements), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager), server)

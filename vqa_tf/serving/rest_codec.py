@@ -74,9 +74,13 @@ def decode_request(body, input_names, default_signature):
         request = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise _invalid(f"the request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise _invalid("the request body nests too deeply") from None
     if not isinstance(request, dict):
         raise _invalid("the request body must be a JSON object")
     signature = request.get("signature_name", default_signature)
+    if not isinstance(signature, str):
+        raise _invalid(f'"signature_name" must be a string, got {type(signature).__name__}')
     if ("instances" in request) == ("inputs" in request):
         raise _invalid('the request must hold exactly one of "instances" (rows) and "inputs" (columns)')
     if "inputs" in request:

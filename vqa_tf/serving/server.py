@@ -1,21 +1,49 @@
 """Starts TF Serving's gRPC services and REST API over a ServableManager, as `tensorflow_model_server` does."""
 
-import threading
+import dataclasses
+import os
 from concurrent import futures
-from http.server import ThreadingHTTPServer
 
 import grpc
 from absl import logging
 
-from vqa_tf.serving import grpc_service, rest_service
+from vqa_tf.serving import grpc_service
+from vqa_tf.serving.rest_service import RestServer
+from vqa_tf.serving.tensors import MAX_ELEMENTS
 
-GRPC_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+
+@dataclasses.dataclass(frozen=True)
+class RequestLimits:
+    """What requests may cost the server: each field is the model server flag of the same name.
+
+    `grpc_max_threads`, `rest_api_num_threads` and `rest_api_timeout_in_ms` are
+    TF Serving's flags (its defaults: 4 × CPUs, 4 × CPUs, 30 s; here the REST
+    timeout bounds the wait for a whole request); the rest are this server's
+    (TF Serving's gRPC message limit is INT_MAX, and its REST body has no cap).
+
+    Example:
+
+        RequestLimits(grpc_max_message_bytes=4 << 20, rest_api_timeout_in_ms=5000)
+    """
+
+    max_tensor_elements: int = MAX_ELEMENTS
+    grpc_max_threads: int = 64
+    grpc_max_concurrent_rpcs: int = 256
+    grpc_max_message_bytes: int = 64 << 20
+    rest_api_num_threads: int = 4 * (os.cpu_count() or 1)
+    rest_api_timeout_in_ms: int = 30000
+    rest_api_max_body_bytes: int = 64 << 20
+
+    def __post_init__(self):
+        if min(dataclasses.astuple(self)) < 1:
+            raise ValueError(f"request limits must be positive: {self}")
 
 
-def start_server(manager, bind_address, port, rest_api_port=0, max_threads=64):
+def start_server(manager, bind_address, port, rest_api_port=0, limits=RequestLimits()):
     """Serves `manager`'s models over gRPC on `port` (and REST on `rest_api_port` unless 0); returns `stop()`.
 
-    A port that cannot be bound raises ValueError naming it.
+    `limits` bounds what one request may cost. A port that cannot be bound
+    raises ValueError naming it.
 
     Example:
 
@@ -25,8 +53,13 @@ def start_server(manager, bind_address, port, rest_api_port=0, max_threads=64):
         ...
         stop()
     """
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_threads), options=GRPC_OPTIONS)
-    grpc_service.add_services(server, manager)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=limits.grpc_max_threads),
+        options=[("grpc.max_receive_message_length", limits.grpc_max_message_bytes),
+                 ("grpc.max_send_message_length", limits.grpc_max_message_bytes)],
+        maximum_concurrent_rpcs=limits.grpc_max_concurrent_rpcs,
+    )
+    grpc_service.add_services(server, manager, limits.max_tensor_elements)
     address = f"{bind_address}:{port}"
     try:
         bound = server.add_insecure_port(address)
@@ -39,17 +72,16 @@ def start_server(manager, bind_address, port, rest_api_port=0, max_threads=64):
     rest = None
     if rest_api_port:
         try:
-            rest = ThreadingHTTPServer((bind_address, rest_api_port), rest_service.make_handler(manager))
+            rest = RestServer(manager, bind_address, rest_api_port, limits.rest_api_num_threads,
+                              limits.rest_api_timeout_in_ms / 1000, limits.rest_api_max_body_bytes)
         except OSError as error:
             server.stop(None)
             raise ValueError(f"cannot listen for REST on {bind_address}:{rest_api_port}: {error}") from None
-        rest.daemon_threads = True
-        threading.Thread(target=rest.serve_forever, daemon=True).start()
         logging.info("Exporting HTTP/REST API at %s:%d", bind_address, rest_api_port)
 
     def stop():
         if rest is not None:
-            rest.shutdown()
+            rest.close()
         server.stop(grace=2).wait()
 
     return stop
