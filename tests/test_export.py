@@ -135,7 +135,7 @@ def test_only_core_and_text_ops_and_assets_and_warmup(vqa_export):
     path = vqa_export[2]
     ops = check_servable(path)
     assert any(op.startswith("TFText>") or op in ("CaseFoldUTF8", "RegexSplitWithOffsets") for op in ops)
-    assert sorted(os.listdir(os.path.join(path, "assets"))) == ["answers.txt", "vocab.txt"]
+    assert sorted(os.listdir(os.path.join(path, "assets"))) == ["answers.txt", "serving_limits.json", "vocab.txt"]
     records = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
                for r in tf.data.TFRecordDataset(os.path.join(path, WARMUP_FILE))]
     assert [r.predict_log.request.model_spec.signature_name for r in records] == ["serving_default", "serve_features"]
@@ -169,7 +169,7 @@ def test_versions_count_up_and_are_never_overwritten(vqa_export):
         (["is there a red square?", ""], None, "a question has no words"),
         (["is there a red square?", "x" * 10_000], None, "longer than 1000 characters"),
         ([b"is there a red \xff\xfe square?", "is there a red square?"], None, "not valid UTF-8"),
-        (["is there a red square?"] * 2, [b"not an image", None], "Unknown image file format"),
+        (["is there a red square?"] * 2, [b"not an image", None], "an image is neither JPEG nor PNG"),
         (["is there a red square?"] * 3, None, "question and image must have the same batch size"),
     ],
 )

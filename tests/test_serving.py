@@ -84,7 +84,7 @@ def test_get_model_status_reports_the_served_version(server):
 
 GOOD_QUESTION = "is there a red square?"
 BAD_REQUESTS = {
-    "corrupt image": (dict(image=[b"\x89PNG not really an image"]), ("INVALID_ARGUMENT",), "Unknown image file format"),
+    "corrupt image": (dict(image=[b"\x89PNG not really an image"]), ("INVALID_ARGUMENT",), "neither JPEG nor PNG"),
     "mismatched batch": (dict(question=[GOOD_QUESTION] * 3), ("INVALID_ARGUMENT",), "same batch size"),
     "empty question": (dict(question=[""]), ("INVALID_ARGUMENT",), "a question has no words"),
     "10,000 characters": (dict(question=["x" * 10_000]), ("INVALID_ARGUMENT",), "longer than 1000 characters"),

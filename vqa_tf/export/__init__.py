@@ -4,6 +4,7 @@
     export("runs/smem", "runs/smem/exports")     # → runs/smem/exports/1
 """
 
+from vqa_tf.export.input_checks import LIMITS_FILE, MAX_BATCH_ROWS, MAX_IMAGE_PIXELS, ServingLimits
 from vqa_tf.export.matching_module import MatchingExportModule
 from vqa_tf.export.op_check import UnservableOpError, check_servable, saved_model_op_types
 from vqa_tf.export.saved_model_export import export, export_module
@@ -11,8 +12,12 @@ from vqa_tf.export.version_claim import claimed_version
 from vqa_tf.export.vqa_module import VQAExportModule
 
 __all__ = [
+    "LIMITS_FILE",
+    "MAX_BATCH_ROWS",
+    "MAX_IMAGE_PIXELS",
     "MatchingExportModule",
     "UnservableOpError",
+    "ServingLimits",
     "VQAExportModule",
     "check_servable",
     "claimed_version",

@@ -12,11 +12,13 @@ overwritten; concurrent exporters claim distinct numbers (`version_claim`).
 `assets.extra/tf_serving_warmup_requests` holds one request per endpoint.
 """
 
+import math
 import posixpath
 
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
+from vqa_tf.export.input_checks import MAX_BATCH_ROWS, MAX_IMAGE_PIXELS, ServingLimits
 from vqa_tf.export.matching_module import MatchingExportModule
 from vqa_tf.export.op_check import check_servable
 from vqa_tf.export.version_claim import claimed_version
@@ -54,14 +56,17 @@ def serving_backbone(config, parts, model_dir, backbone_weights=None):
 
 
 def warmup_inputs(vocabulary, image_size):
-    """(a question of the vocabulary's first words, a grey PNG of the model's input size) for warm-up requests."""
+    """(a question of the vocabulary's first words, a grey PNG of `image_size`²) for warm-up requests."""
     words = vocabulary.tokens[2:6] or ["what"]  # after [PAD] and [UNK]
     image = tf.io.encode_png(tf.fill([image_size, image_size, 3], tf.constant(128, tf.uint8))).numpy()
     return " ".join(words), image
 
 
-def export_module(model_dir, top_k=5, backbone_weights=None):
-    """The export module (VQAExportModule or MatchingExportModule) of the latest checkpoint of `model_dir`."""
+def export_module(model_dir, top_k=5, backbone_weights=None, limits=ServingLimits()):
+    """The export module (VQAExportModule or MatchingExportModule) of the latest checkpoint of `model_dir`.
+
+    Its signatures enforce `limits` (a `ServingLimits`) and record them in `assets/serving_limits.json`.
+    """
     config, parts, _ = restore_model(model_dir)
     if config.data.baseline:
         raise ValueError(f"{model_dir} holds a blind baseline (data.baseline={config.data.baseline}), trained for "
@@ -70,8 +75,8 @@ def export_module(model_dir, top_k=5, backbone_weights=None):
     tokenizer = QuestionTokenizer(files.path(model_dir, files.VOCABULARY_FILE), config.data.max_question_length)
     if config.task == "vqa":
         answers = files.path(model_dir, files.ANSWERS_FILE)
-        return VQAExportModule(parts.core, backbone, tokenizer, answers, config.data.image_size, top_k)
-    return MatchingExportModule(parts.core, backbone, tokenizer, config.data.image_size)
+        return VQAExportModule(parts.core, backbone, tokenizer, answers, config.data.image_size, top_k, limits)
+    return MatchingExportModule(parts.core, backbone, tokenizer, config.data.image_size, limits)
 
 
 def write_warmup_requests(export_dir, requests):
@@ -91,21 +96,32 @@ def write_warmup_requests(export_dir, requests):
             writer.write(log.SerializeToString())
 
 
-def export(model_dir, export_base, version=None, top_k=5, backbone_weights=None):
+def export(model_dir, export_base, version=None, top_k=5, backbone_weights=None, max_batch_rows=MAX_BATCH_ROWS,
+           max_image_pixels=MAX_IMAGE_PIXELS):
     """Exports the latest checkpoint of `model_dir` to `<export_base>/<version>`; returns that path.
+
+    The signatures refuse a call of more than `max_batch_rows` rows and an
+    image whose header declares more than `max_image_pixels` pixels; both are
+    recorded in `assets/serving_limits.json`.
 
     Example:
 
         export("runs/smem", "runs/smem/exports")            # → "runs/smem/exports/1", then /2, …
         export("gs://bucket/runs/rdan", "gs://bucket/serving/rdan",
                backbone_weights="gs://bucket/resnet152_notop.h5")   # a run on stored features
+        export("runs/smem", "runs/smem/exports", max_batch_rows=32, max_image_pixels=1024 * 1024)
     """
-    module = export_module(model_dir, top_k, backbone_weights)
+    limits = ServingLimits(max_batch_rows, max_image_pixels)
+    module = export_module(model_dir, top_k, backbone_weights, limits)
     vocabulary = Vocabulary.load(files.path(model_dir, files.VOCABULARY_FILE))
+    # Warm-up requests the graph's own limits accept, or a server would fail to load the version.
+    text, image = warmup_inputs(vocabulary, min(module.image_size, math.isqrt(limits.max_image_pixels)))
+    warmup = [(name, {key: value[:limits.max_batch_rows] for key, value in inputs.items()})
+              for name, inputs in module.warmup_requests(text, image)]
     with claimed_version(export_base, version) as version:
         target = posixpath.join(export_base, str(version))
         with atomic_path(target, overwrite=False) as temporary:
             module.archive().write_out(temporary, verbose=False)
             check_servable(temporary)
-            write_warmup_requests(temporary, module.warmup_requests(*warmup_inputs(vocabulary, module.image_size)))
+            write_warmup_requests(temporary, warmup)
     return target

@@ -5,7 +5,10 @@
   pipeline extracted itself;
 
 both → `answer` string [B], `top_answers` string [B, k], `top_scores` float32
-[B, k], `attention` float32 [B, hops, H, W]. Every endpoint takes one dict of
+[B, k], `attention` float32 [B, hops, H, W]. Both refuse more than
+`limits.max_batch_rows` rows and `serving_default` an image over
+`limits.max_image_pixels` pixels (`ServingLimits`, recorded in
+`assets/serving_limits.json`). Every endpoint takes one dict of
 named tensors, so `keras.layers.TFSMLayer` can call it with a dict and TF
 Serving sees the same input names.
 """
@@ -14,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vqa_tf.export.input_checks import checked_text, same_batch
+from vqa_tf.export.input_checks import LimitsAsset, ServingLimits, checked_text, same_batch
 from vqa_tf.vision import load_images
 
 
@@ -23,12 +26,14 @@ class VQAExportModule:
 
     Example:
 
-        module = VQAExportModule(parts.core, backbone, tokenizer, "runs/smem/answers.txt", image_size=64)
+        module = VQAExportModule(parts.core, backbone, tokenizer, "runs/smem/answers.txt", image_size=64,
+                                 limits=ServingLimits(max_batch_rows=32))
         module.archive().write_out("/tmp/smem/1")
     """
 
-    def __init__(self, core, backbone, tokenizer, answers_path, image_size, top_k=5):
+    def __init__(self, core, backbone, tokenizer, answers_path, image_size, top_k=5, limits=ServingLimits()):
         self.core, self.backbone, self.tokenizer, self.image_size = core, backbone, tokenizer, image_size
+        self.limits = limits
         self.answers = tf.lookup.StaticHashTable(
             tf.lookup.TextFileInitializer(
                 answers_path, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
@@ -52,16 +57,19 @@ class VQAExportModule:
         }
 
     def serve_images(self, inputs):
+        inputs = self.limits.checked_rows(inputs)
         question, image = same_batch(inputs["question"], inputs["image"], ("question", "image"))
-        return self._answer(question, self.backbone(load_images(image, self.image_size), training=False))
+        images = load_images(image, self.image_size, self.limits.max_image_pixels)
+        return self._answer(question, self.backbone(images, training=False))
 
     def serve_features(self, inputs):
+        inputs = self.limits.checked_rows(inputs)
         question, grid = same_batch(inputs["question"], inputs["image_features"], ("question", "image_features"))
         return self._answer(question, grid)
 
     def archive(self):
         archive = keras.export.ExportArchive()
-        for resource in (self.core, self.backbone, self.tokenizer, self.answers):
+        for resource in (self.core, self.backbone, self.tokenizer, self.answers, LimitsAsset(self.limits)):
             archive.track(resource)
         question = tf.TensorSpec([None], tf.string, name="question")
         image = tf.TensorSpec([None], tf.string, name="image")

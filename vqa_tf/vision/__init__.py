@@ -1,7 +1,7 @@
 """CNN backbones and image decoding for grid features."""
 
 from vqa_tf.vision.backbones import BACKBONES, BackboneSpec, CaffePreprocessing, build_backbone, grid_shape
-from vqa_tf.vision.image_ops import decode_image, load_image, load_images, resize_image
+from vqa_tf.vision.image_ops import decode_image, header_size, load_image, load_images, resize_image
 
 __all__ = [
     "BACKBONES",
@@ -9,6 +9,7 @@ __all__ = [
     "CaffePreprocessing",
     "build_backbone",
     "grid_shape",
+    "header_size",
     "decode_image",
     "load_image",
     "load_images",
