@@ -5,7 +5,11 @@ oldest request, then adds queued requests with the same trailing shapes until th
 batch holds `max_batch_size` rows or `batch_timeout_micros` have passed;
 pads to the next of `allowed_batch_sizes`; runs the signature once; and
 hands each request its rows. If a batch fails, its requests are run one by
-one, so a bad request fails alone instead of failing its neighbours.
+one, so a bad request fails alone instead of failing its neighbours; an
+unexpected error (a bug, or outputs that cannot be split) fails its request
+with INTERNAL, and the batch thread goes on. A request with a deadline waits
+no longer than its deadline (DEADLINE_EXCEEDED), and is not run once it has
+passed.
 """
 
 import collections
@@ -14,18 +18,42 @@ import time
 
 import grpc
 import numpy as np
+from absl import logging
 
 from vqa_tf.serving.errors import ServingError
 
+THREAD_NAME = "batching"  # the name of every batch thread
+
 
 class _Task:
-    def __init__(self, inputs, size):
+    def __init__(self, inputs, size, deadline):
         self.inputs = inputs
         self.size = size
+        self.deadline = deadline  # time.monotonic() by which it must be answered, or None
         self.key = tuple((name, value.dtype.str, value.shape[1:]) for name, value in sorted(inputs.items()))
         self.outputs = None
         self.error = None
         self.done = threading.Event()
+
+    def expired(self):
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def finish(self):
+        if self.outputs is None and self.error is None:
+            self.error = ServingError(grpc.StatusCode.INTERNAL, "the batch thread failed before answering this request")
+        self.done.set()
+
+
+def _as_serving_error(error):
+    """`error` as a ServingError: an unexpected exception becomes INTERNAL, named (and logged)."""
+    if isinstance(error, ServingError):
+        return error
+    try:
+        described = f"{type(error).__name__}: {error}"
+    except Exception:  # an exception whose message cannot be made is still named
+        described = type(error).__name__
+    logging.error("a request failed unexpectedly: %s", described)
+    return ServingError(grpc.StatusCode.INTERNAL, f"running the batch failed: {described}")
 
 
 def batch_size(inputs):
@@ -57,18 +85,24 @@ class BatchScheduler:
         self._condition = threading.Condition()
         self._closed = False
         self._gathering = False  # one thread at a time fills the open batch
-        self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(params.num_batch_threads)]
+        self._threads = [threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True)
+                         for _ in range(params.num_batch_threads)]
         for thread in self._threads:
             thread.start()
 
-    def submit(self, inputs):
+    def submit(self, inputs, deadline=None):
+        """The outputs of `inputs`' rows; DEADLINE_EXCEEDED once `deadline` (a `time.monotonic()` time) passes.
+
+        A request whose deadline passes while it is queued leaves the queue unrun;
+        one whose batch is already running is answered DEADLINE_EXCEEDED at once.
+        """
         size = batch_size(inputs)
         limit = self._params.max_batch_size
         if size > limit:
             raise ServingError(
                 grpc.StatusCode.INVALID_ARGUMENT, f"a request of {size} rows is larger than max_batch_size {limit}"
             )
-        task = _Task(inputs, size)
+        task = _Task(inputs, size, deadline)
         with self._condition:
             if self._closed:
                 raise ServingError(grpc.StatusCode.UNAVAILABLE, "this model version is being unloaded; retry")
@@ -77,7 +111,14 @@ class BatchScheduler:
             self._queue.append(task)
             self._queued_rows += size
             self._condition.notify_all()
-        task.done.wait()
+        if not task.done.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
+            with self._condition:
+                if task in self._queue:
+                    self._queue.remove(task)
+                    self._queued_rows -= size
+            if not task.done.is_set():
+                raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                   "the deadline passed while the request waited in the batching queue")
         if task.error is not None:
             raise task.error
         return task.outputs
@@ -93,43 +134,50 @@ class BatchScheduler:
             self._gathering = True
             first = self._queue.popleft()
             batch, rows = [first], first.size
-            deadline = time.monotonic() + self._params.batch_timeout_micros / 1e6
-            while rows < limit:
-                for task in list(self._queue):
-                    if task.key == first.key and rows + task.size <= limit:
-                        self._queue.remove(task)
-                        batch.append(task)
-                        rows += task.size
-                remaining = deadline - time.monotonic()
-                if rows >= limit or remaining <= 0 or self._closed:
-                    break
-                self._condition.wait(remaining)
-            self._queued_rows -= rows
-            self._gathering = False
-            self._condition.notify_all()
+            try:
+                timeout = time.monotonic() + self._params.batch_timeout_micros / 1e6
+                while rows < limit:
+                    for task in list(self._queue):
+                        if task.key == first.key and rows + task.size <= limit:
+                            self._queue.remove(task)
+                            batch.append(task)
+                            rows += task.size
+                    remaining = timeout - time.monotonic()
+                    if rows >= limit or remaining <= 0 or self._closed:
+                        break
+                    self._condition.wait(remaining)
+            finally:
+                self._queued_rows -= rows
+                self._gathering = False
+                self._condition.notify_all()
             return batch
 
     def _loop(self):
         while (batch := self._take_batch()) is not None:
             try:
-                self._run_batch(batch)
-            except ServingError as error:
-                if len(batch) == 1:
-                    batch[0].error = error
-                else:
-                    for task in batch:
-                        self._run_alone(task)
-            except Exception as error:  # an unexpected failure is reported to every waiting request
                 for task in batch:
-                    task.error = ServingError(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}")
-            for task in batch:
-                task.done.set()
+                    if task.expired():
+                        task.error = ServingError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                                  "the deadline passed before the request ran; it was not run")
+                self._serve([task for task in batch if task.error is None])
+            except BaseException:  # even a SystemExit raised by a signature: this thread goes on serving
+                logging.exception("a batch failed unexpectedly; its requests are answered INTERNAL")
+            finally:  # every request of the batch is answered, whatever went wrong
+                for task in batch:
+                    task.finish()
 
-    def _run_alone(self, task):
+    def _serve(self, batch):
+        """Runs `batch`; if it fails, runs its requests one by one, so that only the failing ones fail."""
+        if not batch:
+            return
         try:
-            self._run_batch([task])
-        except ServingError as error:
-            task.error = error
+            self._run_batch(batch)
+        except Exception as error:
+            if len(batch) == 1:
+                batch[0].error = _as_serving_error(error)
+            else:
+                for task in batch:
+                    self._serve([task])
 
     def _run_batch(self, batch):
         rows = sum(task.size for task in batch)

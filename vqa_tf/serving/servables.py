@@ -4,11 +4,15 @@ Like `tensorflow_model_server`, a model's base path holds integer version
 directories; the version policy picks which to serve, new ones are loaded
 (and their `assets.extra/tf_serving_warmup_requests` replayed) before old
 ones are unloaded, and a version that fails to load is reported in its
-status while the others go on serving.
+status while the others go on serving. Requests hold the version they run
+on, so unloading it never fails them.
 """
 
+import functools
+import gc
 import posixpath
 import threading
+import time
 
 import grpc
 import numpy as np
@@ -20,7 +24,7 @@ from tensorflow_serving.apis import get_model_status_pb2, prediction_log_pb2
 from vqa_tf.serving.batching import BatchScheduler
 from vqa_tf.serving.errors import ServingError, status_code, tensorflow_error_message
 from vqa_tf.serving.tensors import from_proto
-from vqa_tf.utils.saved_models import WARMUP_FILE, read_saved_model, versions
+from vqa_tf.utils.saved_models import WARMUP_FILE, file_listing, fingerprint, read_saved_model, versions
 
 State = get_model_status_pb2.ModelVersionStatus.State
 MAX_WARMUP_RECORDS = 1000  # TF Serving's limit
@@ -118,95 +122,241 @@ class ModelVersion:
         return count
 
 
+class _Servable:
+    """A loaded SavedModel as requests use it: held by the requests running on it, retired by the poller,
+    closed (its batch threads stopped) once it is retired and no request holds it."""
+
+    def __init__(self, model, fingerprint):
+        self.model = model
+        self.fingerprint = fingerprint
+        self.holds = 0
+        self.retired = False
+        self.closed = False
+        self._schedulers = {}  # signature name -> BatchScheduler
+
+    def scheduler(self, signature_name, batching):
+        """The batch scheduler of a signature, made on first use by a request that holds this servable."""
+        if self.closed:
+            raise ServingError(grpc.StatusCode.UNAVAILABLE, f"version {self.model.version} was unloaded; retry")
+        if signature_name not in self._schedulers:
+            run = functools.partial(self.model.run, signature_name)
+            self._schedulers[signature_name] = BatchScheduler(run, batching)
+        return self._schedulers[signature_name]
+
+    def close(self):
+        self.closed = True
+        for scheduler in self._schedulers.values():
+            scheduler.close()
+        self._schedulers.clear()
+
+
+def _run_now(model, signature_name, inputs, deadline):
+    checked = model.check_inputs(signature_name, inputs)
+    if deadline is not None and time.monotonic() >= deadline:
+        raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the request ran; it was not run")
+    return model.run(signature_name, checked)
+
+
 class ServedModel:
-    """The versions of one model, kept in step with its base path by `poll()`."""
+    """The versions of one model, kept in step with its base path by `poll()`.
+
+    Each poll reconciles what is served with what is on disk, as TF Serving's
+    file-system source and availability-preserving policy do: versions the
+    policy aspires to are loaded (the newest first) before versions it no
+    longer aspires to are unloaded; while no aspired version is available the
+    newest of the others goes on serving, so deleting the newest version
+    serves the previous one again once it is loaded. A base path with no
+    versions unloads them all; a base path that is missing (or unreachable)
+    changes nothing. Beyond TF Serving: a version whose SavedModel is replaced
+    under the same number (its `fingerprint()` changes) is reloaded, the new
+    one loaded before the old one is retired; and a version that failed to
+    load is tried again once its files change (TF Serving tries again only
+    after the version has left the base path).
+
+    A request holds the version it runs on until it is answered: a version
+    retired meanwhile finishes its requests (UNLOADING), then stops its batch
+    threads and is dropped (END).
+
+    Example:
+
+        model = ServedModel(ModelConfig("smem", "/models/smem"))
+        model.poll()
+        version, outputs = model.predict(inputs, "serving_default", timeout=5.0)
+    """
 
     def __init__(self, config, batching=None):
         self.config = config
         self._batching = batching
-        self._loaded = {}  # version -> ModelVersion
-        self._schedulers = {}  # (version, signature) -> BatchScheduler
+        self._live = {}  # version -> the _Servable new requests get
+        self._retiring = set()  # retired _Servables that requests still hold
+        self._failed = {}  # version -> file_listing() of its directory when it failed to load
         self._states = {}  # version -> (State, error message)
+        self._unloaded = False  # a SavedModel was dropped since the last poll: collect its garbage
         self._lock = threading.Lock()
+        self._polling = threading.Lock()
 
     def poll(self):
-        """Loads aspired versions that are new, then unloads versions no longer aspired.
+        """Loads the aspired versions that are new, replaced or repaired on disk, then unloads the others."""
+        base = self.config.base_path
+        with self._polling:
+            if not tf.io.gfile.isdir(base):
+                logging.log_every_n_seconds(logging.WARNING, "model %s: base path %s not found; serving what is loaded",
+                                            60, self.config.name, base)
+                return
+            aspired = self.config.aspired(versions(base))
+            self._failed = {v: listing for v, listing in self._failed.items() if v in aspired}
+            for version in sorted(aspired, reverse=True):
+                try:
+                    self._refresh(version)
+                except Exception:  # e.g. a directory deleted while it was read: the next poll sees it anew
+                    logging.exception("model %s: checking version %d failed", self.config.name, version)
+            self._unload_unaspired(aspired)
+            with self._lock:
+                unloaded, self._unloaded = self._unloaded, False
+            if unloaded:  # a loaded SavedModel is full of reference cycles: free its memory now, not some day
+                gc.collect()
 
-        Availability first: old versions are unloaded only once an aspired one is
-        available, so a new version that fails to load leaves the old one serving.
-        """
-        aspired = self.config.aspired(versions(self.config.base_path))
-        for version in aspired:
-            if version not in self._states:
-                self._load(version)
-        with self._lock:
-            stale = [v for v in self._loaded if v not in aspired] if set(aspired) & set(self._loaded) else []
-        for version in stale:
-            self._unload(version)
-
-    def _load(self, version):
+    def _refresh(self, version):
         path = posixpath.join(self.config.base_path, str(version))
-        self._states[version] = (State.LOADING, "")
+        live = self._live.get(version)
+        if live is not None and fingerprint(path) == live.fingerprint:
+            if self._failed.pop(version, None) is not None:  # a failed replacement was taken back
+                self._set_state(version, State.AVAILABLE)
+            return
+        if version in self._failed and file_listing(path) == self._failed[version]:
+            return  # it would fail as it did: try again once its files change
+        self._load(version, path, live)
+
+    def _load(self, version, path, live):
+        """Loads `path` as `version`; `live`, the SavedModel it replaces (or None), serves until it is ready."""
+        loaded_fingerprint, listing = fingerprint(path), file_listing(path)  # a change while loading shows next poll
+        if live is None:
+            self._set_state(version, State.LOADING)
         try:
-            loaded = ModelVersion(path, version)
-            warmed = loaded.warm_up()
+            model = ModelVersion(path, version)
+            warmed = model.warm_up()
         except Exception as error:  # a broken version must not stop the server: report it, serve the rest
             message = error.message if isinstance(error, ServingError) else f"{type(error).__name__}: {error}"
             logging.error("model %s version %d failed to load: %s", self.config.name, version, message)
-            self._states[version] = (State.END, _short(f"loading {path} failed: {message}"))
+            self._failed[version] = listing
+            if live is None:
+                self._set_state(version, State.END, f"loading {path} failed: {message}")
+            else:
+                self._set_state(version, State.AVAILABLE, f"serving the SavedModel loaded before: loading the one "
+                                                          f"now at {path} failed: {message}")
             return
+        self._failed.pop(version, None)
         with self._lock:
-            self._loaded[version] = loaded
+            self._live[version] = _Servable(model, loaded_fingerprint)
             self._states[version] = (State.AVAILABLE, "")
-        logging.info("model %s version %d available (%d warm-up requests)", self.config.name, version, warmed)
+            if live is not None:
+                self._retire(live)
+        logging.info("model %s version %d %s (%d warm-up requests)", self.config.name, version,
+                     "reloaded: its SavedModel was replaced" if live else "available", warmed)
 
-    def _unload(self, version):
+    def _unload_unaspired(self, aspired):
         with self._lock:
-            self._states[version] = (State.UNLOADING, "")
-            del self._loaded[version]
-            for key in [k for k in self._schedulers if k[0] == version]:
-                self._schedulers.pop(key).close()
-            self._states[version] = (State.END, "")
-        logging.info("model %s version %d unloaded", self.config.name, version)
+            stale = sorted(v for v in self._live if v not in aspired)
+            if aspired and not any(v in self._live for v in aspired):
+                stale = stale[:-1]  # no aspired version serves yet: the newest of the others goes on serving
+            for version in stale:
+                entry = self._live.pop(version)
+                self._retire(entry)
+                self._states[version] = (State.UNLOADING if entry.holds else State.END, "")
+                logging.info("model %s version %d %s", self.config.name, version,
+                             f"unloading after {entry.holds} requests in progress" if entry.holds else "unloaded")
+
+    def _retire(self, entry):
+        """No new request gets `entry`; it closes once the requests holding it are answered. Under the lock."""
+        entry.retired = True
+        if entry.holds:
+            self._retiring.add(entry)
+        else:
+            self._close(entry)
+
+    def _close(self, entry):
+        """Stops `entry`'s batch threads; the next poll frees its memory. Under the lock."""
+        entry.close()
+        self._unloaded = True
+
+    def _hold(self, version, label, served):
+        """The _Servable a request runs on, held until `_release`; None if `served` has been closed since."""
+        with self._lock:
+            if served is None:
+                entry = self._find(version, label)
+            else:
+                entry = next((e for e in [self._live.get(served.version), *self._retiring]
+                              if e is not None and e.model is served), None)
+                if entry is None:
+                    return None
+            entry.holds += 1
+            return entry
+
+    def _release(self, entry):
+        with self._lock:
+            entry.holds -= 1
+            if not entry.retired or entry.holds:
+                return
+            self._retiring.discard(entry)
+            self._close(entry)
+            version = entry.model.version
+            if self._states[version][0] == State.UNLOADING and all(e.model.version != version for e in self._retiring):
+                self._states[version] = (State.END, "")
+                logging.info("model %s version %d unloaded", self.config.name, version)
+
+    def _set_state(self, version, state, error=""):
+        with self._lock:
+            self._states[version] = (state, _short(error))
+
+    def _find(self, version, label):
+        name = self.config.name
+        if label:
+            labels = dict(self.config.labels)
+            if label not in labels:
+                raise ServingError(grpc.StatusCode.NOT_FOUND, f"model {name!r} has no version label {label!r}")
+            version = labels[label]
+        if version is None:
+            if not self._live:
+                raise ServingError(grpc.StatusCode.NOT_FOUND, f"model {name!r} has no available version yet")
+            return self._live[max(self._live)]
+        if version not in self._live:
+            raise ServingError(
+                grpc.StatusCode.NOT_FOUND,
+                f"model {name!r} version {version} is not available (available: {sorted(self._live)})",
+            )
+        return self._live[version]
 
     def resolve(self, version=None, label=None):
         """The ModelVersion a request names: a version, a label, or (neither) the latest available."""
-        name = self.config.name
         with self._lock:
-            if label:
-                labels = dict(self.config.labels)
-                if label not in labels:
-                    raise ServingError(grpc.StatusCode.NOT_FOUND, f"model {name!r} has no version label {label!r}")
-                version = labels[label]
-            if version is None:
-                if not self._loaded:
-                    raise ServingError(grpc.StatusCode.NOT_FOUND, f"model {name!r} has no available version yet")
-                return self._loaded[max(self._loaded)]
-            if version not in self._loaded:
-                raise ServingError(
-                    grpc.StatusCode.NOT_FOUND,
-                    f"model {name!r} version {version} is not available (available: {sorted(self._loaded)})",
-                )
-            return self._loaded[version]
+            return self._find(version, label).model
 
-    def predict(self, inputs, signature_name, version=None, label=None):
-        """(version number, outputs) of one request, through the batch scheduler when batching is on."""
-        served = self.resolve(version, label)
-        checked = served.check_inputs(signature_name, inputs)
-        if self._batching is None:
-            return served.version, served.run(signature_name, checked)
-        key = (served.version, signature_name)
-        with self._lock:
-            if key not in self._schedulers:
-                self._schedulers[key] = BatchScheduler(
-                    lambda batch, s=served: s.run(signature_name, batch), self._batching
-                )
-            scheduler = self._schedulers[key]
-        return served.version, scheduler.submit(checked)
+    def predict(self, inputs, signature_name, version=None, label=None, timeout=None, served=None):
+        """(version number, outputs) of one request, through the batch scheduler when batching is on.
+
+        `timeout`: the seconds left to the request (its gRPC deadline): DEADLINE_EXCEEDED once they
+        pass, and the request is not run if they pass before it runs. `served`: a ModelVersion the
+        caller resolved already (REST reads its input names first), which the request runs on even
+        if it has been unloaded since.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        entry = self._hold(version, label, served)
+        if entry is None:  # `served` was unloaded since it was resolved; its batch threads are gone
+            return served.version, _run_now(served, signature_name, inputs, deadline)
+        try:
+            if self._batching is None:
+                return entry.model.version, _run_now(entry.model, signature_name, inputs, deadline)
+            checked = entry.model.check_inputs(signature_name, inputs)
+            with self._lock:
+                scheduler = entry.scheduler(signature_name, self._batching)
+            return entry.model.version, scheduler.submit(checked, deadline)
+        finally:
+            self._release(entry)
 
     def status(self, version=None):
         """[(version, State, error message)] of every version seen, or of one."""
-        states = dict(self._states)
+        with self._lock:
+            states = dict(self._states)
         if version is not None:
             if version not in states:
                 raise ServingError(grpc.StatusCode.NOT_FOUND, f"model {self.config.name!r} has no version {version}")
@@ -220,9 +370,9 @@ class ServedModel:
 
     def close(self):
         with self._lock:
-            for scheduler in self._schedulers.values():
-                scheduler.close()
-            self._schedulers.clear()
+            for entry in [*self._live.values(), *self._retiring]:
+                entry.retired = True
+                entry.close()
 
 
 class ServableManager:

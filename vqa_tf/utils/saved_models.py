@@ -10,6 +10,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 SAVED_MODEL_FILE = "saved_model.pb"
+FINGERPRINT_FILE = "fingerprint.pb"
 WARMUP_FILE = posixpath.join("assets.extra", "tf_serving_warmup_requests")
 
 
@@ -36,3 +37,53 @@ def read_saved_model(export_dir):
     with tf.io.gfile.GFile(posixpath.join(export_dir, SAVED_MODEL_FILE), "rb") as f:
         proto.ParseFromString(f.read())
     return proto
+
+
+def fingerprint(export_dir):
+    """Bytes that change when the SavedModel in `export_dir` is replaced by another; None if there is none yet.
+
+    The bytes of its `fingerprint.pb` (TensorFlow writes one with every
+    SavedModel: hashes of the graph, the signatures and the variables), else
+    the size and modification time of its `saved_model.pb`.
+
+    Example:
+    >>> import tempfile
+    >>> export_dir = tempfile.mkdtemp()
+    >>> fingerprint(export_dir) is None
+    True
+    >>> with tf.io.gfile.GFile(tf.io.gfile.join(export_dir, FINGERPRINT_FILE), "wb") as f:
+    ...     _ = f.write(b"hashes")
+    >>> fingerprint(export_dir)
+    b'hashes'
+    """
+    path = posixpath.join(export_dir, FINGERPRINT_FILE)
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path, "rb") as f:
+            return f.read()
+    path = posixpath.join(export_dir, SAVED_MODEL_FILE)
+    if tf.io.gfile.exists(path):
+        stat = tf.io.gfile.stat(path)
+        return f"{stat.length} {stat.mtime_nsec}".encode()
+    return None
+
+
+def file_listing(directory):
+    """(relative path, size, modification time) of every file under `directory`, sorted; () if there is none.
+
+    It changes whenever a file is added, removed or rewritten.
+
+    Example:
+    >>> import tempfile
+    >>> directory = tempfile.mkdtemp()
+    >>> with tf.io.gfile.GFile(tf.io.gfile.join(directory, SAVED_MODEL_FILE), "wb") as f:
+    ...     _ = f.write(b"half of a saved model")
+    >>> [(name, size) for name, size, _ in file_listing(directory)]
+    [('saved_model.pb', 21)]
+    """
+    files = []
+    for folder, _, names in tf.io.gfile.walk(directory):
+        for name in names:
+            path = posixpath.join(folder, name)
+            stat = tf.io.gfile.stat(path)
+            files.append((path[len(directory) + 1:], stat.length, stat.mtime_nsec))
+    return tuple(sorted(files))
