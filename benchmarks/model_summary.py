@@ -18,9 +18,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from graph_flops import matmul_flops  # noqa: E402
 from machine import describe, write_json_twin  # noqa: E402
 
 from vqa_tf.configs import PAPER_EXPERIMENTS  # noqa: E402
@@ -31,38 +31,15 @@ QUESTION_LENGTH = 25
 
 
 def measured_matmul_flops(model, settings, length=QUESTION_LENGTH):
-    """FLOPs of the MatMul/BatchMatMul ops in the model's graph for one example.
-
-    Ops inside a while loop (the LSTM's time loop) run once per token, so they
-    count `length` times. A loop-carried operand (the LSTM state) has no static
-    row count in the graph; it holds one row per example, so it counts 1.
-    """
+    """FLOPs of the MatMul/BatchMatMul ops in the model's graph for one example (`graph_flops`): the
+    LSTM's time loop runs once per token."""
     spec = {
         "image_features": tf.TensorSpec(
             [1, settings["grid_height"], settings["grid_width"], settings["feature_dim"]], tf.float32
         ),
         "token_ids": tf.TensorSpec([1, length], tf.int32),
     }
-    function = tf.function(lambda inputs: model(inputs)).get_concrete_function(spec)
-    graph = convert_variables_to_constants_v2(function).graph
-    total = 0
-    for op in graph.get_operations():
-        if op.type not in ("MatMul", "BatchMatMulV2"):
-            continue
-        out = op.outputs[0].shape.as_list()
-        b = op.inputs[1].shape.as_list()
-        if op.type == "MatMul":
-            inner = b[1] if op.get_attr("transpose_b") else b[0]
-            rows = out[0] if out[0] is not None else 1
-            flops = 2 * rows * inner * out[1]
-        else:
-            inner = b[-1] if op.get_attr("adj_y") else b[-2]
-            batch_rows = 1
-            for dim in out[:-1]:
-                batch_rows *= dim
-            flops = 2 * batch_rows * inner * out[-1]
-        total += flops * (length if "/while/" in op.name else 1)
-    return total
+    return matmul_flops(tf.function(lambda inputs: model(inputs)).get_concrete_function(spec), length, batch=1)
 
 
 def hand_counts(name, s, length=QUESTION_LENGTH):

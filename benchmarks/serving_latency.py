@@ -8,6 +8,9 @@
    shipped `serving/config/batching_parameters.txt`, medians of interleaved
    repeats. Target: batching gives at least 3× the unbatched throughput at
    32 clients.
+3. Where the CPU goes: the server's and the clients' CPU seconds per request
+   during each throughput run, and the in-process signature's CPU per row at
+   batch 1 and 32, which bound what batching can gain on these cores.
 
 The model is the quick start's SMem two-hop at its synthetic size (64×64
 images, small CNN, 8×8 grid), exported as `vqa-export` writes it; its
@@ -80,8 +83,28 @@ def latencies(paths, requests, rounds, per_round):
     return times
 
 
-def throughput(client, requests, clients, seconds):
-    """(requests/s, p50 ms) with `clients` threads each keeping one Predict request in flight."""
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used so far (Linux `/proc/<pid>/stat`)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def model_cpu_ms_per_row(serve, requests, batch, calls):
+    """CPU milliseconds per row of the in-process signature at `batch` rows per call."""
+    question = tf.constant([r["question"][0] for r in requests[:batch]])
+    image = tf.constant([r["image"][0] for r in requests[:batch]])
+    for _ in range(3):
+        serve(question=question, image=image)
+    start = cpu_seconds(os.getpid())
+    for _ in range(calls):
+        serve(question=question, image=image)["answer"].numpy()
+    return (cpu_seconds(os.getpid()) - start) / calls / batch * 1e3
+
+
+def throughput(client, requests, clients, seconds, server_pid):
+    """(requests/s, p50 ms, server CPU ms per request, client CPU ms per request) with `clients` threads
+    each keeping one Predict request in flight."""
     prepared = [client.predict_request(MODEL, r) for r in requests]
     done, stop = [], threading.Event()
     barrier = threading.Barrier(clients + 1)
@@ -102,13 +125,16 @@ def throughput(client, requests, clients, seconds):
         thread.start()
     barrier.wait()
     started = time.perf_counter()
+    server_cpu, client_cpu = cpu_seconds(server_pid), cpu_seconds(os.getpid())
     time.sleep(seconds)
     stop.set()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    server_cpu, client_cpu = cpu_seconds(server_pid) - server_cpu, cpu_seconds(os.getpid()) - client_cpu
     every = [t for mine in done for t in mine]
-    return len(every) / elapsed, percentiles(every)[0]
+    return (len(every) / elapsed, percentiles(every)[0], server_cpu / len(every) * 1e3,
+            client_cpu / len(every) * 1e3)
 
 
 def main():
@@ -138,12 +164,14 @@ def main():
                 "gRPC GetModelStatus (transport alone)": lambda r: plain.grpc.status(MODEL),
             }
             times = latencies(paths, requests, args.rounds, args.per_round)
+            model_cpu = {batch: model_cpu_ms_per_row(serve, requests, batch, max(20, 640 // batch)) for batch in (1, 32)}
             runs = {}
             for repeat in range(args.repeats):
                 for clients in (1, 8, 32):
                     for name, server in (("unbatched", plain), ("batched", batched)):
-                        rate, p50 = throughput(server.grpc, requests, clients, args.seconds)
-                        runs.setdefault((clients, name), []).append((rate, p50))
+                        rate, p50, server_ms, client_ms = throughput(server.grpc, requests, clients, args.seconds,
+                                                                     server.process.pid)
+                        runs.setdefault((clients, name), []).append((rate, p50, server_ms, client_ms))
                         print(f"repeat {repeat + 1}: {clients:>2} clients, {name:<9}: {rate:7.1f} requests/s, "
                               f"p50 {p50:.1f} ms", flush=True)
             rates = {key: tuple(np.median(np.array(values), axis=0)) for key, values in runs.items()}
@@ -181,14 +209,29 @@ def main():
         f"medians of {args.repeats} interleaved repeats (batched / unbatched is the ratio of the medians). "
         "Batching uses `serving/config/batching_parameters.txt` (up to 32 rows, 5 ms timeout, 1 batch thread).",
         "",
-        "| concurrent clients | unbatched (requests/s) | batched (requests/s) | batched / unbatched | p50 unbatched / batched (ms) |",
-        "|---|---|---|---|---|",
+        "| concurrent clients | unbatched (requests/s) | batched (requests/s) | batched / unbatched "
+        "| p50 unbatched / batched (ms) | server CPU ms / request, unbatched / batched "
+        "| client CPU ms / request, unbatched / batched |",
+        "|---|---|---|---|---|---|---|",
     ]
     for clients in (1, 8, 32):
-        (plain_rate, plain_p50), (batch_rate, batch_p50) = rates[clients, "unbatched"], rates[clients, "batched"]
-        lines.append(f"| {clients} | {plain_rate:.1f} | {batch_rate:.1f} | {batch_rate / plain_rate:.2f}× | "
-                     f"{plain_p50:.1f} / {batch_p50:.1f} |")
+        plain, batched_ = rates[clients, "unbatched"], rates[clients, "batched"]
+        lines.append(f"| {clients} | {plain[0]:.1f} | {batched_[0]:.1f} | {batched_[0] / plain[0]:.2f}× | "
+                     f"{plain[1]:.1f} / {batched_[1]:.1f} | {plain[2]:.2f} / {batched_[2]:.2f} "
+                     f"| {plain[3]:.2f} / {batched_[3]:.2f} |")
     gain = rates[32, "batched"][0] / rates[32, "unbatched"][0]
+    cores = os.cpu_count()
+    ceiling = cores / (model_cpu[32] + rates[32, "batched"][3]) * 1e3
+    lines += [
+        "",
+        f"Where the CPU goes (CPU seconds of each process over the run, per request; {cores} cores): the "
+        f"in-process signature costs {model_cpu[1]:.2f} ms of CPU per row at batch 1 and {model_cpu[32]:.2f} ms "
+        f"at batch 32. Even a server that cost nothing beyond the model's batch-32 rows, with clients as "
+        f"costly as these, could answer at most {cores} cores / ({model_cpu[32]:.2f} + {rates[32, 'batched'][3]:.2f}) ms "
+        f"= {ceiling:.0f} requests/s, {ceiling / rates[32, 'unbatched'][0]:.1f}× this run's unbatched rate at 32 clients; "
+        f"the server's own cost per batched request beyond the model's rows ({rates[32, 'batched'][2] - model_cpu[32]:.2f} ms: "
+        "gRPC, Python handling, conversions) comes on top.",
+    ]
     lines += [
         "",
         f"Targets: gRPC adds {grpc_added:.2f} ms at p50 over the in-process call (target < 2 ms: "
@@ -203,8 +246,11 @@ def main():
         write_json_twin(
             args.output, f"python benchmarks/serving_latency.py --output {args.output}",
             latency_ms={name: dict(zip(("p50", "p99"), percentiles(seconds))) for name, seconds in times.items()},
-            throughput={str(c): {mode: {"requests_per_s": rates[c, mode][0], "p50_ms": rates[c, mode][1]}
+            throughput={str(c): {mode: {"requests_per_s": rates[c, mode][0], "p50_ms": rates[c, mode][1],
+                                        "server_cpu_ms_per_request": rates[c, mode][2],
+                                        "client_cpu_ms_per_request": rates[c, mode][3]}
                                  for mode in ("unbatched", "batched")} for c in (1, 8, 32)},
+            model_cpu_ms_per_row={str(batch): ms for batch, ms in model_cpu.items()},
         )
 
 

@@ -13,9 +13,10 @@ import time
 import pytest
 import tensorflow as tf
 
-from training_runs import env, free_ports, program
+from training_runs import env, program
 from vqa_tf.serving import GrpcClient, RestClient
 from vqa_tf.training import restore_for_evaluation
+from vqa_tf.utils.ports import free_ports
 
 KINDS = ["local", "tensorflow_model_server"]
 MODEL = "smem"

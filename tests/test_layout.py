@@ -17,7 +17,8 @@ from concurrent import futures
 import pytest
 
 from serving_servers import MODEL, base_with
-from training_runs import env, free_ports
+from training_runs import env
+from vqa_tf.utils.ports import free_ports
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONSOLE_SCRIPTS = {

@@ -9,7 +9,7 @@ import tensorflow as tf
 import numpy_reference as ref
 from training_runs import SMALL_DAN
 from vqa_tf.configs import apply_overrides, get_experiment
-from vqa_tf.training import make_task
+from vqa_tf.training import make_task, training_loss
 from vqa_tf.vision import load_images
 
 
@@ -42,7 +42,8 @@ def test_the_training_loss_is_the_papers_hinge_over_pairs_of_other_images(task_a
     task, _ = task_and_parts
     rng = np.random.default_rng(0)
     image, text = rng.normal(size=(4, 24)).astype("float32"), rng.normal(size=(4, 24)).astype("float32")
-    loss = task.loss({"image_embedding": image, "text_embedding": text}, {"image_id": tf.constant(image_ids, tf.int64)})
+    loss = training_loss(task.config)({"image_embedding": image, "text_embedding": text},
+                                      {"image_id": tf.constant(image_ids, tf.int64)})
     model = task.config.model
     assert not model.hardest_negative  # the paper's summed hinge is the default
     expected = ref.ranking_loss((image @ text.T).astype(np.float64), model.margin, False, image_ids)
@@ -54,11 +55,8 @@ def test_the_unmasked_ablation_counts_every_other_caption_as_a_negative(task_and
     rng = np.random.default_rng(1)
     image, text = rng.normal(size=(4, 24)).astype("float32"), rng.normal(size=(4, 24)).astype("float32")
     unmasked = dataclasses.replace(task.config.model, mask_same_image=False)
-    original, task.config.model = task.config.model, unmasked
-    try:
-        loss = task.loss({"image_embedding": image, "text_embedding": text}, {"image_id": tf.constant([5, 5, 6, 7])})
-    finally:
-        task.config.model = original
+    loss = training_loss(dataclasses.replace(task.config, model=unmasked))(
+        {"image_embedding": image, "text_embedding": text}, {"image_id": tf.constant([5, 5, 6, 7])})
     expected = ref.ranking_loss((image @ text.T).astype(np.float64), unmasked.margin, False, None)
     np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-5, atol=1e-5)
     masked = ref.ranking_loss((image @ text.T).astype(np.float64), unmasked.margin, False, [5, 5, 6, 7])

@@ -1,7 +1,6 @@
 """Runs the training binaries in subprocesses, as a user would, for the training tests."""
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -44,16 +43,6 @@ def env(**extra):
 def run(args, timeout=600, **extra_env):
     done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env(**extra_env))
     return done
-
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def model_weights(model_dir):

@@ -88,7 +88,7 @@ class TrainerConfig:
 class RuntimeConfig:
     strategy: str = "one_device"  # one_device | mirrored | multi_worker | tpu
     mixed_precision: bool = False  # mixed_bfloat16: needs no loss scaling
-    jit_compile: bool = False
+    jit_compile: str = "auto"  # auto | on | off: "auto" uses XLA only where it was measured faster (jit_policy)
     tpu: str = ""  # TPU name or address for strategy = tpu
     num_cpu_devices: int = 1  # split the CPU into this many logical devices (mirrored runs without GPUs)
 

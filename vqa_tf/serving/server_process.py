@@ -4,20 +4,14 @@ Used by `vqa-quickstart` and the serving benchmark. The child runs the
 installed program, `python -m vqa_tf.programs.serving.model_server`.
 """
 
-import socket
 import subprocess
 import sys
 
 from vqa_tf.serving.clients import GrpcClient, RestClient
 from vqa_tf.utils.files import absolute
+from vqa_tf.utils.ports import free_ports
 
 SERVER_MODULE = "vqa_tf.programs.serving.model_server"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LocalServerProcess:
@@ -33,8 +27,9 @@ class LocalServerProcess:
 
     def __init__(self, model_name, base_path, log_path, *flags):
         self.model_name, self.log_path = model_name, log_path
-        self.grpc_address = f"127.0.0.1:{free_port()}"
-        self.rest_address = f"127.0.0.1:{free_port()}"
+        grpc_port, rest_port = free_ports(2)
+        self.grpc_address = f"127.0.0.1:{grpc_port}"
+        self.rest_address = f"127.0.0.1:{rest_port}"
         command = [sys.executable, "-m", SERVER_MODULE, f"--port={self.grpc_address.rsplit(':', 1)[1]}",
                    f"--rest_api_port={self.rest_address.rsplit(':', 1)[1]}", f"--model_name={model_name}",
                    f"--model_base_path={absolute(base_path)}", *flags]

@@ -6,10 +6,10 @@
 """
 
 from vqa_tf.training.evaluation import evaluate_and_record, restore_for_evaluation
-from vqa_tf.training.loop import NaNLossError, train
+from vqa_tf.training.loop import NaNLossError, make_train_step, train
 from vqa_tf.training.model_dir import restore_model
 from vqa_tf.training.modeling import ModelParts, build_model_parts, paper_model_arguments
-from vqa_tf.training.tasks import make_task
+from vqa_tf.training.tasks import make_task, training_loss
 
 __all__ = [
     "ModelParts",
@@ -17,8 +17,10 @@ __all__ = [
     "build_model_parts",
     "evaluate_and_record",
     "make_task",
+    "make_train_step",
     "paper_model_arguments",
     "restore_for_evaluation",
     "restore_model",
     "train",
+    "training_loss",
 ]

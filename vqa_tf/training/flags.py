@@ -20,7 +20,8 @@ def define_training_flags():
     flags.DEFINE_string("params_override", None, "section.field=value,… or a JSON file of nested sections.")
     flags.DEFINE_enum("strategy", None, list(STRATEGIES), "tf.distribute strategy.")
     flags.DEFINE_bool("mixed_precision", None, "Train in mixed_bfloat16.")
-    flags.DEFINE_bool("jit_compile", None, "XLA-compile the training step.")
+    flags.DEFINE_bool("jit_compile", None, "XLA-compile the training step (--nojit_compile: never); without either, "
+                      "runtime.jit_compile decides (default 'auto': XLA only where it was measured faster).")
     flags.DEFINE_string("tpu", None, "TPU name or address (strategy tpu).")
     flags.DEFINE_integer("num_cpu_devices", None, "Split the CPU into this many devices (mirrored without GPUs).")
     for name in DATA_FLAGS:
@@ -33,8 +34,9 @@ def config_from_flags():
     config = get_experiment(FLAGS.experiment)
     apply_overrides(config, FLAGS.params_override)
     for name in RUNTIME_FLAGS:
-        if getattr(FLAGS, name) is not None:
-            setattr(config.runtime, name, getattr(FLAGS, name))
+        value = getattr(FLAGS, name)
+        if value is not None:
+            setattr(config.runtime, name, {True: "on", False: "off"}[value] if name == "jit_compile" else value)
     for name in DATA_FLAGS:
         if getattr(FLAGS, name) is not None:
             setattr(config.data, name, getattr(FLAGS, name))

@@ -28,7 +28,8 @@ from vqa_tf.training import model_dir as files
 from vqa_tf.training.distribution import is_chief, make_strategy
 from vqa_tf.training.evaluation import evaluate_and_record
 from vqa_tf.training.optimization import build_optimizer, l2_weights
-from vqa_tf.training.tasks import make_task
+from vqa_tf.training.jit_policy import device_type, resolve_jit_compile
+from vqa_tf.training.tasks import make_task, training_loss
 from vqa_tf.utils.progress import Progress
 
 
@@ -50,13 +51,6 @@ def total_steps(config, task):
     return config.trainer.train_steps
 
 
-def _scaled(gradient, factor):
-    """`gradient` × `factor`, keeping an embedding's sparse IndexedSlices sparse."""
-    if isinstance(gradient, tf.IndexedSlices):
-        return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
-    return gradient * factor
-
-
 class _SigtermFlag:
     """Records a SIGTERM so the loop can checkpoint at the next step and exit; while the
     loop runs only (the handler that was installed before comes back on exit)."""
@@ -76,6 +70,60 @@ class _SigtermFlag:
         signal.signal(signal.SIGTERM, self._previous)
 
 
+def make_train_step(strategy, model, core, optimizer, config, jit_compile):
+    """The training step `train()` runs: `step(iterator)` takes the next global batch of a distributed
+    dataset's iterator, updates `model` and returns the summed per-replica loss.
+
+    The loss is the task's per-example loss (`training_loss(config)`) averaged
+    over `config.data.global_batch_size`, plus the L2 penalty of `config.optimizer`;
+    the gradient is clipped by its global norm, and `core`'s gradients are
+    multiplied by `optimizer.model_lr_multiplier`. The gradient is all-reduced
+    once, so `optimizer` must take it summed (`build_optimizer`'s do). Each
+    replica's step is XLA-compiled when `jit_compile`.
+
+    Example:
+
+        step = make_train_step(strategy, model, model, optimizer, config, jit_compile=False)
+        loss = step(iter(strategy.distribute_datasets_from_function(make_dataset)))
+    """
+    loss = training_loss(config)
+    global_batch = config.data.global_batch_size
+    l2 = config.optimizer.weight_decay
+    clip = config.optimizer.clip_norm
+    multiplier = config.optimizer.model_lr_multiplier
+    model_paths = {v.path for v in core.trainable_variables}
+    variables = model.trainable_variables
+
+    def replica_step(inputs, targets):
+        with tf.GradientTape() as tape:
+            outputs = model(inputs, training=True)
+            value = tf.nn.compute_average_loss(loss(outputs, targets), global_batch_size=global_batch)
+            if l2 > 0:
+                penalty = 0.5 * l2 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(w, tf.float32))) for w in l2_weights(model)])
+                value += tf.nn.scale_regularization_loss(penalty)
+        grads = tape.gradient(value, variables)
+        # The step's one all-reduce: a global-norm clip must see the summed gradient, and
+        # build_optimizer's optimizers take it summed (Keras' own would sum it again).
+        grads = tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(g) for g in grads])
+        if clip > 0:
+            grads, _ = tf.clip_by_global_norm(grads, clip)
+        if multiplier != 1.0:  # SGD's step is linear in the gradient: this multiplies those layers' rate
+            grads = [g * multiplier if v.path in model_paths else g for g, v in zip(grads, variables)]
+        optimizer.apply_gradients(zip(grads, variables))
+        return value
+
+    compiled_step = tf.function(replica_step, jit_compile=jit_compile)
+
+    @tf.function
+    def train_step(iterator):
+        inputs, targets = next(iterator)
+        per_replica = strategy.run(compiled_step, args=(inputs, targets))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return train_step
+
+
 def train(config, model_dir):
     """Trains (or resumes) `config` in `model_dir`; returns the final evaluation metrics (None off the chief).
 
@@ -91,7 +139,6 @@ def train(config, model_dir):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     task = make_task(config, model_dir)
     steps = total_steps(config, task)
-    global_batch = config.data.global_batch_size
     with strategy.scope():
         parts = task.build_model()
         model = parts.model
@@ -114,40 +161,8 @@ def train(config, model_dir):
         lambda context: task.train_dataset(context, seed=config.trainer.seed + start_step)
     )
     iterator = iter(dataset)
-    l2 = config.optimizer.weight_decay
-    clip = config.optimizer.clip_norm
-    multiplier = config.optimizer.model_lr_multiplier
-    model_paths = {v.path for v in parts.core.trainable_variables}
-
-    def replica_step(inputs, targets):
-        with tf.GradientTape() as tape:
-            outputs = model(inputs, training=True)
-            loss = tf.nn.compute_average_loss(task.loss(outputs, targets), global_batch_size=global_batch)
-            if l2 > 0:
-                penalty = 0.5 * l2 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(w, tf.float32))) for w in l2_weights(model)])
-                loss += tf.nn.scale_regularization_loss(penalty)
-        variables = model.trainable_variables
-        grads = tape.gradient(loss, variables)
-        if clip > 0:
-            # Keras sums gradients across replicas inside apply_gradients, after its own
-            # clipping; a global-norm clip must see the summed gradient, so sum here,
-            # clip, and hand each replica its share.
-            context = tf.distribute.get_replica_context()
-            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(g) for g in grads])
-            grads, _ = tf.clip_by_global_norm(grads, clip)
-            grads = [g / context.num_replicas_in_sync for g in grads]
-        if multiplier != 1.0:  # SGD's step is linear in the gradient: this multiplies those layers' rate
-            grads = [_scaled(g, multiplier) if v.path in model_paths else g for g, v in zip(grads, variables)]
-        optimizer.apply_gradients(zip(grads, variables))
-        return loss
-
-    compiled_step = tf.function(replica_step, jit_compile=config.runtime.jit_compile or None)
-
-    @tf.function
-    def train_step(iterator):
-        inputs, targets = next(iterator)
-        per_replica = strategy.run(compiled_step, args=(inputs, targets))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+    jit_compile = resolve_jit_compile(config.runtime.jit_compile, device_type(strategy), config.model.name)
+    train_step = make_train_step(strategy, model, parts.core, optimizer, config, jit_compile)
 
     def run_step():
         if preemption is not None:

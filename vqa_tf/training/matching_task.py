@@ -13,6 +13,16 @@ from vqa_tf.training import model_dir as files
 from vqa_tf.training.task import Task, write_once
 
 
+def ranking_loss(model, outputs, targets):
+    """Per-pair ranking loss over the batch's pairs (`model`: a MatchingDANConfig); other captions of a
+    pair's image are not negatives (unless model.mask_same_image is False)."""
+    image = tf.cast(outputs["image_embedding"], tf.float32)
+    text = tf.cast(outputs["text_embedding"], tf.float32)
+    similarity = tf.matmul(image, text, transpose_b=True)
+    image_ids = targets["image_id"] if model.mask_same_image else None
+    return bidirectional_ranking_loss(similarity, model.margin, model.hardest_negative, image_ids)
+
+
 class MatchingTask(Task):
     """Image-caption matching with the bidirectional ranking loss, scored by retrieval recall.
 
@@ -66,16 +76,6 @@ class MatchingTask(Task):
 
     def train_dataset(self, input_context, seed):
         return self.dataset(self.train_examples, input_context, True, seed, self.config.data.shuffle).repeat()
-
-    def loss(self, outputs, targets):
-        """The ranking loss over the batch's pairs; other captions of a pair's image are not negatives
-        (unless model.mask_same_image is False)."""
-        image = tf.cast(outputs["image_embedding"], tf.float32)
-        text = tf.cast(outputs["text_embedding"], tf.float32)
-        similarity = tf.matmul(image, text, transpose_b=True)
-        model = self.config.model
-        image_ids = targets["image_id"] if model.mask_same_image else None
-        return bidirectional_ranking_loss(similarity, model.margin, model.hardest_negative, image_ids)
 
     def embeddings(self, parts, examples):
         """(image embeddings [I, D] in `examples` order, caption embeddings [C, D], caption → image index).

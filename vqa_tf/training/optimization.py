@@ -14,15 +14,47 @@ def learning_rate_schedule(config, steps_per_epoch):
     return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
+class _SummedGradients:
+    """Applies gradients its caller already summed across replicas, instead of summing them again.
+
+    Keras' TF optimizers all-reduce the gradients inside `apply_gradients`, after
+    their own clipping. The training step must clip the *summed* gradient by its
+    global norm, so it all-reduces once itself (`make_train_step`); this keeps that
+    the only all-reduce of the step. Under one replica both are the same.
+    """
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        return list(grads_and_vars)
+
+
+class SummedGradientsSGD(_SummedGradients, keras.optimizers.SGD):
+    """`keras.optimizers.SGD` for gradients already summed across replicas.
+
+    Example:
+
+        optimizer = SummedGradientsSGD(0.01, momentum=0.9)
+    """
+
+
+class SummedGradientsAdam(_SummedGradients, keras.optimizers.Adam):
+    """`keras.optimizers.Adam` for gradients already summed across replicas.
+
+    Example:
+
+        optimizer = SummedGradientsAdam(1e-3)
+    """
+
+
 def build_optimizer(config, steps_per_epoch):
+    """The optimizer of `config` for `make_train_step`, whose gradients arrive summed across replicas."""
     schedule = learning_rate_schedule(config, steps_per_epoch)
     if config.name == "sgd":
-        return keras.optimizers.SGD(schedule, momentum=config.momentum)
+        return SummedGradientsSGD(schedule, momentum=config.momentum)
     if config.name == "adam":
         if config.model_lr_multiplier != 1.0:
             raise ValueError("optimizer.model_lr_multiplier scales the gradient, which Adam's step ignores; "
                              "it needs optimizer.name = sgd")
-        return keras.optimizers.Adam(schedule)
+        return SummedGradientsAdam(schedule)
     raise ValueError(f"unknown optimizer {config.name!r}; valid: sgd, adam")
 
 

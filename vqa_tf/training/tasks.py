@@ -1,7 +1,9 @@
 """The registry of tasks: `config.task` names the Task class that trains and evaluates it."""
 
-from vqa_tf.training.matching_task import MatchingTask
-from vqa_tf.training.vqa_task import VQATask
+import functools
+
+from vqa_tf.training.matching_task import MatchingTask, ranking_loss
+from vqa_tf.training.vqa_task import VQATask, answer_loss
 
 TASKS = {"vqa": VQATask, "matching": MatchingTask}
 
@@ -11,3 +13,18 @@ def make_task(config, model_dir):
     if config.task not in TASKS:
         raise ValueError(f"unknown task {config.task!r}; valid: {', '.join(TASKS)}")
     return TASKS[config.task](config, model_dir)
+
+
+def training_loss(config):
+    """The per-example training loss `loss(outputs, targets)` of `config`'s task; needs no data.
+
+    Example:
+    >>> from vqa_tf.configs import get_experiment
+    >>> training_loss(get_experiment("rdan_resnet152_vqa")).__name__
+    'answer_loss'
+    """
+    if config.task == "vqa":
+        return answer_loss
+    if config.task == "matching":
+        return functools.partial(ranking_loss, config.model)
+    raise ValueError(f"unknown task {config.task!r}; valid: {', '.join(TASKS)}")

@@ -20,6 +20,12 @@ from vqa_tf.training.task import Task, saved, write_once
 BASELINES = ("question_only", "image_only")
 
 
+def answer_loss(outputs, targets):
+    """Per-example softmax cross-entropy of the answer logits (in float32 under mixed precision)."""
+    logits = tf.cast(outputs["logits"], tf.float32)
+    return keras.losses.sparse_categorical_crossentropy(targets["answer"], logits, from_logits=True)
+
+
 def blinded(inputs, baseline):
     """Model inputs with the image (question_only) or the question (image_only) replaced by a constant."""
     if baseline == "question_only":
@@ -118,10 +124,6 @@ class VQATask(Task):
 
     def train_dataset(self, input_context, seed):
         return self.dataset(self.train_examples, input_context, True, seed, self.config.data.shuffle).repeat()
-
-    def loss(self, outputs, targets):
-        logits = tf.cast(outputs["logits"], tf.float32)
-        return keras.losses.sparse_categorical_crossentropy(targets["answer"], logits, from_logits=True)
 
     def predict(self, model, examples):
         """{question_id: (answer, attention maps [hops, h, w])} for every one of `examples`."""

@@ -1,0 +1,315 @@
+"""Training throughput at the papers' sizes, as a fraction of the same run's dense matmul rate.
+
+For SMem two-hop, r-DAN and m-DAN at their paper presets' sizes (DESIGN.md §3;
+features as input; each preset's batch; a 25-token question), one run
+measures the examples/s of
+
+* `loop`: the package's training step (`vqa_tf.training.make_train_step`,
+  the step `train()` runs), float32, no XLA;
+* `loop_xla`: the same step with `jit_compile` on;
+* `loop_bf16`: the same step under mixed_bfloat16;
+* `fit`: Keras `model.fit` on one device, the reference: the same model,
+  loss (with the preset's L2 penalty), optimizer and gradient clip, Keras'
+  own train step and optimizer, `jit_compile=False`; timed between the ends
+  of steps inside one `fit` call, so fit's set-up is not counted;
+
+and, before and after each model, a dense float32 matmul of the model's
+largest product ([batch × regions, channels] × [channels, width]). A mode's
+achieved FLOP/s is its training FLOPs per example × examples/s, where the
+training FLOPs are the matrix products of the step's graph (`graph_flops`:
+forward and backward, without the gradients no variable needs, such as the
+image features'); it is given as a fraction of the faster of the two matmul
+timings. Element-wise work (LSTM gates, softmax, the optimizer update) is
+not counted, so a fraction below 1 includes it.
+
+Each mode: a fresh model, `--warmup` steps (tracing, compiling), then
+`--repeats` timings of `--steps` steps on one fixed batch; the median is
+kept. The loop's data comes from `strategy.distribute_datasets_from_function`
+over an in-memory batch, as `train()` iterates it.
+
+Usage: python benchmarks/train_throughput.py [--output benchmarks/results/train_throughput.md]
+"""
+
+import argparse
+import datetime
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from graph_flops import matmul_flops  # noqa: E402
+from machine import describe, write_json_twin  # noqa: E402
+
+from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment  # noqa: E402
+from vqa_tf.models import build_model  # noqa: E402
+from vqa_tf.training import make_train_step, paper_model_arguments, training_loss  # noqa: E402
+from vqa_tf.training.distribution import make_strategy  # noqa: E402
+from vqa_tf.training.jit_policy import device_type, resolve_jit_compile  # noqa: E402
+from vqa_tf.training.optimization import build_optimizer, l2_weights, learning_rate_schedule  # noqa: E402
+
+MODELS = ("smem_vqa", "reasoning_dan", "matching_dan")
+MODES = ("loop", "loop_xla", "loop_bf16", "fit")
+QUESTION_LENGTH = 25
+STEPS_PER_EPOCH = 1000  # for the presets' learning-rate schedules; the rate does not change the cost
+
+
+def synthetic_batch(config, settings, batch, seed=0):
+    """(inputs, targets) of one batch at the model's sizes: random grids and 25-token questions."""
+    rng = np.random.default_rng(seed)
+    inputs = {
+        "image_features": rng.standard_normal(
+            (batch, settings["grid_height"], settings["grid_width"], settings["feature_dim"])).astype(np.float32),
+        "token_ids": rng.integers(1, settings["vocab_size"], (batch, QUESTION_LENGTH)).astype(np.int32),
+    }
+    if config.task == "vqa":
+        targets = {"answer": rng.integers(0, settings["num_answers"], batch).astype(np.int32)}
+    else:
+        targets = {"image_id": np.arange(batch, dtype=np.int64)}
+    return inputs, targets
+
+
+def largest_product(settings, batch):
+    """(m, k, n) of the model's largest matrix product: every region's features through the first layer."""
+    regions = settings["grid_height"] * settings["grid_width"]
+    width = settings.get("embedding_dim") or settings["hidden_dim"]
+    return batch * regions, settings["feature_dim"], width
+
+
+def matmul_flops_per_s(shape, repeats=5):
+    """FLOP/s of a float32 [m, k] × [k, n] matmul: the best of `repeats` timings."""
+    m, k, n = shape
+    a = tf.random.normal([m, k])
+    b = tf.random.normal([k, n])
+    product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)[0]))
+    product().numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product().numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * m * k * n / best
+
+
+def training_flops_per_example(model, loss, batch, inputs_spec):
+    """Matrix-product FLOPs of one example's forward and backward pass, as the step's graph does them."""
+
+    def gradients(inputs, targets):
+        with tf.GradientTape() as tape:
+            value = tf.reduce_mean(loss(model(inputs, training=True), targets))
+        return tape.gradient(value, model.trainable_variables)
+
+    function = tf.function(gradients).get_concrete_function(*inputs_spec)
+    return matmul_flops(function, QUESTION_LENGTH, batch) / batch
+
+
+def keras_optimizer(config):
+    """Keras' own optimizer of an OptimizerConfig, for `model.fit`: it sums the gradients and clips them itself."""
+    schedule = learning_rate_schedule(config, STEPS_PER_EPOCH)
+    clip = config.clip_norm or None
+    if config.name == "sgd":
+        return keras.optimizers.SGD(schedule, momentum=config.momentum, global_clipnorm=clip)
+    return keras.optimizers.Adam(schedule, global_clipnorm=clip)
+
+
+class _FitModel(keras.Model):
+    """`model` trained by Keras' own train step on the package's loss (plus the preset's L2 penalty)."""
+
+    def __init__(self, model, loss, weight_decay):
+        super().__init__(name="fit_reference")
+        self.inner, self._loss, self._weight_decay = model, loss, weight_decay
+
+    def call(self, inputs, training=False):
+        return self.inner(inputs, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        value = tf.reduce_mean(self._loss(y_pred, y))
+        if self._weight_decay > 0:
+            value += 0.5 * self._weight_decay * tf.add_n([tf.reduce_sum(tf.square(w)) for w in l2_weights(self.inner)])
+        return value
+
+
+def _timed(run_steps, warmup, steps, repeats):
+    """Median seconds per step over `repeats` timings of `steps` steps, after `warmup` steps."""
+    run_steps(warmup)
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run_steps(steps)
+        seconds.append((time.perf_counter() - start) / steps)
+    return float(np.median(seconds))
+
+
+class _StepTimes(keras.callbacks.Callback):
+    """The time at the end of each training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.ends = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(time.perf_counter())
+
+
+def _fit_step_seconds(fit_model, dataset, warmup, steps, repeats):
+    """As `_timed`, within one `fit` call, so that fit's set-up (iterator, callbacks) is not counted."""
+    times = _StepTimes()
+    fit_model.fit(dataset, steps_per_epoch=warmup + steps * repeats, epochs=1, verbose=0, callbacks=[times])
+    ends = times.ends[warmup - 1:]  # the end of the last warm-up step, then every `steps`-th step
+    return float(np.median([(ends[(i + 1) * steps] - ends[i * steps]) / steps for i in range(repeats)]))
+
+
+def loop_runner(strategy, name, config, batch, jit_compile):
+    """`run_steps(n)`: n steps of the package's training step of `name` on one fixed synthetic batch, with
+    `strategy`'s dataset iteration as `train()` does it (under the global mixed-precision policy)."""
+    settings = paper_model_arguments(name)
+    inputs, targets = synthetic_batch(config, settings, batch)
+    dataset = tf.data.Dataset.from_tensors((inputs, targets)).repeat()
+    with strategy.scope():
+        model = build_model(name, **settings)
+        optimizer = build_optimizer(config.optimizer, STEPS_PER_EPOCH)
+        optimizer.build(model.trainable_variables)
+    step = make_train_step(strategy, model, model, optimizer, config, jit_compile=jit_compile)
+    iterator = iter(strategy.distribute_datasets_from_function(lambda context: dataset))
+
+    def run_steps(n):
+        for _ in range(n):
+            value = step(iterator)
+        float(value)
+
+    return run_steps
+
+
+def step_seconds(strategy, name, config, mode, batch, warmup, steps, repeats):
+    """Median seconds per training step of `name` in `mode`, on `strategy`'s one device."""
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(0)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if mode == "loop_bf16" else "float32")
+    try:
+        if mode != "fit":
+            return _timed(loop_runner(strategy, name, config, batch, mode == "loop_xla"), warmup, steps, repeats)
+        settings = paper_model_arguments(name)
+        inputs, targets = synthetic_batch(config, settings, batch)
+        dataset = tf.data.Dataset.from_tensors((inputs, targets)).repeat()
+        with strategy.scope():
+            fit_model = _FitModel(build_model(name, **settings), training_loss(config), config.optimizer.weight_decay)
+            fit_model.compile(optimizer=keras_optimizer(config.optimizer), jit_compile=False)
+        return _fit_step_seconds(fit_model, dataset, warmup, steps, repeats)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def measure(strategy, name, args):
+    """Rows of one model: each mode's examples/s and fraction of the matmul rate."""
+    config = get_experiment(PAPER_EXPERIMENTS[name])
+    batch = config.data.global_batch_size
+    settings = paper_model_arguments(name)
+    shape = largest_product(settings, batch)
+    matmul_rates = [matmul_flops_per_s(shape)]
+    keras.utils.clear_session()
+    model = build_model(name, **settings)
+    inputs, targets = synthetic_batch(config, settings, batch)
+    spec = (tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), inputs),
+            tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), targets))
+    flops = training_flops_per_example(model, training_loss(config), batch, spec)
+    seconds = {}
+    for mode in args.modes:
+        seconds[mode] = step_seconds(strategy, name, config, mode, batch, args.warmup, args.steps, args.repeats)
+        print(f"{name} {mode}: {batch / seconds[mode]:.1f} examples/s", flush=True)
+    matmul_rates.append(matmul_flops_per_s(shape))
+    matmul = max(matmul_rates)
+    print(f"{name} matmul {shape}: {matmul / 1e9:.1f} GFLOP/s (timings {[round(r / 1e9, 1) for r in matmul_rates]})",
+          flush=True)
+    return [
+        {"model": name, "mode": mode, "device": device_type(strategy), "batch": batch, "examples_per_s": batch / s,
+         "training_gflops_per_example": flops / 1e9, "achieved_gflops_per_s": flops * batch / s / 1e9,
+         "matmul_shape": list(shape), "matmul_gflops_per_s": matmul / 1e9,
+         "fraction_of_matmul": flops * batch / s / matmul}
+        for mode, s in seconds.items()
+    ]
+
+
+def table(rows):
+    lines = ["| model | mode | batch | examples/s | training GFLOPs / example | achieved GFLOP/s "
+             "| matmul [m, k, n] | matmul GFLOP/s | fraction of matmul | vs `loop` |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    loop = {r["model"]: r["examples_per_s"] for r in rows if r["mode"] == "loop"}
+    for r in rows:
+        ratio = f"{r['examples_per_s'] / loop[r['model']]:.2f}×" if r["model"] in loop else ""
+        lines.append(
+            f"| {r['model']} | {r['mode']} | {r['batch']} | {r['examples_per_s']:.1f} "
+            f"| {r['training_gflops_per_example']:.3f} | {r['achieved_gflops_per_s']:.1f} "
+            f"| {r['matmul_shape']} | {r['matmul_gflops_per_s']:.1f} | {r['fraction_of_matmul']:.2f} | {ratio} |")
+    return "\n".join(lines)
+
+
+# The issue's targets: training's fraction of the matmul rate, per model.
+MIN_FRACTION = {"smem_vqa": 0.50, "reasoning_dan": 0.65, "matching_dan": 0.65}
+
+
+def targets(rows):
+    """One line per target: the loop's fraction of the matmul rate, the loop against `fit`, and jit_compile's
+    default against the faster of on and off, each met or missed and by how much."""
+    rate = {(r["model"], r["mode"]): r for r in rows}
+    lines = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        loop = rate.get((model, "loop"))
+        if loop is None:
+            continue
+        fraction, wanted = loop["fraction_of_matmul"], MIN_FRACTION[model]
+        verdict = "met" if fraction >= wanted else f"missed by {wanted - fraction:.2f}"
+        lines.append(f"* {model}: the loop reaches {fraction:.2f} of the matmul rate (target ≥ {wanted:.2f}: {verdict}).")
+        if (model, "fit") in rate:
+            ratio = loop["examples_per_s"] / rate[model, "fit"]["examples_per_s"]
+            verdict = "met" if ratio >= 1.0 else f"missed by {1.0 - ratio:.3f}"
+            lines.append(f"* {model}: the loop runs at {ratio:.3f}× `model.fit` (target ≥ 1.0×: {verdict}).")
+        if (model, "loop_xla") in rate:
+            xla = rate[model, "loop_xla"]["examples_per_s"] / loop["examples_per_s"]
+            auto = resolve_jit_compile("auto", loop["device"], model)
+            verdict = "met" if (auto and xla >= 1) or (not auto and xla <= 1) else "missed"
+            lines.append(f"* {model}: XLA runs at {xla:.2f}× no XLA; jit_compile's default (`auto`) is "
+                         f"{'on' if auto else 'off'} on {loop['device']} (target: the faster of on and off: {verdict}).")
+    return "\n".join(lines)
+
+
+def write_report(path, command, rows):
+    """The results table (with its targets) at `path`, and its JSON twin beside it."""
+    write_json_twin(path, command, rows=rows)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(
+            "# Training throughput at the papers' sizes\n\n"
+            f"Written by `{command}` on {datetime.date.today().isoformat()}.\n\n"
+            f"Machine: {describe()}. Shared and noisy: compare the ratios within this run, not absolute times.\n\n"
+            "Features as input, 25-token questions, each paper preset's batch and optimizer; training FLOPs are "
+            "the matrix products of the step's graph, forward and backward (see the script's docstring); "
+            "'fraction of matmul' is the achieved FLOP/s over a float32 matmul of the model's largest product "
+            "timed in the same run.\n\n" + table(rows) + "\n\nTargets:\n\n" + targets(rows) + "\n"
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", help="Markdown file for the results table (the JSON twin goes beside it).")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if min(args.warmup, args.steps, args.repeats) < 1:
+        parser.error("--warmup, --steps and --repeats must be at least 1")
+    strategy = make_strategy(RuntimeConfig(strategy="one_device"))
+    rows = [row for name in args.models for row in measure(strategy, name, args)]
+    print(table(rows))
+    print(targets(rows))
+    if args.output:
+        write_report(args.output, " ".join(["python benchmarks/train_throughput.py", *sys.argv[1:]]), rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The training step: one all-reduce of the gradient, clipped by its global norm, applied once."""
+
+import numpy as np
+import tensorflow as tf
+
+from vqa_tf.configs import DataConfig, ExperimentConfig, OptimizerConfig, RuntimeConfig, SMemVQAConfig
+from vqa_tf.models import build_model, model_arguments
+from vqa_tf.training import make_train_step
+from vqa_tf.training.distribution import make_strategy
+from vqa_tf.training.optimization import build_optimizer
+
+BATCH, CLIP, LEARNING_RATE = 4, 0.05, 0.5
+
+
+def _setup():
+    config = ExperimentConfig(
+        task="vqa", model=SMemVQAConfig(embedding_dim=8, num_hops=2, dropout=0.0),
+        data=DataConfig(global_batch_size=BATCH),
+        optimizer=OptimizerConfig(name="sgd", momentum=0.0, learning_rate=LEARNING_RATE, clip_norm=CLIP))
+    arguments = model_arguments(config.model, vocab_size=12, num_answers=5, grid_height=2, grid_width=3,
+                                feature_dim=4, max_question_length=6)
+    rng = np.random.default_rng(0)
+    inputs = {"image_features": rng.standard_normal((BATCH, 2, 3, 4)).astype(np.float32),
+              "token_ids": rng.integers(1, 12, (BATCH, 6)).astype(np.int32)}
+    targets = {"answer": rng.integers(0, 5, BATCH).astype(np.int32)}
+    return config, arguments, inputs, targets
+
+
+def test_one_step_all_reduces_once_and_applies_the_clipped_gradient(monkeypatch):
+    config, arguments, inputs, targets = _setup()
+    strategy = make_strategy(RuntimeConfig(strategy="one_device"))
+    with strategy.scope():
+        model = build_model("smem_vqa", **arguments)
+        optimizer = build_optimizer(config.optimizer, steps_per_epoch=10)
+        optimizer.build(model.trainable_variables)
+    before = [v.numpy() for v in model.trainable_variables]
+
+    # The expected update, written out: SGD on the batch-mean cross-entropy, clipped to CLIP.
+    with tf.GradientTape() as tape:
+        logits = model(inputs, training=True)["logits"]
+        value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets["answer"], logits))
+    grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(value, model.trainable_variables)]
+    norm = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads))
+    assert norm > CLIP, "the clip must bind for this test to check it"
+    expected = [w - LEARNING_RATE * g * CLIP / norm for w, g in zip(before, grads)]
+
+    calls = []
+    all_reduce = tf.distribute.ReplicaContext.all_reduce
+    monkeypatch.setattr(tf.distribute.ReplicaContext, "all_reduce",
+                        lambda self, *args, **kwargs: calls.append(1) or all_reduce(self, *args, **kwargs))
+    step = make_train_step(strategy, model, model, optimizer, config, jit_compile=False)
+    dataset = tf.data.Dataset.from_tensors((inputs, targets)).repeat()
+    loss = step(iter(strategy.distribute_datasets_from_function(lambda context: dataset)))
+
+    assert len(calls) == 1, f"the step all-reduced the gradient {len(calls)} times"
+    np.testing.assert_allclose(float(loss), float(value), rtol=1e-5)
+    for got, want in zip(model.trainable_variables, expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-6)
