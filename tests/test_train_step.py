@@ -1,6 +1,7 @@
 """The training step: one all-reduce of the gradient, clipped by its global norm, applied once."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from vqa_tf.configs import DataConfig, ExperimentConfig, OptimizerConfig, RuntimeConfig, SMemVQAConfig
@@ -12,11 +13,11 @@ from vqa_tf.training.optimization import build_optimizer
 BATCH, CLIP, LEARNING_RATE = 4, 0.05, 0.5
 
 
-def _setup():
+def _setup(clip):
     config = ExperimentConfig(
         task="vqa", model=SMemVQAConfig(embedding_dim=8, num_hops=2, dropout=0.0),
         data=DataConfig(global_batch_size=BATCH),
-        optimizer=OptimizerConfig(name="sgd", momentum=0.0, learning_rate=LEARNING_RATE, clip_norm=CLIP))
+        optimizer=OptimizerConfig(name="sgd", momentum=0.0, learning_rate=LEARNING_RATE, clip_norm=clip))
     arguments = model_arguments(config.model, vocab_size=12, num_answers=5, grid_height=2, grid_width=3,
                                 feature_dim=4, max_question_length=6)
     rng = np.random.default_rng(0)
@@ -26,8 +27,9 @@ def _setup():
     return config, arguments, inputs, targets
 
 
-def test_one_step_all_reduces_once_and_applies_the_clipped_gradient(monkeypatch):
-    config, arguments, inputs, targets = _setup()
+@pytest.mark.parametrize("clip", [CLIP, 0.0])
+def test_one_step_all_reduces_once_and_applies_the_clipped_gradient(monkeypatch, clip):
+    config, arguments, inputs, targets = _setup(clip)
     strategy = make_strategy(RuntimeConfig(strategy="one_device"))
     with strategy.scope():
         model = build_model("smem_vqa", **arguments)
@@ -35,14 +37,15 @@ def test_one_step_all_reduces_once_and_applies_the_clipped_gradient(monkeypatch)
         optimizer.build(model.trainable_variables)
     before = [v.numpy() for v in model.trainable_variables]
 
-    # The expected update, written out: SGD on the batch-mean cross-entropy, clipped to CLIP.
+    # The expected update, written out: SGD on the batch-mean cross-entropy, clipped to CLIP (if clipping).
     with tf.GradientTape() as tape:
         logits = model(inputs, training=True)["logits"]
         value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets["answer"], logits))
     grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(value, model.trainable_variables)]
     norm = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads))
     assert norm > CLIP, "the clip must bind for this test to check it"
-    expected = [w - LEARNING_RATE * g * CLIP / norm for w, g in zip(before, grads)]
+    scale = CLIP / norm if clip else 1.0
+    expected = [w - LEARNING_RATE * g * scale for w, g in zip(before, grads)]
 
     calls = []
     all_reduce = tf.distribute.ReplicaContext.all_reduce

@@ -51,6 +51,13 @@ def total_steps(config, task):
     return config.trainer.train_steps
 
 
+def _scaled(gradient, factor):
+    """`gradient` × `factor`, keeping an embedding's sparse IndexedSlices sparse."""
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
+    return gradient * factor
+
+
 class _SigtermFlag:
     """Records a SIGTERM so the loop can checkpoint at the next step and exit; while the
     loop runs only (the handler that was installed before comes back on exit)."""
@@ -104,12 +111,14 @@ def make_train_step(strategy, model, core, optimizer, config, jit_compile):
         grads = tape.gradient(value, variables)
         # The step's one all-reduce: a global-norm clip must see the summed gradient, and
         # build_optimizer's optimizers take it summed (Keras' own would sum it again).
-        grads = tf.distribute.get_replica_context().all_reduce(
-            tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(g) for g in grads])
+        context = tf.distribute.get_replica_context()
         if clip > 0:
+            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(g) for g in grads])
             grads, _ = tf.clip_by_global_norm(grads, clip)
+        else:  # an embedding's gradient stays sparse (IndexedSlices), as Keras would sum it
+            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
         if multiplier != 1.0:  # SGD's step is linear in the gradient: this multiplies those layers' rate
-            grads = [g * multiplier if v.path in model_paths else g for g, v in zip(grads, variables)]
+            grads = [_scaled(g, multiplier) if v.path in model_paths else g for g, v in zip(grads, variables)]
         optimizer.apply_gradients(zip(grads, variables))
         return value
 
