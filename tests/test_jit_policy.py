@@ -9,7 +9,7 @@ from absl import logging
 
 from vqa_tf.training.jit_policy import MEASURED_XLA_SPEEDUP, device_type, resolve_jit_compile
 
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "train_throughput.json"
+RESULTS = Path(__file__).absolute().parents[1] / "benchmarks" / "results" / "train_throughput.json"
 
 
 def measured_speedups(device):

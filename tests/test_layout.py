@@ -27,7 +27,7 @@ CONSOLE_SCRIPTS = {
 }
 # What the model server may load of vqa_tf: the serving package and the helpers below it.
 LEAN = ("vqa_tf.serving", "vqa_tf.utils", "vqa_tf.errors", "vqa_tf.cli", "vqa_tf.programs")
-SOURCE_IGNORED = shutil.ignore_patterns(".git", "build", "dist", "runs", "__pycache__", "*.egg-info", ".pytest_cache")
+SOURCE_IGNORED = shutil.ignore_patterns(".git", "bazel-*", "build", "dist", "runs", "__pycache__", "*.egg-info", ".pytest_cache")
 
 
 @pytest.mark.slow
@@ -66,6 +66,25 @@ def test_every_console_script_answers_help_with_its_description_and_flags():
         assert ast.get_docstring(ast.parse(source)).splitlines()[0] in done.stdout, script
         assert "flags:" in done.stdout and "  --" in done.stdout, (script, done.stdout[-1000:])
         assert "Traceback" not in done.stderr, (script, done.stderr[-2000:])
+
+
+FIND_PROGRAMS_WITHOUT_THE_INSTALL = """
+import importlib.util, sys
+sys.meta_path[:] = [finder for finder in sys.meta_path if not getattr(finder, "__module__", "").startswith("__editable__")]
+for module in sys.argv[1:]:
+    print(importlib.util.find_spec(module).origin)
+"""
+
+
+def test_the_programs_import_as_installed_from_a_source_tree_without_the_install(tmp_path):
+    """A Bazel runfiles tree is laid out like the source tree: vqa_tf.programs finds the folders beside vqa_tf/."""
+    done = subprocess.run(
+        [sys.executable, "-c", FIND_PROGRAMS_WITHOUT_THE_INSTALL, "vqa_tf.programs.serving.model_server",
+         "vqa_tf.programs.trainers.train_vqa", "vqa_tf.programs.export.export_saved_model"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [str(ROOT / "serving/model_server.py"), str(ROOT / "trainers/train_vqa.py"),
+                                   str(ROOT / "export/export_saved_model.py")]
 
 
 def _lint_imports(root):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).absolute().parents[1] / "benchmarks"))
 import model_summary  # noqa: E402
 
 from vqa_tf.models import build_model  # noqa: E402

@@ -113,9 +113,12 @@ def run(main, errors=(), default_verbosity=logging.WARNING):
     a program prints its own progress and results) and TensorFlow's Python
     logger at WARNING. A bad flag, config or data file, or any error in
     `ERRORS` or `errors`, ends the program with `error: <message>` on stderr
-    and exit status 1 instead of a traceback.
+    and exit status 1 instead of a traceback. Under `bazel run`, relative paths
+    resolve against the directory `bazel run` was called from.
     """
     _describe_program(sys.modules[inspect.currentframe().f_back.f_globals["__name__"]])
+    # `bazel run` starts a program in its runfiles tree: relative paths are the user's.
+    os.chdir(os.environ.get("BUILD_WORKING_DIRECTORY", os.curdir))
 
     def configured(argv):
         if not flags.FLAGS["verbosity"].present:
