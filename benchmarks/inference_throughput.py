@@ -21,7 +21,6 @@ Usage: python benchmarks/inference_throughput.py [--output benchmarks/results/in
 """
 
 import argparse
-import datetime
 import json
 import os
 import resource
@@ -163,21 +162,17 @@ def main():
     print(text)
     if not args.output:
         return
-    from machine import describe, write_json_twin
+    from machine import write_results
 
     command = " ".join(["python benchmarks/inference_throughput.py", *sys.argv[1:]])
-    write_json_twin(args.output, command, rows=rows)
-    with open(args.output, "w", encoding="utf-8") as f:
-        f.write(
-            "# Inference throughput of exported SavedModels at the papers' sizes\n\n"
-            f"Written by `{command}` on {datetime.date.today().isoformat()}.\n\n"
-            f"Machine: {describe()}. Shared and noisy: compare the ratios within this run, not absolute times.\n\n"
-            "Each (model, endpoint) in a fresh process calling the SavedModel's signature in-process "
-            "(`tf.saved_model.load`); random weights at the paper presets' sizes (ResNet-152 at 224² for SMem, "
-            "448² for r-DAN); `serving_default` from 640×480 JPEGs, `serve_features` from grids; median of "
-            f"{args.repeats} calls after {args.warmup} warm-up calls. Peak RSS is the process's high-water mark "
-            "after all three batches (it includes loading the model).\n\n" + text + "\n"
-        )
+    write_results(
+        args.output, command, "Inference throughput of exported SavedModels at the papers' sizes",
+        "Each (model, endpoint) in a fresh process calling the SavedModel's signature in-process "
+        "(`tf.saved_model.load`); random weights at the paper presets' sizes (ResNet-152 at 224² for SMem, "
+        "448² for r-DAN); `serving_default` from 640×480 JPEGs, `serve_features` from grids; median of "
+        f"{args.repeats} calls after {args.warmup} warm-up calls. Peak RSS is the process's high-water mark "
+        "after all three batches (it includes loading the model).\n\n" + text,
+        machine_note="Shared and noisy: compare the ratios within this run, not absolute times.", rows=rows)
 
 
 if __name__ == "__main__":

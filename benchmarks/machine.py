@@ -1,4 +1,4 @@
-"""Which machine and software a benchmark ran on, and the JSON twin of its results table."""
+"""Which machine and software a benchmark ran on, and the results table with its JSON twin."""
 
 import datetime
 import json
@@ -28,3 +28,13 @@ def write_json_twin(table_path, command, **figures):
     with open(os.path.splitext(table_path)[0] + ".json", "w", encoding="utf-8") as f:
         json.dump({"command": command, "date": datetime.date.today().isoformat(), "machine": describe(), **figures},
                   f, indent=2)
+
+
+def write_results(path, command, title, text, machine_note="", **figures):
+    """Writes the results `text` at `path` under `title` and the command, date and machine that made them
+    (plus `machine_note`), and `figures` as its JSON twin beside it."""
+    write_json_twin(path, command, **figures)
+    note = f" {machine_note}" if machine_note else ""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"# {title}\n\nWritten by `{command}` on {datetime.date.today().isoformat()}.\n\n"
+                f"Machine: {describe()}.{note}\n\n{text}\n")

@@ -11,7 +11,6 @@ Usage: python benchmarks/model_summary.py [--output benchmarks/results/model_sum
 """
 
 import argparse
-import datetime
 import os
 import sys
 
@@ -21,7 +20,7 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from graph_flops import matmul_flops  # noqa: E402
-from machine import describe, write_json_twin  # noqa: E402
+from machine import write_results  # noqa: E402
 
 from vqa_tf.configs import PAPER_EXPERIMENTS  # noqa: E402
 from vqa_tf.models import build_model  # noqa: E402
@@ -117,19 +116,14 @@ def main():
     print(table)
     if args.output:
         command = f"python benchmarks/model_summary.py --output {args.output}"
-        write_json_twin(args.output, command, rows=figures)
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(
-                "# Model sizes at the papers' settings\n\n"
-                f"Written by `{command}` on "
-                f"{datetime.date.today().isoformat()}.\n\nMachine: {describe()}.\n\n"
-                "FLOPs are matrix products only (2 per multiply-add), one example, a 25-token "
-                "question, vocabulary 10,000 words; the grid is the preset's backbone's at its image size "
-                "(SMem-VQA: ResNet-152 at 224, 7×7×2048, standing in for the paper's GoogLeNet 7×7×1024). "
-                "'graph' counts the MatMul/BatchMatMul ops "
-                "of the traced TensorFlow graph (the LSTM loop body once per token); 'by hand' "
-                "follows DESIGN.md §3.\n\n" + table + "\n"
-            )
+        write_results(
+            args.output, command, "Model sizes at the papers' settings",
+            "FLOPs are matrix products only (2 per multiply-add), one example, a 25-token "
+            "question, vocabulary 10,000 words; the grid is the preset's backbone's at its image size "
+            "(SMem-VQA: ResNet-152 at 224, 7×7×2048, standing in for the paper's GoogLeNet 7×7×1024). "
+            "'graph' counts the MatMul/BatchMatMul ops "
+            "of the traced TensorFlow graph (the LSTM loop body once per token); 'by hand' "
+            "follows DESIGN.md §3.\n\n" + table, rows=figures)
 
 
 if __name__ == "__main__":

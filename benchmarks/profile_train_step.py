@@ -18,7 +18,6 @@ Usage: python benchmarks/profile_train_step.py --model reasoning_dan
 
 import argparse
 import collections
-import datetime
 import glob
 import os
 import sys
@@ -31,7 +30,7 @@ import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import describe, write_json_twin  # noqa: E402
+from machine import write_results  # noqa: E402
 from train_throughput import MODELS, loop_runner  # noqa: E402
 
 from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment  # noqa: E402
@@ -112,17 +111,13 @@ def main():
     if not args.output:
         return
     command = " ".join(["python benchmarks/profile_train_step.py", *sys.argv[1:]])
-    write_json_twin(args.output, command, model=args.model, batch=batch, steps=args.steps, wall_ms_per_step=wall_ms,
-                    op_ms_per_step=total_ms, matmul_ms_per_step=matmul_ms,
-                    op_types={op: {"ms_per_step": us / 1e3 / args.steps, "calls_per_step": n / args.steps}
-                              for op, (us, n) in times.items()})
-    with open(args.output, "w", encoding="utf-8") as f:
-        f.write(f"# Where a training step's time goes: {args.model}\n\n"
-                f"Written by `{command}` on {datetime.date.today().isoformat()}.\n\n"
-                f"Machine: {describe()}.\n\n"
-                "A TensorBoard profiler trace of the package's training step (float32, no XLA, features as input, "
-                "the paper preset's size and batch), its host-plane TensorFlow ops summed by type.\n\n"
-                + text + "\n")
+    write_results(args.output, command, f"Where a training step's time goes: {args.model}",
+                  "A TensorBoard profiler trace of the package's training step (float32, no XLA, features as input, "
+                  "the paper preset's size and batch), its host-plane TensorFlow ops summed by type.\n\n" + text,
+                  model=args.model, batch=batch, steps=args.steps, wall_ms_per_step=wall_ms,
+                  op_ms_per_step=total_ms, matmul_ms_per_step=matmul_ms,
+                  op_types={op: {"ms_per_step": us / 1e3 / args.steps, "calls_per_step": n / args.steps}
+                            for op, (us, n) in times.items()})
 
 
 if __name__ == "__main__":

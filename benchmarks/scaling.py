@@ -29,7 +29,6 @@ Usage: python benchmarks/scaling.py [--output benchmarks/results/scaling.md]
 """
 
 import argparse
-import datetime
 import json
 import math
 import os
@@ -301,16 +300,11 @@ def knob_table(rows):
 
 
 def write_report(path, command, measured, fit, rows, throughput_twin):
-    from machine import describe
+    """The report at `path`, measured inputs apart from projections, and its JSON twin beside it."""
+    from machine import write_results
 
     alpha, bandwidth, residual = fit["alpha_s"], fit["bandwidth_bytes_per_s"], fit["rms_relative_residual"]
-    text = f"""# Data-parallel scaling: a ring all-reduce model from loopback measurements
-
-Written by `{command}` on {datetime.date.today().isoformat()}.
-
-Machine: {describe()}. Shared and noisy; the measured figures are this machine's, the projections are arithmetic.
-
-## Measured here
+    text = f"""## Measured here
 
 **All-reduce, {WORKERS} worker processes on loopback** (`MultiWorkerMirroredStrategy`, RING collective, one CPU
 replica per process, SUM inside `strategy.run` in a `tf.function`; median of {measured['repeats']} calls after
@@ -370,10 +364,14 @@ Each cell: the batch per replica, and the global batch it implies (the papers tr
 50 (SMem) or 128 (DAN)). bfloat16 halves n; per-variable all-reduces multiply the α term by the number of
 variables; bucketing (one bucket, TF's default `bytes_per_pack=0`, or a few large buckets) keeps it at one.
 
-{knob_table(rows)}
-"""
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+{knob_table(rows)}"""
+    write_results(path, command, "Data-parallel scaling: a ring all-reduce model from loopback measurements", text,
+                  machine_note="Shared and noisy; the measured figures are this machine's, the projections are "
+                               "arithmetic.",
+                  measured=measured, fit=fit, projections=rows,
+                  assumptions={"h100_bf16_dense_flops": H100_BF16_DENSE_FLOPS,
+                               "h100_achieved_fraction": H100_ACHIEVED_FRACTION,
+                               "nccl_net_step_seconds": NCCL_NET_STEP_SECONDS})
 
 
 def main():
@@ -409,8 +407,6 @@ def main():
     print(projection_table(rows))
     if not args.output:
         return
-    from machine import write_json_twin
-
     command = " ".join(["python benchmarks/scaling.py", *sys.argv[1:]])
     fit = {"alpha_s": alpha, "bandwidth_bytes_per_s": bandwidth, "rms_relative_residual": residual,
            "workers": WORKERS}
@@ -419,10 +415,6 @@ def main():
         "cases": [{k: v for k, v in c.items() if k != "shapes"} for c in cases],
         "seconds": seconds,
     }
-    write_json_twin(args.output, command, measured=measured, fit=fit, projections=rows,
-                    assumptions={"h100_bf16_dense_flops": H100_BF16_DENSE_FLOPS,
-                                 "h100_achieved_fraction": H100_ACHIEVED_FRACTION,
-                                 "nccl_net_step_seconds": NCCL_NET_STEP_SECONDS})
     write_report(args.output, command, measured, fit, rows, throughput_twin)
 
 

@@ -31,7 +31,6 @@ Usage: python benchmarks/train_throughput.py [--output benchmarks/results/train_
 """
 
 import argparse
-import datetime
 import os
 import sys
 import time
@@ -44,7 +43,7 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from graph_flops import matmul_flops  # noqa: E402
-from machine import describe, write_json_twin  # noqa: E402
+from machine import write_results  # noqa: E402
 
 from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment  # noqa: E402
 from vqa_tf.models import build_model  # noqa: E402
@@ -279,17 +278,13 @@ def targets(rows):
 
 def write_report(path, command, rows):
     """The results table (with its targets) at `path`, and its JSON twin beside it."""
-    write_json_twin(path, command, rows=rows)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(
-            "# Training throughput at the papers' sizes\n\n"
-            f"Written by `{command}` on {datetime.date.today().isoformat()}.\n\n"
-            f"Machine: {describe()}. Shared and noisy: compare the ratios within this run, not absolute times.\n\n"
-            "Features as input, 25-token questions, each paper preset's batch and optimizer; training FLOPs are "
-            "the matrix products of the step's graph, forward and backward (see the script's docstring); "
-            "'fraction of matmul' is the achieved FLOP/s over a float32 matmul of the model's largest product "
-            "timed in the same run.\n\n" + table(rows) + "\n\nTargets:\n\n" + targets(rows) + "\n"
-        )
+    write_results(
+        path, command, "Training throughput at the papers' sizes",
+        "Features as input, 25-token questions, each paper preset's batch and optimizer; training FLOPs are "
+        "the matrix products of the step's graph, forward and backward (see the script's docstring); "
+        "'fraction of matmul' is the achieved FLOP/s over a float32 matmul of the model's largest product "
+        "timed in the same run.\n\n" + table(rows) + "\n\nTargets:\n\n" + targets(rows),
+        machine_note="Shared and noisy: compare the ratios within this run, not absolute times.", rows=rows)
 
 
 def main():

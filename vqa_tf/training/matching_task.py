@@ -1,5 +1,7 @@
 """The matching task: image-caption retrieval with the bidirectional ranking loss, scored by recall."""
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -35,6 +37,11 @@ class MatchingTask(Task):
     >>> task.num_train_examples, len(task.eval_examples)  # two captions per training image
     (40, 10)
     """
+
+    @staticmethod
+    def training_loss(model_config):
+        """Per-pair ranking loss with `model_config`'s margin and masking; needs no data."""
+        return functools.partial(ranking_loss, model_config)
 
     def __init__(self, config, model_dir):
         super().__init__(config, model_dir)

@@ -55,6 +55,11 @@ class VQATask(Task):
     (30, ['yes', 'no'])
     """
 
+    @staticmethod
+    def training_loss(model_config):
+        """Per-example answer cross-entropy (`answer_loss`); needs no data."""
+        return answer_loss
+
     def __init__(self, config, model_dir):
         if config.data.baseline not in ("",) + BASELINES:
             raise ValueError(f"data.baseline must be '' or one of {', '.join(BASELINES)}; got {config.data.baseline!r}")
