@@ -31,6 +31,7 @@ Usage: python benchmarks/train_throughput.py [--output benchmarks/results/train_
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -163,15 +164,22 @@ def _fit_step_seconds(fit_model, dataset, warmup, steps, repeats):
     return float(np.median([(ends[(i + 1) * steps] - ends[i * steps]) / steps for i in range(repeats)]))
 
 
-def loop_runner(strategy, name, config, batch, jit_compile):
+def loop_runner(strategy, name, config, batch, jit_compile, keras_own_optimizer=False):
     """`run_steps(n)`: n steps of the package's training step of `name` on one fixed synthetic batch, with
-    `strategy`'s dataset iteration as `train()` does it (under the global mixed-precision policy)."""
+    `strategy`'s dataset iteration as `train()` does it (under the global mixed-precision policy).
+
+    `keras_own_optimizer`: apply the update with Keras' own optimizer, which all-reduces the
+    step's already summed gradients a second time (what the step did before `build_optimizer`).
+    """
     settings = paper_model_arguments(name)
     inputs, targets = synthetic_batch(config, settings, batch)
     dataset = tf.data.Dataset.from_tensors((inputs, targets)).repeat()
     with strategy.scope():
         model = build_model(name, **settings)
-        optimizer = build_optimizer(config.optimizer, STEPS_PER_EPOCH)
+        if keras_own_optimizer:  # the step clips; this optimizer must not clip again
+            optimizer = keras_optimizer(dataclasses.replace(config.optimizer, clip_norm=0.0))
+        else:
+            optimizer = build_optimizer(config.optimizer, STEPS_PER_EPOCH)
         optimizer.build(model.trainable_variables)
     step = make_train_step(strategy, model, model, optimizer, config, jit_compile=jit_compile)
     iterator = iter(strategy.distribute_datasets_from_function(lambda context: dataset))

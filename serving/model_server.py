@@ -33,7 +33,9 @@ flags.DEFINE_bool("enable_batching", False, "Batch concurrent requests to the sa
 flags.DEFINE_string("batching_parameters_file", None, "Text-format BatchingParameters (with --enable_batching).")
 flags.DEFINE_integer("file_system_poll_wait_seconds", 1, "Seconds between polls for new versions (0: load once).")
 _LIMITS = RequestLimits()
-flags.DEFINE_integer("grpc_max_threads", _LIMITS.grpc_max_threads, "Threads answering gRPC requests.")
+flags.DEFINE_integer("grpc_max_threads", _LIMITS.grpc_max_threads,
+                     "Threads running unbatched gRPC Predicts and the metadata and status calls "
+                     "(batched Predicts wait on the gRPC event loop and hold no thread).")
 flags.DEFINE_integer("grpc_max_concurrent_rpcs", _LIMITS.grpc_max_concurrent_rpcs,
                      "gRPC requests in progress at once; more are answered RESOURCE_EXHAUSTED.")
 flags.DEFINE_integer("grpc_max_message_bytes", _LIMITS.grpc_max_message_bytes,

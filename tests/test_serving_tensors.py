@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vqa_tf.serving.tensors import from_proto, to_proto
+from tensorflow.core.framework import tensor_pb2
+
+from vqa_tf.serving.tensors import fill_proto, from_proto
 
 ARRAYS = [
     np.random.default_rng(0).random((3, 2, 8, 8)).astype(np.float32),
@@ -20,7 +22,7 @@ ARRAYS = [
 
 @pytest.mark.parametrize("array", ARRAYS, ids=lambda a: f"{a.dtype}{list(a.shape)}")
 def test_round_trips_match_tensorflow(array):
-    proto = to_proto(array)
+    proto = fill_proto(tensor_pb2.TensorProto(), array)
     for decoded in (from_proto(proto), tf.make_ndarray(proto), from_proto(tf.make_tensor_proto(array))):
         assert decoded.shape == array.shape
         np.testing.assert_array_equal(decoded, array)

@@ -10,11 +10,18 @@ unexpected error (a bug, or outputs that cannot be split) fails its request
 with INTERNAL, and the batch thread goes on. A request with a deadline waits
 no longer than its deadline (DEADLINE_EXCEEDED), and is not run once it has
 passed.
+
+`submit` waits on a thread; `submit_async` awaits on an asyncio loop, so a
+gRPC server on one event loop hands each request to the batch thread and
+back with no thread of its own.
 """
 
+import asyncio
 import collections
+import functools
 import threading
 import time
+import weakref
 
 import grpc
 import numpy as np
@@ -26,14 +33,15 @@ THREAD_NAME = "batching"  # the name of every batch thread
 
 
 class _Task:
-    def __init__(self, inputs, size, deadline):
+    def __init__(self, inputs, size, deadline, on_done):
         self.inputs = inputs
         self.size = size
         self.deadline = deadline  # time.monotonic() by which it must be answered, or None
         self.key = tuple((name, value.dtype.str, value.shape[1:]) for name, value in sorted(inputs.items()))
         self.outputs = None
         self.error = None
-        self.done = threading.Event()
+        self.finished = False
+        self._on_done = on_done  # called once, from the thread that answers the request
 
     def expired(self):
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -41,7 +49,40 @@ class _Task:
     def finish(self):
         if self.outputs is None and self.error is None:
             self.error = ServingError(grpc.StatusCode.INTERNAL, "the batch thread failed before answering this request")
-        self.done.set()
+        self.finished = True
+        self._on_done()
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.outputs
+
+
+class _LoopWaker:
+    """Settles futures of one asyncio loop from other threads, waking the loop once for all the futures
+    settled before it runs (a batch answers its requests with one wake-up, not one each)."""
+
+    def __init__(self, loop):
+        self._loop = loop
+        self._pending = []
+        self._lock = threading.Lock()
+
+    def settle(self, future):
+        with self._lock:
+            self._pending.append(future)
+            if len(self._pending) > 1:  # a wake-up is already on its way
+                return
+        try:
+            self._loop.call_soon_threadsafe(self._flush)
+        except RuntimeError:  # the loop has closed: nobody waits for these answers any more
+            pass
+
+    def _flush(self):
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for future in pending:
+            if not future.done():
+                future.set_result(None)
 
 
 def _as_serving_error(error):
@@ -85,6 +126,7 @@ class BatchScheduler:
         self._condition = threading.Condition()
         self._closed = False
         self._gathering = False  # one thread at a time fills the open batch
+        self._wakers = weakref.WeakKeyDictionary()  # asyncio loop -> its _LoopWaker
         self._threads = [threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True)
                          for _ in range(params.num_batch_threads)]
         for thread in self._threads:
@@ -96,13 +138,41 @@ class BatchScheduler:
         A request whose deadline passes while it is queued leaves the queue unrun;
         one whose batch is already running is answered DEADLINE_EXCEEDED at once.
         """
+        done = threading.Event()
+        task = self._enqueue(inputs, deadline, done.set)
+        if not done.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
+            self._withdraw(task)
+        return task.result()
+
+    async def submit_async(self, inputs, deadline=None):
+        """`submit` for a coroutine on a running asyncio loop: the batch thread wakes the loop once answered.
+
+        Example:
+
+            outputs = await scheduler.submit_async({"x": np.ones([3, 4])}, deadline=time.monotonic() + 5)
+        """
+        loop = asyncio.get_running_loop()
+        with self._condition:
+            waker = self._wakers.get(loop) or self._wakers.setdefault(loop, _LoopWaker(loop))
+        future = loop.create_future()
+        task = self._enqueue(inputs, deadline, functools.partial(waker.settle, future))
+        try:
+            await asyncio.wait_for(future, None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            self._withdraw(task)
+        except asyncio.CancelledError:  # the client went away: a queued request is not run
+            self._withdraw(task)
+            raise
+        return task.result()
+
+    def _enqueue(self, inputs, deadline, on_done):
         size = batch_size(inputs)
         limit = self._params.max_batch_size
         if size > limit:
             raise ServingError(
                 grpc.StatusCode.INVALID_ARGUMENT, f"a request of {size} rows is larger than max_batch_size {limit}"
             )
-        task = _Task(inputs, size, deadline)
+        task = _Task(inputs, size, deadline, on_done)
         with self._condition:
             if self._closed:
                 raise ServingError(grpc.StatusCode.UNAVAILABLE, "this model version is being unloaded; retry")
@@ -111,17 +181,17 @@ class BatchScheduler:
             self._queue.append(task)
             self._queued_rows += size
             self._condition.notify_all()
-        if not task.done.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
-            with self._condition:
-                if task in self._queue:
-                    self._queue.remove(task)
-                    self._queued_rows -= size
-            if not task.done.is_set():
-                raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED,
-                                   "the deadline passed while the request waited in the batching queue")
-        if task.error is not None:
-            raise task.error
-        return task.outputs
+        return task
+
+    def _withdraw(self, task):
+        """Takes a request whose deadline passed out of the queue; DEADLINE_EXCEEDED unless it was answered."""
+        with self._condition:
+            if task in self._queue:
+                self._queue.remove(task)
+                self._queued_rows -= task.size
+            if not task.finished:
+                task.error = ServingError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                          "the deadline passed while the request waited in the batching queue")
 
     def _take_batch(self):
         """Blocks for the next batch of tasks (None once closed)."""
@@ -204,6 +274,6 @@ class BatchScheduler:
             self._closed = True
             for task in self._queue:
                 task.error = ServingError(grpc.StatusCode.UNAVAILABLE, "this model version was unloaded; retry")
-                task.done.set()
+                task.finish()
             self._queue.clear()
             self._condition.notify_all()

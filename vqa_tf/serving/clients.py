@@ -22,7 +22,7 @@ from tensorflow_serving.apis import (
 
 from vqa_tf.serving.errors import ServingError, code_for_http_status, status_code, tensorflow_error_message
 from vqa_tf.serving.rest_codec import from_json, request_json, response_array
-from vqa_tf.serving.tensors import from_proto, to_proto
+from vqa_tf.serving.tensors import fill_proto, from_proto
 
 STATE_NAMES = dict((number, name) for name, number in get_model_status_pb2.ModelVersionStatus.State.items())
 
@@ -77,7 +77,7 @@ class GrpcClient:
         request = predict_pb2.PredictRequest()
         self._spec(request.model_spec, model, version, signature)
         for name, value in inputs.items():
-            request.inputs[name].CopyFrom(to_proto(_as_array(value)))
+            fill_proto(request.inputs[name], _as_array(value))
         return request
 
     def predict(self, model, inputs, signature="serving_default", version=None):

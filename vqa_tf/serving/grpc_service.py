@@ -10,7 +10,7 @@ from tensorflow_serving.apis import (
 )
 
 from vqa_tf.serving.errors import ServingError
-from vqa_tf.serving.tensors import MAX_ELEMENTS, from_proto, to_proto
+from vqa_tf.serving.tensors import MAX_ELEMENTS, fill_proto, from_proto
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -35,16 +35,27 @@ def _abort_on_error(method):
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    """`Predict` and `GetModelMetadata`; Classify, Regress and MultiInference stay UNIMPLEMENTED
-    (Keras exports hold predict signatures only). A Predict waits no longer than its deadline
-    (DEADLINE_EXCEEDED), and is not run once the deadline has passed."""
+    """`Predict` and `GetModelMetadata` for a `grpc.aio` server; Classify, Regress and MultiInference stay
+    UNIMPLEMENTED (Keras exports hold predict signatures only).
 
-    def __init__(self, manager, max_tensor_elements=MAX_ELEMENTS):
+    `Predict` runs on the server's event loop: with batching on it waits there for the batch
+    thread, with no thread of its own; without, the model runs on `executor`. A Predict waits
+    no longer than its deadline (DEADLINE_EXCEEDED), and is not run once the deadline has passed.
+    `GetModelMetadata` is a plain method, which grpc.aio runs on its thread pool.
+    """
+
+    def __init__(self, manager, executor, max_tensor_elements=MAX_ELEMENTS):
         self._manager = manager
+        self._executor = executor
         self._max_elements = max_tensor_elements
 
-    @_abort_on_error
-    def Predict(self, request, context):
+    async def Predict(self, request, context):
+        try:
+            return await self._predict(request, context)
+        except ServingError as error:
+            await context.abort(error.code, error.message)
+
+    async def _predict(self, request, context):
         spec = request.model_spec
         model = self._manager.model(spec.name)
         inputs = {}
@@ -54,7 +65,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             except Exception as error:
                 raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r} is not a readable TensorProto: {error}")
         signature = spec.signature_name or DEFAULT_SIGNATURE
-        version, outputs = model.predict(inputs, signature, _version(spec), _label(spec), context.time_remaining())
+        version, outputs = await model.predict_async(inputs, signature, _version(spec), _label(spec),
+                                                     context.time_remaining(), self._executor)
         wanted = list(request.output_filter) or sorted(outputs)
         unknown = sorted(set(wanted) - set(outputs))
         if unknown:
@@ -66,7 +78,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         response.model_spec.version.value = version
         response.model_spec.signature_name = signature
         for name in wanted:
-            response.outputs[name].CopyFrom(to_proto(outputs[name]))
+            fill_proto(response.outputs[name], outputs[name])
         return response
 
     @_abort_on_error
@@ -110,7 +122,7 @@ def status_response(statuses):
     return response
 
 
-def add_services(server, manager, max_tensor_elements=MAX_ELEMENTS):
+def add_services(server, manager, executor, max_tensor_elements=MAX_ELEMENTS):
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionService(manager, max_tensor_elements), server)
+        PredictionService(manager, executor, max_tensor_elements), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager), server)

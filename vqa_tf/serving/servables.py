@@ -8,6 +8,7 @@ status while the others go on serving. Requests hold the version they run
 on, so unloading it never fails them.
 """
 
+import asyncio
 import functools
 import gc
 import posixpath
@@ -346,12 +347,32 @@ class ServedModel:
         try:
             if self._batching is None:
                 return entry.model.version, _run_now(entry.model, signature_name, inputs, deadline)
-            checked = entry.model.check_inputs(signature_name, inputs)
-            with self._lock:
-                scheduler = entry.scheduler(signature_name, self._batching)
+            scheduler, checked = self._scheduler(entry, signature_name, inputs)
             return entry.model.version, scheduler.submit(checked, deadline)
         finally:
             self._release(entry)
+
+    async def predict_async(self, inputs, signature_name, version=None, label=None, timeout=None, executor=None):
+        """`predict` for a coroutine on an asyncio loop. With batching on, the request waits on the loop
+        and the batch thread runs it; without, `predict` runs on `executor` (the loop's default if None)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._batching is None:  # the time spent waiting for a thread counts against the deadline
+            def call():
+                return self.predict(inputs, signature_name, version, label,
+                                    None if deadline is None else deadline - time.monotonic())
+            return await asyncio.get_running_loop().run_in_executor(executor, call)
+        entry = self._hold(version, label, None)
+        try:
+            scheduler, checked = self._scheduler(entry, signature_name, inputs)
+            return entry.model.version, await scheduler.submit_async(checked, deadline)
+        finally:
+            self._release(entry)
+
+    def _scheduler(self, entry, signature_name, inputs):
+        """(the batch scheduler of `entry`'s signature, `inputs` as its checks convert them)."""
+        checked = entry.model.check_inputs(signature_name, inputs)
+        with self._lock:
+            return entry.scheduler(signature_name, self._batching), checked
 
     def status(self, version=None):
         """[(version, State, error message)] of every version seen, or of one."""

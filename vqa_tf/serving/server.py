@@ -1,7 +1,14 @@
-"""Starts TF Serving's gRPC services and REST API over a ServableManager, as `tensorflow_model_server` does."""
+"""Starts TF Serving's gRPC services and REST API over a ServableManager, as `tensorflow_model_server` does.
 
+gRPC runs on a `grpc.aio` server with its own event loop thread: a batched Predict
+waits on that loop, so the only thread hand-off on its way is to the batch thread
+and back; the model runs on a thread pool of `grpc_max_threads` when batching is off.
+"""
+
+import asyncio
 import dataclasses
 import os
+import threading
 from concurrent import futures
 
 import grpc
@@ -17,9 +24,11 @@ class RequestLimits:
     """What requests may cost the server: each field is the model server flag of the same name.
 
     `grpc_max_threads`, `rest_api_num_threads` and `rest_api_timeout_in_ms` are
-    TF Serving's flags (its defaults: 4 × CPUs, 4 × CPUs, 30 s; here the REST
-    timeout bounds the wait for a whole request); the rest are this server's
-    (TF Serving's gRPC message limit is INT_MAX, and its REST body has no cap).
+    TF Serving's flags (its defaults: 4 × CPUs, 4 × CPUs, 30 s; here
+    `grpc_max_threads` sizes the pool that runs unbatched Predicts and the
+    metadata and status calls, and the REST timeout bounds the wait for a whole
+    request); the rest are this server's (TF Serving's gRPC message limit is
+    INT_MAX, and its REST body has no cap).
 
     Example:
 
@@ -53,21 +62,16 @@ def start_server(manager, bind_address, port, rest_api_port=0, limits=RequestLim
         ...
         stop()
     """
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=limits.grpc_max_threads),
-        options=[("grpc.max_receive_message_length", limits.grpc_max_message_bytes),
-                 ("grpc.max_send_message_length", limits.grpc_max_message_bytes)],
-        maximum_concurrent_rpcs=limits.grpc_max_concurrent_rpcs,
-    )
-    grpc_service.add_services(server, manager, limits.max_tensor_elements)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="grpc", daemon=True)
+    thread.start()
+    executor = futures.ThreadPoolExecutor(max_workers=limits.grpc_max_threads, thread_name_prefix="grpc")
     address = f"{bind_address}:{port}"
     try:
-        bound = server.add_insecure_port(address)
-    except RuntimeError:
-        bound = 0
-    if bound == 0:
-        raise ValueError(f"cannot listen for gRPC on {address} (is the port in use?)")
-    server.start()
+        server = asyncio.run_coroutine_threadsafe(_start_grpc(manager, address, executor, limits), loop).result()
+    except ValueError:
+        _stop_loop(loop, thread, executor)
+        raise
     logging.info("Running gRPC ModelServer at %s", address)
     rest = None
     if rest_api_port:
@@ -75,13 +79,41 @@ def start_server(manager, bind_address, port, rest_api_port=0, limits=RequestLim
             rest = RestServer(manager, bind_address, rest_api_port, limits.rest_api_num_threads,
                               limits.rest_api_timeout_in_ms / 1000, limits.rest_api_max_body_bytes)
         except OSError as error:
-            server.stop(None)
+            asyncio.run_coroutine_threadsafe(server.stop(None), loop).result()
+            _stop_loop(loop, thread, executor)
             raise ValueError(f"cannot listen for REST on {bind_address}:{rest_api_port}: {error}") from None
         logging.info("Exporting HTTP/REST API at %s:%d", bind_address, rest_api_port)
 
     def stop():
         if rest is not None:
             rest.close()
-        server.stop(grace=2).wait()
+        asyncio.run_coroutine_threadsafe(server.stop(grace=2), loop).result()
+        _stop_loop(loop, thread, executor)
 
     return stop
+
+
+async def _start_grpc(manager, address, executor, limits):
+    """A started grpc.aio server of TF Serving's services on `address`; ValueError if it cannot bind."""
+    server = grpc.aio.server(
+        migration_thread_pool=executor,
+        options=[("grpc.max_receive_message_length", limits.grpc_max_message_bytes),
+                 ("grpc.max_send_message_length", limits.grpc_max_message_bytes)],
+        maximum_concurrent_rpcs=limits.grpc_max_concurrent_rpcs,
+    )
+    grpc_service.add_services(server, manager, executor, limits.max_tensor_elements)
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:
+        bound = 0
+    if bound == 0:
+        raise ValueError(f"cannot listen for gRPC on {address} (is the port in use?)")
+    await server.start()
+    return server
+
+
+def _stop_loop(loop, thread, executor):
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.close()
+    executor.shutdown(wait=False, cancel_futures=True)

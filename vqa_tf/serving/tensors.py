@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow.core.framework import tensor_shape_pb2, types_pb2
 
 # The most elements one received tensor may hold: 2**26 float32s are 256 MiB.
 MAX_ELEMENTS = 2**26
@@ -25,25 +25,27 @@ _NUMERIC = {
 _NUMPY = {enum: dtype for dtype, enum in _NUMERIC.items()}
 
 
-def _shape(shape):
-    return tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in shape])
-
-
-def to_proto(array):
-    """A TensorProto of a numpy array (bytes / str arrays become DT_STRING).
+def fill_proto(proto, array):
+    """Writes a numpy array into the empty TensorProto `proto` (bytes / str arrays become DT_STRING);
+    returns `proto`. Filling a message's own field in place spares a copy of the values.
 
     Example:
 
-        to_proto(np.array([b"yes", b"no"], dtype=object)).string_val   # [b'yes', b'no']
+        fill_proto(tensor_pb2.TensorProto(), np.array([b"yes", b"no"], dtype=object)).string_val   # [b'yes', b'no']
+        fill_proto(request.inputs["question"], np.array([b"is it red?"], dtype=object))
     """
     array = np.asarray(array)
     if array.dtype in _NUMERIC:
-        return tensor_pb2.TensorProto(dtype=_NUMERIC[array.dtype], tensor_shape=_shape(array.shape),
-                                      tensor_content=np.ascontiguousarray(array).tobytes())
-    if array.dtype == object and all(isinstance(v, bytes) for v in array.flat):
-        return tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, tensor_shape=_shape(array.shape),
-                                      string_val=list(array.flat))
-    return tf.make_tensor_proto(array)
+        proto.dtype = _NUMERIC[array.dtype]
+        proto.tensor_shape.dim.extend(tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in array.shape)
+        proto.tensor_content = np.ascontiguousarray(array).tobytes()
+    elif array.dtype == object and all(isinstance(v, bytes) for v in array.flat):
+        proto.dtype = types_pb2.DT_STRING
+        proto.tensor_shape.dim.extend(tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in array.shape)
+        proto.string_val.extend(array.flat)
+    else:
+        proto.CopyFrom(tf.make_tensor_proto(array))
+    return proto
 
 
 # For each dtype a request may carry: (the field that holds its values when they are not in
