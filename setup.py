@@ -19,6 +19,9 @@ CONSOLE_SCRIPTS = {
     "vqa-model-server": "serving.model_server",
     "vqa-predict": "serving.predict",
     "vqa-quickstart": "serving.quickstart",
+    "vqa-index": "serving.index_gallery",
+    "vqa-search": "serving.search_gallery",
+    "vqa-demo": "serving.demo",
 }
 
 setup(
@@ -33,6 +36,7 @@ setup(
     python_requires=">=3.11,<3.14",
     packages=find_packages(include=["vqa_tf", "vqa_tf.*"]) + list(PROGRAM_FOLDERS),
     package_dir=PROGRAM_FOLDERS,
+    package_data={"vqa_tf.demo": ["static/*"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<4",
@@ -43,11 +47,14 @@ setup(
         "grpcio>=1.60,<2",
         "tensorboard>=2.21,<2.22",
         "matplotlib>=3.8,<4",
+        "faiss-cpu>=1.8,<2",
     ],
     # setuptools: the packaging test builds a wheel with the environment's own (bdist_wheel is built in from 70.1);
-    # h5py: a test writes a Keras weights file itself (Keras installs it too)
+    # h5py: a test writes a Keras weights file itself (Keras installs it too);
+    # playwright: the demo page's browser tests drive Debian's chromium with it (no browser download)
     extras_require={"test": ["pytest>=8,<10", "import-linter>=2.1,<3", "setuptools>=70.1",
-                              "hypothesis>=6.100,<7", "h5py>=3.10,<4"]},
+                              "hypothesis>=6.100,<7", "h5py>=3.10,<4",
+                              "playwright>=1.40,<2"]},
     entry_points={
         "console_scripts": [f"{name}=vqa_tf.programs.{module}:run" for name, module in CONSOLE_SCRIPTS.items()],
     },

@@ -23,7 +23,7 @@ from vqa_tf.utils.ports import free_ports
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONSOLE_SCRIPTS = {
     "vqa-extract-features", "vqa-train-vqa", "vqa-train-matching", "vqa-evaluate", "vqa-attention-figures",
-    "vqa-export", "vqa-model-server", "vqa-predict", "vqa-quickstart",
+    "vqa-export", "vqa-model-server", "vqa-predict", "vqa-quickstart", "vqa-index", "vqa-search", "vqa-demo",
 }
 # What the model server may load of vqa_tf: the serving package and the helpers below it.
 LEAN = ("vqa_tf.serving", "vqa_tf.utils", "vqa_tf.errors", "vqa_tf.cli", "vqa_tf.programs")
@@ -100,8 +100,9 @@ def test_the_import_contracts_hold():
 
 @pytest.mark.parametrize("module, upstream_import, contract", [
     ("vqa_tf/models/smem_vqa.py", "from vqa_tf.training import train", "Data flows one way"),
-    ("vqa_tf/serving/clients.py", "from vqa_tf.training.model_dir import CHECKPOINT_DIR", "A serving process loads"),
-    ("vqa_tf/serving/tensors.py", "import keras", "A serving process loads"),
+    ("vqa_tf/serving/clients.py", "from vqa_tf.training.model_dir import CHECKPOINT_DIR", "demo process loads"),
+    ("vqa_tf/serving/tensors.py", "import keras", "demo process loads"),
+    ("vqa_tf/search/gallery_index.py", "from vqa_tf.data import synthetic", "demo process loads"),
 ])
 def test_an_import_against_the_flow_breaks_a_contract(tmp_path, module, upstream_import, contract):
     shutil.copytree(ROOT / "vqa_tf", tmp_path / "vqa_tf", ignore=SOURCE_IGNORED)

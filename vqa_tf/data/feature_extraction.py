@@ -20,6 +20,7 @@ from vqa_tf.data.errors import DataError
 from vqa_tf.data.image_files import verify_image_file
 from vqa_tf.data.vqa_reader import read_vqa
 from vqa_tf.utils.progress import Progress
+from vqa_tf.utils.sharding import worker_shards
 from vqa_tf.vision.image_ops import load_image
 
 READERS = {"vqa": read_vqa, "daquar": read_daquar, "karpathy": read_karpathy_json}
@@ -31,18 +32,6 @@ def image_list(data_format, data, images, check_images=False):
         raise ValueError(f"unknown data format {data_format!r}; valid: {', '.join(READERS)}")
     examples = READERS[data_format](data, images, check_images=check_images)
     return sorted({(e.image_id, e.image_path) for e in examples})
-
-
-def worker_shards(num_shards, num_workers, worker_index):
-    """The shards worker `worker_index` of `num_workers` writes.
-
-    Example:
-    >>> worker_shards(num_shards=5, num_workers=2, worker_index=1)
-    [1, 3]
-    """
-    if not 0 <= worker_index < num_workers:
-        raise ValueError(f"worker_index={worker_index} must lie in [0, num_workers={num_workers})")
-    return [s for s in range(num_shards) if s % num_workers == worker_index]
 
 
 class Extractor:

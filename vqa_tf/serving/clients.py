@@ -20,7 +20,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from vqa_tf.serving.errors import ServingError, code_for_http_status, status_code, tensorflow_error_message
+from vqa_tf.serving.errors import ServingError, code_for_http_status, status_code
+from vqa_tf.utils.tf_errors import tensorflow_error_message
 from vqa_tf.serving.rest_codec import from_json, request_json, response_array
 from vqa_tf.serving.tensors import fill_proto, from_proto
 

@@ -52,11 +52,3 @@ def status_code(number):
 def code_for_http_status(status):
     """The gRPC code a REST error status stands for (400 → INVALID_ARGUMENT, 404 → NOT_FOUND, …)."""
     return _BY_HTTP_STATUS.get(status, grpc.StatusCode.INTERNAL if status >= 500 else grpc.StatusCode.UNKNOWN)
-
-
-def tensorflow_error_message(error):
-    """A TensorFlow OpError's message without the "Graph execution error … stack traces" preamble."""
-    lines = error.message.splitlines()
-    if lines and lines[0].startswith("Graph execution error") and "<stack traces unavailable>" in lines:
-        lines = lines[lines.index("<stack traces unavailable>") + 1:]
-    return "\n".join(lines).strip()

@@ -1,0 +1,201 @@
+"""The demo page in headless Chromium (Debian's `chromium`, driven by Playwright) against a real model server:
+the page shows the REST API's own answer and draws each hop's attention, shows the server's errors, and its
+search tab finds the synthetic gallery's image by its caption with an m-DAN served next to it.
+
+Screenshots go to $TEST_UNDECLARED_OUTPUTS_DIR under Bazel, else to tests/screenshots/ (the README shows
+`demo_page.png`).
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import urllib.request
+
+import numpy as np
+import pytest
+
+from serving_servers import KINDS, MODEL, Server
+from vqa_tf.configs import apply_overrides, get_experiment
+from vqa_tf.demo import DemoServer
+from vqa_tf.export import export
+from vqa_tf.search import GalleryEmbedder, GalleryIndex, GallerySearch, embed_gallery
+from vqa_tf.training import make_task, train
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = pathlib.Path(os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR", pathlib.Path(__file__).parent / "screenshots"))
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def examples(task, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("examples")
+    for example in task.eval_examples[:3]:
+        shutil.copy(example.image_path, directory / os.path.basename(example.image_path))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def demo(server, examples):
+    page_server = DemoServer("127.0.0.1", 0, f"127.0.0.1:{server.rest_port}", MODEL, str(examples))
+    page_server.start()
+    yield page_server
+    page_server.shutdown()
+    page_server.server_close()
+
+
+# An m-DAN that has learned the synthetic captions well enough to find an image by its caption among 12.
+MDAN_RUN = ("data.num_train=2000,data.num_eval=64,data.pretraining_scenes=2000,trainer.train_steps=600,"
+            "trainer.eval_every=1000,trainer.checkpoint_every=1000")
+GALLERY_SIZE = 12
+
+
+@pytest.fixture(scope="module")
+def mdan_gallery(tmp_path_factory):
+    """(export base path, gallery index directory, [(image path, its first caption)])."""
+    model_dir = str(tmp_path_factory.mktemp("mdan"))
+    config = apply_overrides(get_experiment("mdan_synthetic"), MDAN_RUN)
+    train(config, model_dir)
+    base = str(tmp_path_factory.mktemp("mdan_exports"))
+    export(model_dir, base)
+    examples = make_task(config, model_dir).eval_examples[:GALLERY_SIZE]
+    gallery = str(tmp_path_factory.mktemp("gallery_embeddings"))
+    embed_gallery(GalleryEmbedder(base), [e.image_path for e in examples], gallery, num_shards=2)
+    GalleryIndex.build_from(gallery, "exact").save(gallery + "/index")
+    return base, gallery + "/index", [(e.image_path, e.captions[0]) for e in examples]
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def search_demo(request, mdan_gallery, server, tmp_path_factory):
+    base, index_dir, _ = mdan_gallery
+    mdan = Server(request.param, "--model_name=mdan", f"--model_base_path={base}",
+                  log_dir=str(tmp_path_factory.mktemp("mdan_logs")))
+    mdan.wait_for_version("mdan", None)
+    page_server = DemoServer("127.0.0.1", 0, f"127.0.0.1:{server.rest_port}", MODEL,
+                             search=("mdan", f"127.0.0.1:{mdan.rest_port}", GalleryIndex.load(index_dir)))
+    page_server.start()
+    yield page_server
+    page_server.shutdown()
+    page_server.server_close()
+    mdan.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, demo):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(demo.url)
+    page.wait_for_function("document.getElementById('examples').options.length > 1")
+    yield page
+    page.close()
+
+
+def _screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def _ask(page, question):
+    page.fill("#question", question)
+    page.click("#ask-button")
+    page.wait_for_function("!document.getElementById('result').hidden || !document.getElementById('error').hidden")
+
+
+def test_the_page_shows_the_rest_answer_and_draws_each_hop_where_it_looks(page, server, examples, task):
+    name = sorted(os.listdir(examples))[0]
+    example = next(e for e in task.eval_examples if os.path.basename(e.image_path) == name)
+    page.select_option("#examples", name)
+    page.wait_for_selector("#preview:not([hidden])")
+    _ask(page, example.question)
+    assert page.is_hidden("#error"), page.inner_text("#error")
+
+    expected = server.rest.predict(MODEL, {"question": [example.question], "image": [(examples / name).read_bytes()]})
+    assert page.inner_text("#answer") == expected["answer"][0].decode()
+    rows = page.eval_on_selector_all("#top-answers tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
+    assert rows == [answer.decode() for answer in expected["top_answers"][0]]
+    assert example.question in page.inner_text("#hops")
+
+    attention = np.asarray(expected["attention"][0])  # [hops, H, W]
+    assert page.eval_on_selector_all("canvas.overlay", "c => c.length") == len(attention)
+    for hop, grid in enumerate(attention):
+        alpha = np.array(page.evaluate(
+            "id => { const c = document.getElementById(id); const d = c.getContext('2d').getImageData(0, 0, c.width, "
+            "c.height).data; return Array.from(d).filter((_, i) => i % 4 === 3); }", f"overlay-{hop}"))
+        alpha = alpha.reshape(grid.shape)
+        top = np.unravel_index(np.argmax(grid), grid.shape)
+        assert alpha[top] == 255  # opaque where the hop looks most
+        np.testing.assert_allclose(alpha / 255, np.maximum(grid, 0) / grid.max(), atol=1 / 255)
+
+    page.fill("#opacity", "0.3")
+    assert page.eval_on_selector("#overlay-0", "c => c.style.opacity") == "0.3"
+    _screenshot(page, "demo_page.png")
+
+
+def test_a_corrupt_upload_and_an_empty_question_show_the_server_error_and_the_page_goes_on(page, examples):
+    page.set_input_files("#file", files=[{"name": "broken.png", "mimeType": "image/png",
+                                          "buffer": b"\x89PNG\r\n\x1a\n" + b"\x00" * 64}])
+    _ask(page, "is there a red square?")
+    assert page.is_visible("#error") and "neither JPEG nor PNG" in page.inner_text("#error")
+    _screenshot(page, "demo_page_error.png")
+
+    page.select_option("#examples", sorted(os.listdir(examples))[1])
+    page.wait_for_function("document.getElementById('error').hidden")
+    _ask(page, "")
+    assert page.is_visible("#error") and "empty" in page.inner_text("#error").lower()
+    _ask(page, "is there a red square?")
+    assert page.is_hidden("#error") and page.inner_text("#answer") in ("yes", "no") + tuple(
+        page.eval_on_selector_all("#top-answers tbody tr", "rows => rows.map(r => r.cells[0].textContent)"))
+
+
+def test_the_page_server_passes_rest_errors_through_and_ships_every_asset(demo):
+    with urllib.request.urlopen(demo.url) as response:
+        html = response.read().decode()
+    assert "/static/demo.js" in html and "/static/demo.css" in html and "http" not in html.replace(
+        'name="viewport"', "")  # nothing is fetched from elsewhere
+    for asset in ("demo.js", "demo.css"):
+        with urllib.request.urlopen(demo.url + "static/" + asset) as response:
+            assert response.status == 200 and b"http://" not in response.read()
+    request = urllib.request.Request(demo.url + f"v1/models/{MODEL}:predict", data=b'{"instances": [{}]}',
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request)
+    assert raised.value.code == 400 and "error" in json.loads(raised.value.read())
+
+
+@pytest.mark.slow
+def test_the_search_tab_finds_each_image_by_its_caption(browser, search_demo, mdan_gallery):
+    base, index_dir, gallery = mdan_gallery
+    reference = GallerySearch(base, index_dir)  # the same export and index, searched in this process
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    try:
+        page.goto(search_demo.url)
+        page.wait_for_selector("#tabs:not([hidden])")
+        page.click("#tab-search")
+        own_first = 0
+        for image_path, caption in gallery:
+            page.fill("#sentence", caption)
+            page.click("#search-button")
+            page.wait_for_function("document.querySelector('#thumbnails img') && "
+                                   "!document.getElementById('search-button').disabled")
+            shown = page.eval_on_selector_all("#thumbnails img", "images => images.map(i => i.dataset.name)")
+            expected = [os.path.basename(p) for p, _ in reference.search([caption], k=8)[0]]
+            assert shown == expected, caption
+            own_first += shown[0] == os.path.basename(image_path)
+            page.wait_for_function("document.querySelector('#thumbnails img').naturalWidth > 0")  # the image loads
+        _screenshot(page, "demo_page_search.png")
+        assert own_first == len(gallery), f"{own_first} of {len(gallery)} captions found their own image first"
+        page.fill("#sentence", "")
+        page.click("#search-button")
+        page.wait_for_selector("#search-error:not([hidden])")
+        assert "empty" in page.inner_text("#search-error").lower()
+    finally:
+        page.close()

@@ -1,0 +1,7 @@
+"""The one exception type for a gallery that cannot be embedded, indexed or searched."""
+
+from vqa_tf.errors import VqaTfError
+
+
+class GalleryError(VqaTfError, ValueError):
+    """An empty or incomplete gallery, or an index that does not match its export. The message names it."""
