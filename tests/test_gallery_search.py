@@ -106,11 +106,12 @@ def test_an_empty_gallery_is_refused_by_name(mdan, tmp_path):
         list_images(str(tmp_path / "empty"))
     done = _run(f"--export={mdan[0]}", f"--images={tmp_path / 'empty'}", f"--output_dir={tmp_path / 'out'}")
     assert done.returncode == 1 and "holds no JPEG or PNG images" in done.stderr, done.stderr[-2000:]
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "broken.png").write_bytes(b"not a png")
+    _, _, left_out = embed_gallery(GalleryEmbedder(mdan[0]), list_images(str(tmp_path / "bad")),
+                                   str(tmp_path / "bad_out"), num_shards=1)
+    assert [path for path, _ in left_out] == [str(tmp_path / "bad" / "broken.png")]
     with pytest.raises(GalleryError, match="no image of the gallery could be embedded"):
-        shard = str(tmp_path / "bad")
-        (tmp_path / "bad").mkdir()
-        (tmp_path / "bad" / "broken.png").write_bytes(b"not a png")
-        embed_gallery(GalleryEmbedder(mdan[0]), list_images(shard), str(tmp_path / "bad_out"), num_shards=1)
         read_gallery(str(tmp_path / "bad_out"))
 
 
