@@ -16,6 +16,8 @@ runs here.
 """
 
 import os
+import signal
+import sys
 import tempfile
 
 from absl import flags
@@ -55,6 +57,7 @@ def _start_model_server(name, base_path, servers):
 
 def main(argv):
     del argv
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the model servers it started, as on Ctrl-C
     model_servers = []
     try:
         rest_address = FLAGS.rest_server or _start_model_server(FLAGS.model_name, FLAGS.model_base_path, model_servers)

@@ -10,12 +10,15 @@ import json
 import os
 import pathlib
 import shutil
+import signal
+import subprocess
 import urllib.request
 
 import numpy as np
 import pytest
 
-from serving_servers import KINDS, MODEL, Server
+from serving_servers import KINDS, MODEL, Server, base_with
+from training_runs import env, program
 from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.demo import DemoServer
 from vqa_tf.export import export
@@ -24,7 +27,6 @@ from vqa_tf.training import make_task, train
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = pathlib.Path(os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR", pathlib.Path(__file__).parent / "screenshots"))
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +84,8 @@ def search_demo(request, mdan_gallery, server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    if CHROMIUM is None:
+        pytest.skip(reason="Debian's chromium is not installed (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -199,3 +203,32 @@ def test_the_search_tab_finds_each_image_by_its_caption(browser, search_demo, md
         assert "empty" in page.inner_text("#search-error").lower()
     finally:
         page.close()
+
+
+def _children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+        return [int(child) for child in f.read().split()]
+
+
+@pytest.mark.slow
+def test_vqa_demo_starts_its_model_server_and_stops_it_when_terminated(smem_export, tmp_path):
+    base = base_with(tmp_path, smem_export[1], 1)
+    demo = subprocess.Popen([*program("serving.demo"), f"--model_base_path={base}", f"--model_name={MODEL}",
+                             "--port=0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env())
+    try:
+        lines = []
+        while not (lines and lines[-1].startswith("demo page at")):
+            line = demo.stdout.readline()
+            assert line, f"vqa-demo exited with {demo.wait()}: {lines}"
+            lines.append(line)
+        url = lines[-1].split()[3]
+        assert url.startswith("http://127.0.0.1:")  # loopback unless --bind_address says otherwise
+        with urllib.request.urlopen(url + "config.json") as response:
+            assert json.loads(response.read())["model_name"] == MODEL
+        (model_server,) = _children(demo.pid)
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=120) == 0
+        assert not os.path.exists(f"/proc/{model_server}")  # stopped and reaped, not left behind
+    finally:
+        if demo.poll() is None:
+            demo.kill()
