@@ -38,7 +38,8 @@ flags.DEFINE_string("search_model_base_path", None,
                     "Start a model server for the m-DAN on this export base path (else --rest_server serves it).")
 flags.DEFINE_string("gallery_index", None, "The index vqa-index built with that m-DAN (<output_dir>/index).")
 flags.register_multi_flags_validator(
-    ["search_model_name", "gallery_index"], lambda values: bool(values["search_model_name"]) == bool(values["gallery_index"]),
+    ["search_model_name", "gallery_index"],
+    lambda values: bool(values["search_model_name"]) == bool(values["gallery_index"]),
     "the search tab needs both --search_model_name and --gallery_index")
 flags.register_multi_flags_validator(
     ["rest_server", "model_base_path"], lambda values: bool(values["rest_server"]) != bool(values["model_base_path"]),

@@ -19,7 +19,7 @@ import tensorflow as tf
 from absl import flags
 
 from vqa_tf import cli
-from vqa_tf.search import INDEX_TYPES, GalleryEmbedder, GalleryError, GalleryIndex, embed_gallery, list_images
+from vqa_tf.search import INDEX_TYPES, GalleryEmbedder, GalleryIndex, IncompleteGalleryError, embed_gallery, list_images
 
 INDEX_DIR = "index"
 
@@ -53,11 +53,11 @@ def main(argv):
         return
     try:
         index = GalleryIndex.build_from(FLAGS.output_dir, FLAGS.index_type, FLAGS.nlist, FLAGS.nprobe)
-    except GalleryError as error:
-        if FLAGS.num_workers > 1 and "not written yet" in str(error):
-            print(f"index not built yet: {error}")
-            return
-        raise
+    except IncompleteGalleryError as error:
+        if FLAGS.num_workers == 1:
+            raise
+        print(f"index not built yet: {error}")
+        return
     index.save(index_dir)
     print(f"indexed {len(index.paths)} images ({index.index_type}) in {index_dir}")
 

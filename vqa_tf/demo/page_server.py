@@ -25,9 +25,9 @@ import urllib.parse
 import tensorflow as tf
 
 from vqa_tf.search import GalleryError
+from vqa_tf.search.gallery_embedding import IMAGE_SUFFIXES
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 MAX_BODY_BYTES = 64 << 20  # the local model server's default REST body limit
 MAX_RESULTS = 100
 _MODEL_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)")
@@ -56,8 +56,6 @@ class DemoServer(http.server.ThreadingHTTPServer):
         if search is not None:
             self.search_model, search_address, self.index = search
             self.rest_addresses[self.search_model] = search_address
-            self.gallery_numbers = {path: i for i, path in enumerate(self.index.paths)}
-        self.default_address = rest_address
         self.examples = {}
         if examples_dir:
             for name in sorted(tf.io.gfile.listdir(examples_dir)):
@@ -104,17 +102,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._json(200, {"model_name": self.server.model_name, "search_model": self.server.search_model,
                                     "examples": list(self.server.examples)})
         if path.startswith("/examples/") and path[len("/examples/"):] in self.server.examples:
-            with tf.io.gfile.GFile(self.server.examples[path[len("/examples/"):]], "rb") as f:
-                data = f.read()
-            return self._send(200, data, mimetypes.guess_type(path)[0] or "application/octet-stream")
+            return self._image(self.server.examples[path[len("/examples/"):]])
         if path.startswith("/gallery/") and self.server.index is not None:
             number = path[len("/gallery/"):]
             if number.isdigit() and int(number) < len(self.server.index.paths):
-                image_path = self.server.index.paths[int(number)]
-                with tf.io.gfile.GFile(image_path, "rb") as f:
-                    data = f.read()
-                return self._send(200, data, mimetypes.guess_type(image_path)[0] or "application/octet-stream")
+                return self._image(self.server.index.paths[int(number)])
         self._json(404, {"error": f"no such page: {path[:200]}"})
+
+    def _image(self, path):
+        """An image file the user named (local or a URL), through tf.io.gfile."""
+        with tf.io.gfile.GFile(path, "rb") as f:
+            self._send(200, f.read(), mimetypes.guess_type(path)[0] or "application/octet-stream")
 
     def _file(self, path):
         if not os.path.isfile(path):
@@ -141,7 +139,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = self._body()
         if body is None:
             return None
-        address = self.server.rest_addresses.get(match["name"], self.server.default_address)
+        addresses = self.server.rest_addresses  # another name goes to the VQA model's server, which says it has none
+        address = addresses.get(match["name"], addresses[self.server.model_name])
         connection = http.client.HTTPConnection(address, timeout=120)
         try:
             connection.request("POST", self.path, body, {"Content-Type": "application/json"})
@@ -158,9 +157,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             embedding, k = request["embedding"], int(request.get("k", 8))
             if not 1 <= k <= MAX_RESULTS:
                 raise ValueError(f"k must lie in [1, {MAX_RESULTS}], got {k}")
-            scores, found = self.server.index.search([embedding], k)
+            scores, numbers = self.server.index.nearest([embedding], k)
         except (ValueError, KeyError, TypeError, GalleryError) as error:
             return self._json(400, {"error": f"cannot search: {error}"})
-        numbers = self.server.gallery_numbers
-        self._json(200, {"results": [{"image": f"/gallery/{numbers[path]}", "name": posixpath.basename(path),
-                                      "score": float(score)} for path, score in zip(found[0], scores[0])]})
+        paths = self.server.index.paths
+        self._json(200, {"results": [{"image": f"/gallery/{i}", "name": posixpath.basename(paths[i]),
+                                      "score": float(score)} for i, score in zip(numbers[0], scores[0])]})

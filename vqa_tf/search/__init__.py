@@ -14,9 +14,9 @@ embeds a sentence with `embed_text` and looks it up.
 Like `vqa_tf.serving`, nothing here imports the training stack or a Keras model.
 """
 
-from vqa_tf.search.errors import GalleryError
+from vqa_tf.search.errors import GalleryError, IncompleteGalleryError
 from vqa_tf.search.gallery_embedding import GalleryEmbedder, embed_gallery, list_images
 from vqa_tf.search.gallery_index import INDEX_TYPES, GalleryIndex, GallerySearch
 
-__all__ = ["INDEX_TYPES", "GalleryEmbedder", "GalleryError", "GalleryIndex", "GallerySearch", "embed_gallery",
-           "list_images"]
+__all__ = ["INDEX_TYPES", "GalleryEmbedder", "GalleryError", "GalleryIndex", "GallerySearch", "IncompleteGalleryError",
+           "embed_gallery", "list_images"]

@@ -21,7 +21,7 @@ import posixpath
 import numpy as np
 import tensorflow as tf
 
-from vqa_tf.search.errors import GalleryError
+from vqa_tf.search.errors import GalleryError, IncompleteGalleryError
 from vqa_tf.search.gallery_embedding import GALLERY_FILE, load_signature, read_shard, shard_path
 from vqa_tf.utils.files import atomic_path, read_json, write_json
 
@@ -31,8 +31,8 @@ META_FILE = "index.json"
 
 
 def read_gallery(embedding_dir):
-    """(paths [n], embeddings float32 [n, D]) of every shard `embed_gallery` wrote; GalleryError naming the
-    missing shards if some worker has not finished, or if no image could be embedded."""
+    """(paths [n], embeddings float32 [n, D]) of every shard `embed_gallery` wrote; IncompleteGalleryError
+    naming the missing shards if some worker has not finished, GalleryError if no image could be embedded."""
     settings_path = posixpath.join(embedding_dir, GALLERY_FILE)
     if not tf.io.gfile.exists(settings_path):
         raise GalleryError(f"{embedding_dir} holds no embedded gallery ({GALLERY_FILE} is missing): run vqa-index")
@@ -40,8 +40,8 @@ def read_gallery(embedding_dir):
     num_shards = settings["num_shards"]
     missing = [s for s in range(num_shards) if not tf.io.gfile.exists(shard_path(embedding_dir, s, num_shards))]
     if missing:
-        raise GalleryError(f"{embedding_dir}: shards {missing} of {num_shards} are not written yet; run the workers "
-                           "that write them (a rerun resumes where it stopped)")
+        raise IncompleteGalleryError(f"{embedding_dir}: shards {missing} of {num_shards} are not written yet; run "
+                                     "the workers that write them (a rerun resumes where it stopped)")
     parts, paths = [], []
     for shard in range(num_shards):
         embeddings, kept, _ = read_shard(shard_path(embedding_dir, shard, num_shards))
@@ -116,13 +116,19 @@ class GalleryIndex:
     def dim(self):
         return self.index.d
 
-    def search(self, queries, k):
-        """(scores float32 [Q, k'], [[path] * k'] * Q) of the k' = min(k, gallery size) best images per query."""
+    def nearest(self, queries, k):
+        """(scores float32 [Q, k'], [[position in `paths`] * k'] * Q) of the k' = min(k, gallery size) best
+        images per query."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if queries.shape[1] != self.dim:
             raise GalleryError(f"queries have {queries.shape[1]} dimensions; the index has {self.dim}")
         scores, ids = self.index.search(queries, min(k, len(self.paths)))
-        return scores, [[self.paths[i] for i in row if i >= 0] for row in ids]
+        return scores, [[int(i) for i in row if i >= 0] for row in ids]
+
+    def search(self, queries, k):
+        """(scores float32 [Q, k'], [[path] * k'] * Q) of the k' = min(k, gallery size) best images per query."""
+        scores, numbers = self.nearest(queries, k)
+        return scores, [[self.paths[i] for i in row] for row in numbers]
 
     def save(self, directory):
         """Writes the index and its paths to `directory` (local or a URL), which appears only when complete."""
