@@ -40,6 +40,19 @@ def word_guided_hop(words_by_position, attention_emb, evidence_emb):
     return a @ evidence_emb, a
 
 
+def word_guided_hop_logsumexp(real_words, padded, attention_emb, evidence_emb):
+    """The logsumexp option: each region scores log Σ exp(v·A_l) over the real words, plus one exp(0) for the
+    padding when the question is shorter than T (`padded`)."""
+    num_regions = attention_emb.shape[0]
+    scores = []
+    for l in range(num_regions):
+        terms = [float(v @ attention_emb[l]) for v in real_words] + ([0.0] if padded else [])
+        top = max(terms)
+        scores.append(top + np.log(sum(np.exp(t - top) for t in terms)))
+    a = softmax(np.array(scores))
+    return a @ evidence_emb, a
+
+
 def question_guided_hop(query, attention_emb, evidence_emb):
     a = softmax(attention_emb @ query)
     return a @ evidence_emb, a
@@ -208,6 +221,17 @@ def matching_dan(p, image_features, token_ids, num_steps, padding_id=0):
         z_v.append(np.concatenate(visual))
         z_u.append(np.concatenate(textual))
     return np.stack(z_v), np.stack(z_u), np.array(scores)
+
+
+def hinge_terms(similarity, margin, image_ids):
+    """{pair i: ([max(0, m − S_ii + S_ij) per negative caption j], [max(0, m − S_ii + S_ji) per negative image j])}."""
+    n = len(similarity)
+    terms = {}
+    for i in range(n):
+        others = [j for j in range(n) if image_ids[j] != image_ids[i]]
+        terms[i] = ([max(0.0, margin - similarity[i, i] + similarity[i, j]) for j in others] or [0.0],
+                    [max(0.0, margin - similarity[i, i] + similarity[j, i]) for j in others] or [0.0])
+    return terms
 
 
 def ranking_loss(similarity, margin, hardest_negative, image_ids=None):

@@ -16,7 +16,7 @@ from vqa_tf.training.backbone_pretraining import (
 
 @pytest.mark.parametrize("values, message", [
     (dict(backbone_pretraining="imagenet"), "must be '' or one of synthetic_cells"),
-    (dict(backbone_pretraining="synthetic_cells", source="vqa"), "is for data.source = 'synthetic', not 'vqa'"),
+    (dict(backbone_pretraining="synthetic_cells", source="vqa", input="features"), "for data.source = 'vqa' train on images"),
     (dict(backbone_pretraining="synthetic_cells", backbone_weights="/w.h5"), "not both"),
     (dict(backbone_pretraining="synthetic_cells", pretraining_scenes=0), "must be at least 1"),
 ])

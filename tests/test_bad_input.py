@@ -1,5 +1,6 @@
 """Bad inputs raise errors that name the problem."""
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import MODEL_NAMES, ragged_batch, small_model
@@ -75,3 +76,20 @@ def test_invalid_constructor_arguments():
         small_model("reasoning_dan", num_steps=0)
     with pytest.raises(ValueError, match="padding_id=20"):
         small_model("ibowimg", padding_id=20)
+
+
+@pytest.mark.parametrize("argument, value, message", [
+    ("position_weights_init", "zeros", "position_weights_init must be one of ones, official; got 'zeros'"),
+    ("hop1_word_pooling", "mean", "word_pooling must be one of max, logsumexp; got 'mean'"),
+])
+def test_unknown_smem_options_are_refused_by_name(argument, value, message):
+    with pytest.raises(ValueError, match=message):
+        small_model("smem_vqa", **{argument: value})
+
+
+def test_smem_position_weights_start_as_the_option_says():
+    ones = small_model("smem_vqa").get_layer("question_vector").position_weights.numpy()
+    official = small_model("smem_vqa", position_weights_init="official").get_layer("question_vector")
+    official = official.position_weights.numpy()
+    assert (ones == 1.0).all()
+    assert np.abs(official).max() <= 0.08 and np.std(official) > 0.01  # uniform in ±0.08, as the released code

@@ -130,6 +130,8 @@ def test_the_family_defaults_are_the_papers_and_the_presets_use_them():
         "num_hops": 2,
         "dropout": 0.4,
         "normalize_regions": True,  # ours, the one non-paper default
+        "hop1_word_pooling": "max",
+        "position_weights_init": "official",  # uniform ±0.08, as the released code
     }
     assert ReasoningDANConfig().arguments() == {"hidden_dim": 512, "num_steps": 2, "dropout": 0.5}
     for model_name, experiment in PAPER_EXPERIMENTS.items():

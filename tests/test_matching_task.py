@@ -38,16 +38,20 @@ def test_evaluation_embeds_each_gallery_image_once_and_scores_like_the_model(tas
 
 
 @pytest.mark.parametrize("image_ids", [[5, 5, 6, 7], [5, 8, 6, 7]])
-def test_the_training_loss_is_the_papers_hinge_over_pairs_of_other_images(task_and_parts, image_ids):
+def test_the_synthetic_training_loss_sums_the_hinge_over_pairs_of_other_images(task_and_parts, image_ids):
     task, _ = task_and_parts
     rng = np.random.default_rng(0)
     image, text = rng.normal(size=(4, 24)).astype("float32"), rng.normal(size=(4, 24)).astype("float32")
     loss = training_loss(task.config)({"image_embedding": image, "text_embedding": text},
                                       {"image_id": tf.constant(image_ids, tf.int64)})
     model = task.config.model
-    assert not model.hardest_negative  # the paper's summed hinge is the default
+    assert model.negatives == "all"  # the synthetic recipe's loss form (the paper's is "sampled")
     expected = ref.ranking_loss((image @ text.T).astype(np.float64), model.margin, False, image_ids)
     np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_paper_preset_trains_on_one_sampled_negative_per_pair():
+    assert get_experiment("mdan_resnet152_flickr30k").model.negatives == "sampled"
 
 
 def test_the_unmasked_ablation_counts_every_other_caption_as_a_negative(task_and_parts):

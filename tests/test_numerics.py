@@ -60,6 +60,18 @@ def test_word_guided_hop_ragged(rng, question_length):
         np.testing.assert_allclose(_np(a[b]), a_ref, **TOL)
 
 
+@pytest.mark.parametrize("question_length", [4, 6])
+def test_word_guided_hop_with_logsumexp_pooling(rng, question_length):
+    lengths = [4, 1, 2, 3]
+    words = rng.normal(size=(4, 4, 5)).astype("float32")
+    att, evi = (rng.normal(size=(4, 12, 5)).astype("float32") for _ in range(2))
+    s, a = layers.WordGuidedHop(question_length, word_pooling="logsumexp")(words, att, evi, _mask(lengths, 4))
+    for b, n in enumerate(lengths):
+        s_ref, a_ref = ref.word_guided_hop_logsumexp(_np(words[b, :n]), n < question_length, _np(att[b]), _np(evi[b]))
+        np.testing.assert_allclose(_np(s[b]), s_ref, **TOL)
+        np.testing.assert_allclose(_np(a[b]), a_ref, **TOL)
+
+
 def test_question_guided_hop(rng):
     query = rng.normal(size=(3, 5)).astype("float32")
     att, evi = (rng.normal(size=(3, 12, 5)).astype("float32") for _ in range(2))

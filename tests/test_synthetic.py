@@ -8,11 +8,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vqa_tf.data.synthetic import MAJORITY_ANSWER, TASKS, YES_NO_TASKS, SpatialShapesCaptions, SpatialShapesVQA
+from vqa_tf.data.synthetic import (
+    MAJORITY_ANSWER,
+    PHRASINGS,
+    TASKS,
+    YES_NO_TASKS,
+    SpatialShapesCaptions,
+    SpatialShapesVQA,
+)
 from vqa_tf.data.synthetic_scenes import BACKGROUNDS, COLORS, MAX_BACKGROUND_SPREAD, SHAPES, object_mask
 
 SIZE = 64
 PER_TASK = 60  # a whole number of turns of every answer cycle: 2 (yes/no), 6 colours, 3 shapes, 4 counts
+RELATIONS = {"above", "below", "to the left of", "to the right of"}
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +46,34 @@ def test_answers_balanced_per_task(samples):
     assert counts == {(task, a): PER_TASK // len(options) for task, options in answers.items() for a in options}
 
 
+def test_yes_no_questions_come_in_every_phrasing_and_both_forms_each_balanced(samples):
+    more = list(SpatialShapesVQA(seed=5).samples(300 * len(TASKS)))
+    for task in YES_NO_TASKS:
+        asked = [s for s in more if s.task == task]
+        negated = [s for s in asked if s.form == "negated"]
+        assert 0.2 < len(negated) / len(asked) < 0.4, task  # negated_share 0.3
+        for form in ("affirmative", "negated"):
+            answers = [s.answer == "yes" for s in asked if s.form == form]
+            assert 0.35 < np.mean(answers) < 0.65, (task, form)
+        # every phrasing is used: each question matches exactly one template of its form
+        used = {_template(s) for s in asked}
+        assert used == set(PHRASINGS[task]["affirmative"] + PHRASINGS[task]["negated"]), task
+    assert {s.form for s in samples if s.task not in YES_NO_TASKS} == {"open"}
+    none = SpatialShapesVQA(seed=5, negated_share=0.0).samples(20 * len(TASKS))
+    assert {s.form for s in none if s.task in YES_NO_TASKS} == {"affirmative"}
+    with pytest.raises(ValueError, match="negated_share must lie in"):
+        SpatialShapesVQA(seed=5, negated_share=1.5)
+
+
 def test_a_skewed_set_answers_each_yes_no_template_with_its_majority_at_the_prior():
     skewed = list(SpatialShapesVQA(seed=5, yes_prior=0.8).samples(600 * len(TASKS)))
     for task in YES_NO_TASKS:
-        share = np.mean([s.answer == MAJORITY_ANSWER[task] for s in skewed if s.task == task])
-        assert abs(share - 0.8) < 0.05, (task, share)
+        affirmative = np.mean([s.answer == MAJORITY_ANSWER[task] for s in skewed
+                               if s.task == task and s.form == "affirmative"])
+        assert abs(affirmative - 0.8) < 0.05, (task, affirmative)
+        # a negated question verifies the same skewed statement, so its majority answer is the other one
+        negated = np.mean([s.answer != MAJORITY_ANSWER[task] for s in skewed if s.task == task and s.form == "negated"])
+        assert abs(negated - 0.8) < 0.08, (task, negated)
     open_answers = collections.Counter(s.answer for s in skewed if s.task == "shape")
     assert set(open_answers.values()) == {200}  # the open-ended questions stay balanced
 
@@ -77,15 +108,25 @@ def test_backgrounds_are_mixed_by_default_and_can_be_chosen():
         SpatialShapesVQA(seed=1, tasks=["presence", "size"])
 
 
-def _parse(question):
-    patterns = [
-        r"is there a (\w+) (\w+)(?: on the (\w+))?\?",
-        r"is the (\w+) (\w+) (above|below|to the left of|to the right of) the (\w+) (\w+)\?",
-        r"what colour is the (\w+)\?",
-        r"what shape is the (\w+) object\?",
-        r"how many (\w+)s are there\?",
-    ]
-    return next(m.groups() for m in (re.fullmatch(p, question) for p in patterns) if m)
+def _pattern(template):
+    """A regular expression with one named group per {field} of a phrasing template."""
+    pattern = re.escape(template)
+    for field in re.findall(r"\\\{(\w+)\\\}", pattern):
+        group = "|".join(sorted(RELATIONS)) if field == "relation" else r"\w+"
+        pattern = pattern.replace(f"\\{{{field}\\}}", f"(?P<{field}>{group})", 1)
+    return pattern
+
+
+def _template(sample):
+    (template,) = [t for t in PHRASINGS[sample.task][sample.form] if re.fullmatch(_pattern(t), sample.question)]
+    return template
+
+
+def _parse(sample):
+    """The question's fields ({color}, {shape}, …) and whether the statement it verifies holds."""
+    fields = re.fullmatch(_pattern(_template(sample)), sample.question).groupdict()
+    holds = None if sample.form == "open" else (sample.answer == "yes") != (sample.form == "negated")
+    return fields, holds
 
 
 def _rows_cols(mask):
@@ -94,19 +135,20 @@ def _rows_cols(mask):
 
 
 def test_evidence_masks_agree_with_the_pixels_and_the_answer(samples):
-    """The answer can be read off the pixels inside the stored masks."""
+    """The answer can be read off the pixels inside the stored masks, negated questions included."""
     for s in samples:
         mask, image = s.evidence_mask, s.image
+        fields, holds = _parse(s)
         if s.task == "presence":
-            color, shape = _parse(s.question)[:2]
-            if s.answer == "no":
+            color, shape = fields["color"], fields["shape"]
+            if not holds:
                 assert not mask.any()
                 assert (color, shape) not in {(o.color, o.shape) for o in s.objects}
                 continue
             assert mask.any() and _color_pixels(image, color)[mask].all()
-        elif s.task in ("color", "shape", "count"):
-            (asked,) = _parse(s.question)
+        elif s.task in ("color", "shape", "count", "attribute"):
             attribute = "color" if s.task == "shape" else "shape"
+            asked = fields[attribute]
             chosen = [o for o in s.objects if getattr(o, attribute) == asked]
             union = np.any([object_mask(o, SIZE) for o in chosen], axis=0) if chosen else np.zeros((SIZE, SIZE), bool)
             np.testing.assert_array_equal(union, mask)
@@ -114,28 +156,34 @@ def test_evidence_masks_agree_with_the_pixels_and_the_answer(samples):
                 assert len(chosen) == int(s.answer)
                 continue
             (obj,) = chosen  # the question names exactly one object
+            if s.task == "attribute":
+                assert _color_pixels(image, fields["color"])[mask].all() == holds, s.question
+                assert (obj.color == fields["color"]) == holds
+                continue
             assert getattr(obj, s.task) == s.answer
             if s.task == "color":
                 assert _color_pixels(image, s.answer)[mask].all()
             else:
                 assert (object_mask(dataclasses.replace(obj, shape=s.answer), SIZE) == mask).all()
         elif s.task == "absolute_position":
-            color, _, position = _parse(s.question)
-            assert _color_pixels(image, color)[mask].all()
+            position = fields["position"]
+            assert _color_pixels(image, fields["color"])[mask].all()
             rows, cols = _rows_cols(mask)
             inside = {"top": rows.max() < SIZE / 2, "bottom": rows.min() >= SIZE / 2,
                       "left": cols.max() < SIZE / 2, "right": cols.min() >= SIZE / 2}[position]
-            assert inside == (s.answer == "yes"), s.question
+            assert inside == holds, s.question
         else:
-            color, shape, relation, other_color, other_shape = _parse(s.question)
             by_kind = {(o.color, o.shape): object_mask(o, SIZE) for o in s.objects}
-            subject, other = by_kind[(color, shape)], by_kind[(other_color, other_shape)]
+            subject = by_kind[(fields["color"], fields["shape"])]
+            other = by_kind[(fields["other_color"], fields["other_shape"])]
             np.testing.assert_array_equal(subject | other, mask)
-            assert _color_pixels(image, color)[subject].all() and _color_pixels(image, other_color)[other].all()
+            assert _color_pixels(image, fields["color"])[subject].all()
+            assert _color_pixels(image, fields["other_color"])[other].all()
             (sr, sc), (orow, oc) = _rows_cols(subject), _rows_cols(other)
-            holds = {"above": sr.max() < orow.min(), "below": sr.min() > orow.max(),
-                     "to the left of": sc.max() < oc.min(), "to the right of": sc.min() > oc.max()}[relation]
-            assert holds == (s.answer == "yes"), s.question
+            holds_in_pixels = {"above": sr.max() < orow.min(), "below": sr.min() > orow.max(),
+                               "to the left of": sc.max() < oc.min(),
+                               "to the right of": sc.min() > oc.max()}[fields["relation"]]
+            assert holds_in_pixels == holds, s.question
 
 
 def test_caption_gallery_is_unique_and_its_distractors_are_false():

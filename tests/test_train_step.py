@@ -13,11 +13,12 @@ from vqa_tf.training.optimization import build_optimizer
 BATCH, CLIP, LEARNING_RATE = 4, 0.05, 0.5
 
 
-def _setup(clip):
+def _setup(clip, loss_weight=1.0):
     config = ExperimentConfig(
         task="vqa", model=SMemVQAConfig(embedding_dim=8, num_hops=2, dropout=0.0),
         data=DataConfig(global_batch_size=BATCH),
-        optimizer=OptimizerConfig(name="sgd", momentum=0.0, learning_rate=LEARNING_RATE, clip_norm=clip))
+        optimizer=OptimizerConfig(name="sgd", momentum=0.0, learning_rate=LEARNING_RATE, clip_norm=clip,
+                                  loss_weight=loss_weight))
     arguments = model_arguments(config.model, vocab_size=12, num_answers=5, grid_height=2, grid_width=3,
                                 feature_dim=4, max_question_length=6)
     rng = np.random.default_rng(0)
@@ -27,9 +28,10 @@ def _setup(clip):
     return config, arguments, inputs, targets
 
 
-@pytest.mark.parametrize("clip", [CLIP, 0.0])
-def test_one_step_all_reduces_once_and_applies_the_clipped_gradient(monkeypatch, clip):
-    config, arguments, inputs, targets = _setup(clip)
+@pytest.mark.parametrize("clip, loss_weight", [(CLIP, 1.0), (0.0, 1.0), (CLIP, 20.0)])
+def test_one_step_all_reduces_once_and_applies_the_clipped_gradient(monkeypatch, clip, loss_weight):
+    """The loss, scaled by loss_weight (Caffe's, before the clip), and its update."""
+    config, arguments, inputs, targets = _setup(clip, loss_weight)
     strategy = make_strategy(RuntimeConfig(strategy="one_device"))
     with strategy.scope():
         model = build_model("smem_vqa", **arguments)
@@ -37,10 +39,11 @@ def test_one_step_all_reduces_once_and_applies_the_clipped_gradient(monkeypatch,
         optimizer.build(model.trainable_variables)
     before = [v.numpy() for v in model.trainable_variables]
 
-    # The expected update, written out: SGD on the batch-mean cross-entropy, clipped to CLIP (if clipping).
+    # The expected update, written out: SGD on the batch-mean cross-entropy times loss_weight, clipped to CLIP
+    # (if clipping).
     with tf.GradientTape() as tape:
         logits = model(inputs, training=True)["logits"]
-        value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets["answer"], logits))
+        value = loss_weight * tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets["answer"], logits))
     grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(value, model.trainable_variables)]
     norm = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads))
     assert norm > CLIP, "the clip must bind for this test to check it"

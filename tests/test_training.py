@@ -4,6 +4,7 @@ import glob
 import json
 import re
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -22,6 +23,8 @@ from training_runs import (
     run,
 )
 from vqa_tf.data.synthetic import TASKS
+from vqa_tf.training import model_dir as files
+from vqa_tf.training import restore_model
 from vqa_tf.utils.ports import free_ports
 
 STEPS = 8
@@ -52,7 +55,10 @@ def test_one_device_run_writes_checkpoints_metrics_summaries_and_the_best_model(
     metrics = json.load(open(os.path.join(model_dir, "metrics", f"eval_{STEPS:08d}.json")))
     assert set(metrics["accuracy_per_answer_type"]) == set(TASKS)
     assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["num_questions"] == 64
-    assert set(metrics["pointing_accuracy_per_hop"]["absolute_position"]) and len(metrics["pointing_accuracy_per_hop"]["overall"]) == 2
+    for key in ("pointing_accuracy_per_hop", "evidence_weight_per_hop", "attention_entropy_per_hop",
+                "same_argmax_other_question_per_hop"):
+        assert len(metrics[key]["absolute_position"]) == 2 and len(metrics[key]["overall"]) == 2, key
+    assert set(metrics["accuracy_per_question_type"]) == {"affirmative", "negated", "open"}
     assert os.path.exists(os.path.join(model_dir, "best.keras"))
     assert glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*"))
     assert "final evaluation: accuracy" in done.stdout
@@ -104,6 +110,42 @@ def _wait_for_checkpoint(model_dir, process, at_least, timeout=300):
         assert process.poll() is None, "training ended before the checkpoint appeared"
         time.sleep(0.2)
     raise TimeoutError(f"no checkpoint at step {at_least} within {timeout}s")
+
+
+@pytest.mark.slow
+def test_a_deterministic_seed_reproduces_its_run_exactly_from_scratch(tmp_path):
+    """Each run writes its own data, pretrains its own backbone and trains with dropout and shuffled batches."""
+    dirs = [str(tmp_path / name) for name in ("first", "again", "other_seed")]
+    for model_dir, seed in zip(dirs, (0, 0, 1)):
+        done = run(command(model_dir, STEPS, "--deterministic",
+                           override=f"data.shuffle=true,model.dropout=0.3,trainer.seed={seed}"))
+        assert done.returncode == 0, done.stderr[-3000:]
+    first, again, other = (model_weights(d) for d in dirs)
+    assert max_difference(first, again) == 0.0
+    assert max_difference(first, other) > 1e-3
+    metrics = [json.load(open(os.path.join(d, "metrics", f"eval_{STEPS:08d}.json"))) for d in dirs[:2]]
+    assert metrics[0] == metrics[1]
+
+
+@pytest.mark.slow
+def test_a_warm_start_copies_the_layers_of_the_same_name_from_another_run(tmp_path):
+    one_hop, two_hop = str(tmp_path / "one_hop"), str(tmp_path / "two_hop")
+    done = run(command(one_hop, 4, experiment="smem_one_hop_synthetic"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in (files.DATA_DIR, files.FEATURES_DIR, files.PRETRAINED_BACKBONE):  # the same data, as a warm start needs
+        (shutil.copytree if os.path.isdir(os.path.join(one_hop, name)) else shutil.copy)(
+            os.path.join(one_hop, name), os.path.join(two_hop, name))
+    # A zero learning rate keeps the copied weights as they came.
+    done = run(command(two_hop, 1, override=f"trainer.init_model_dir={one_hop},optimizer.name=sgd,"
+                                            "optimizer.learning_rate=0.0"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    shared = ("word_embedding", "attention_embedding", "evidence_embedding_1", "question_vector", "answer_logits")
+    assert f"initialised {', '.join(shared)} from {one_hop}" in done.stdout
+    (_, source, _), (_, target, _) = restore_model(one_hop), restore_model(two_hop)
+    for name in shared:
+        for a, b in zip(source.core.get_layer(name).get_weights(), target.core.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert not np.allclose(target.core.get_layer("evidence_embedding_2").get_weights()[0], 0.0)  # its own start
 
 
 @pytest.mark.slow

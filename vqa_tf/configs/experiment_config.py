@@ -46,6 +46,7 @@ class DataConfig:
     synthetic_background: str = "mixed"  # or one of vqa_tf.data.synthetic_scenes.BACKGROUNDS
     synthetic_tasks: list = dataclasses.field(default_factory=list)  # question types asked; [] = all of them
     synthetic_yes_prior: float = 0.5  # share of each yes/no template's majority answer; 0.5 = balanced
+    synthetic_negated_share: float = 0.3  # share of yes/no questions asked negated ("is there no …?")
     max_question_length: int = 25
     min_word_count: int = 1
     top_answers: int = 1000
@@ -71,6 +72,7 @@ class OptimizerConfig:
     # the model's own layers learn at this multiple of the rate, a backbone trained with them at the rate itself
     model_lr_multiplier: float = 1.0
     weight_decay: float = 0.0  # L2: adds weight_decay / 2 · Σ‖W‖² over kernels and embeddings
+    loss_weight: float = 1.0  # the task loss is multiplied by this (Caffe's loss_weight), the L2 term is not
 
 
 @dataclasses.dataclass
@@ -82,6 +84,9 @@ class TrainerConfig:
     eval_every: int = 500  # and at the end
     max_checkpoints: int = 3
     seed: int = 0
+    # a trained model_dir whose layers of the same names start this run (a warm start; its vocabulary must be
+    # this run's); a run that resumes from its own checkpoint ignores it
+    init_model_dir: str = ""
 
 
 @dataclasses.dataclass
@@ -91,6 +96,9 @@ class RuntimeConfig:
     jit_compile: str = "auto"  # auto | on | off: "auto" uses XLA only where it was measured faster (jit_policy)
     tpu: str = ""  # TPU name or address for strategy = tpu
     num_cpu_devices: int = 1  # split the CPU into this many logical devices (mirrored runs without GPUs)
+    # TensorFlow's op determinism for the whole process (tf.config.experimental.enable_op_determinism): with
+    # the seeded initialisation, backbone pretraining and batch order, a seed reproduces its run exactly
+    deterministic: bool = False
 
 
 @dataclasses.dataclass

@@ -69,7 +69,8 @@ def _synthetic(task, model):
             backbone_pretraining="synthetic_cells",
             image_size=64,
             num_train=12000 if task == "vqa" else 10000,
-            num_eval=600 if task == "vqa" else 1000,
+            # 500 questions per task (seven tasks), enough to tell variants apart; a 1,000-image gallery
+            num_eval=3500 if task == "vqa" else 1000,
             max_question_length=12,
             top_answers=32,  # every answer of the synthetic set (15)
             global_batch_size=64,
@@ -78,18 +79,25 @@ def _synthetic(task, model):
         # step 3,000); a global-norm clip at 10 slowed it (72% vs 95% at step 3,000, same seed), so none.
         optimizer=OptimizerConfig(name="adam", learning_rate=3e-3),
         trainer=TrainerConfig(train_steps=5000, steps_per_loop=100, checkpoint_every=1000, eval_every=1000),
-        runtime=RuntimeConfig(),
+        runtime=RuntimeConfig(deterministic=True),  # a seed reproduces its result exactly
     )
+
+
+def _synthetic_smem(num_hops):
+    # Q's position weights start at 1: ours (uniform ±0.08, the official start, lowered relative position
+    # to 50–68% on three seeds: measured)
+    return _synthetic("vqa", SMemVQAConfig(embedding_dim=128, num_hops=num_hops, dropout=0.2,
+                                           position_weights_init="ones"))
 
 
 @register("smem_one_hop_synthetic")
 def smem_one_hop_synthetic():
-    return _synthetic("vqa", SMemVQAConfig(embedding_dim=128, num_hops=1, dropout=0.2))
+    return _synthetic_smem(num_hops=1)
 
 
 @register("smem_two_hop_synthetic")
 def smem_two_hop_synthetic():
-    return _synthetic("vqa", SMemVQAConfig(embedding_dim=128, num_hops=2, dropout=0.2))
+    return _synthetic_smem(num_hops=2)
 
 
 @register("ibowimg_synthetic")
@@ -122,7 +130,35 @@ def image_only_synthetic():
 
 @register("mdan_synthetic")
 def mdan_synthetic():
-    return _synthetic("matching", MatchingDANConfig(hidden_dim=128, num_steps=2, dropout=0.2, margin=1.0))
+    # every in-batch negative: ours (the paper samples one per pair; benchmarks/results/synthetic_results.md
+    # compares the three loss forms)
+    return _synthetic("matching", MatchingDANConfig(hidden_dim=128, num_steps=2, dropout=0.2, margin=1.0,
+                                                    negatives="all"))
+
+
+@register("vqa_own_data")
+def vqa_own_data():
+    """SMem two-hop for a user's own small VQA-format data set: --train_data, --train_annotations,
+    --train_images (an {image_id} path pattern) and the same three --eval_ flags.
+
+    Every value is ours. The run first pretrains small_cnn on synthetic scenes of the package's own (no
+    download, no feature store), then trains the model on the images through that CNN, frozen. Measured on
+    2,800 synthetic-shape questions at step 1,500 (Adam 1e-3, seed 0): colour 0.99 and shape 0.75 this way,
+    against 0.44 / 0.32 with the CNN trained jointly from random weights and 0.45 / 0.38 with it fine-tuned
+    from the pretrained weights.
+    For photographs, give ImageNet weights instead: data.backbone=resnet152,data.image_size=224,
+    data.backbone_pretraining=,data.backbone_weights=/path/to/notop.h5. model.name=reasoning_dan trains r-DAN.
+    """
+    return ExperimentConfig(
+        task="vqa",
+        model=SMemVQAConfig(embedding_dim=128, num_hops=2, dropout=0.2, position_weights_init="ones"),
+        data=DataConfig(source="vqa", input="images", backbone="small_cnn", backbone_pretraining="synthetic_cells",
+                        train_backbone=False, image_size=64, max_question_length=16, top_answers=1000,
+                        global_batch_size=64),
+        optimizer=OptimizerConfig(name="adam", learning_rate=1e-3),
+        trainer=TrainerConfig(train_epochs=30, steps_per_loop=100, checkpoint_every=1000, eval_every=1000),
+        runtime=RuntimeConfig(deterministic=True),
+    )
 
 
 def _smem_vqa_setting(model):
@@ -140,7 +176,8 @@ def _smem_vqa_setting(model):
             # ours: the paper's GoogLeNet inception_5b (7×7×1024) is not in keras.applications;
             # ResNet-152 at 224×224 gives the same 7×7 grid, with 2048 channels
             backbone="resnet152",
-            image_size=224,  # 224×224 crops: official code
+            # ours: images resized to 224×224 (the official data layer resizes to 256, then crops 224 at random)
+            image_size=224,
             max_question_length=25,  # T: paper
             top_answers=1031,  # official code
             global_batch_size=50,  # official code (the released Caffe solver)
@@ -154,6 +191,7 @@ def _smem_vqa_setting(model):
             momentum=0.9,  # official code
             clip_norm=10.0,  # gradient clip 10: official code
             weight_decay=5e-4,  # official code
+            loss_weight=20.0,  # the softmax loss's loss_weight: 20: official code (before the clip)
         ),
         # ours: the training length and the reporting, checkpoint and evaluation cadence
         trainer=TrainerConfig(train_epochs=30, steps_per_loop=100, checkpoint_every=2000, eval_every=5000),

@@ -59,6 +59,12 @@ class SMemVQAConfig(FamilyConfig):
     # weight 0.83 of 64 regions at initialization on the synthetic grid) and two-hop training sat at
     # the question prior; unit-norm regions start it near uniform. False gives the paper's model.
     normalize_regions: bool = True
+    # paper: each region keeps its best word's score. "logsumexp" (ours, not the paper's) lets every word of
+    # the question score the region, so that words other than the winner get a gradient
+    hop1_word_pooling: str = "max"
+    # Q's per-position weights start uniform in ±0.08: official code ("ones" is the synthetic recipes' start:
+    # ours, measured better there; benchmarks/results/reasoning_experiments.md)
+    position_weights_init: str = "official"
 
 
 @dataclasses.dataclass
@@ -90,8 +96,9 @@ class MatchingDANConfig(FamilyConfig):
     num_steps: int = 2  # K: paper
     dropout: float = 0.5  # paper
     margin: float = dataclasses.field(default=100.0, metadata=LOSS)  # ranking-loss margin: paper
-    # the hinge summed over every negative: paper (True keeps only the hardest, as VSE++ later did)
-    hardest_negative: bool = dataclasses.field(default=False, metadata=LOSS)
+    # one sampled negative image and caption per pair, the quadruplets (v, u, v⁻, u⁻): paper; "all" sums the
+    # hinge over every in-batch negative (ours: a later convention), "hardest" keeps the largest (VSE++, later)
+    negatives: str = dataclasses.field(default="sampled", metadata=LOSS)
     # pairs of the same image are never negatives: paper ("non-matching pairs"); False counts every other
     # caption in the batch as one (an ablation)
     mask_same_image: bool = dataclasses.field(default=True, metadata=LOSS)
@@ -108,8 +115,8 @@ def model_config(name, **values):
     """The config of model family `name` with its defaults, updated by `values`.
 
     Example:
-    >>> model_config("smem_vqa", num_hops=1)
-    SMemVQAConfig(name='smem_vqa', embedding_dim=1000, num_hops=1, dropout=0.4, normalize_regions=True)
+    >>> model_config("reasoning_dan", num_steps=3)
+    ReasoningDANConfig(name='reasoning_dan', hidden_dim=512, num_steps=3, dropout=0.5)
     >>> model_config("lstm")
     Traceback (most recent call last):
     ...

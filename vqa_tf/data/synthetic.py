@@ -5,24 +5,35 @@ four coloured shapes at random places on a black, light, tinted, gradient or
 textured background (mixed by default), and every question needs the image:
 
 * presence: "is there a red square?"
-* absolute position: "is there a red square on the top?" (the object lies
+* absolute position: "is the red square on the top?" (the object lies
   wholly in that half; for "no" it lies wholly in the opposite half)
 * relative position: "is the red square above the blue circle?" (for "no"
   the opposite relation holds)
+* attribute check: "is the circle red?" (the only circle in the scene)
 * colour: "what colour is the square?" (the only square in the scene)
 * shape: "what shape is the red object?" (the only red object)
 * count: "how many squares are there?" (0 to 3)
 
+Every task is asked in several phrasings (`PHRASINGS`), and a share of the
+yes/no questions (`negated_share`) is negated ("is there no red square?",
+"is the circle not red?"), as verification questions in VQA are; the answer
+of a negated question is the truth of the negated statement. Each question
+records its form: "affirmative", "negated" or "open".
+
 Every example is a pure function of (seed, index), so a stream and a data
 set written to disk agree, and any slice can be made on its own. Answers are
 balanced: index i asks task i mod len(tasks); with k = i // len(tasks), a
-yes/no question is answered "yes" when k is even, a colour question with the
-k-th colour (mod 6), a shape question with the k-th shape (mod 3) and a count
-question with k mod 4. With a `yes_prior` p other than 0.5, each yes/no
-template answers its majority answer (presence: yes, absolute position: no,
-relative position: yes) with probability p instead, as natural questions
-skew (Goyal et al., "Making the V in VQA matter"). Each question carries the
-mask of the object(s) its answer depends on (empty when there is none).
+yes/no question is answered "yes" when k is even, whatever its form (the
+form is drawn on its own, so each form is balanced too), a colour question
+with the k-th colour (mod 6), a shape question with the k-th shape (mod 3)
+and a count question with k mod 4. With a `yes_prior` p other than 0.5, each yes/no
+template's statement takes its majority value (`MAJORITY_FACT`: the object
+is there, is not in the named half, stands in the named relation, has the
+named attribute) with probability p instead, as natural questions skew
+(Goyal et al., "Making the V in VQA matter"): an affirmative question then
+answers its majority answer (`MAJORITY_ANSWER`) at p, and a negated one the
+opposite. Each question carries the mask of the object(s) its answer depends
+on (empty when there is none).
 
 The caption variant draws two-object scenes with one true caption each ("a
 small red square above a large blue circle") and makes distractor captions
@@ -48,10 +59,43 @@ from vqa_tf.data.synthetic_scenes import (
     render,
 )
 
-YES_NO_TASKS = ("presence", "absolute_position", "relative_position")
+YES_NO_TASKS = ("presence", "absolute_position", "relative_position", "attribute")
 OPEN_TASKS = ("color", "shape", "count")
 TASKS = YES_NO_TASKS + OPEN_TASKS
-MAJORITY_ANSWER = {"presence": "yes", "absolute_position": "no", "relative_position": "yes"}
+FORMS = ("affirmative", "negated", "open")
+# The value each yes/no task's statement takes more often under a skewed prior, and so the majority
+# answer of its affirmative questions (a negated question's is the other one).
+MAJORITY_FACT = {"presence": True, "absolute_position": False, "relative_position": True, "attribute": True}
+MAJORITY_ANSWER = {task: "yes" if fact else "no" for task, fact in MAJORITY_FACT.items()}
+# Every phrasing of every task, by form. Fields: {color} {shape} of the object asked about, {position},
+# {relation} and the second object's {other_color} {other_shape}.
+PHRASINGS = {
+    "presence": {
+        "affirmative": ("is there a {color} {shape}?", "can you see a {color} {shape}?",
+                        "does the image contain a {color} {shape}?"),
+        "negated": ("is there no {color} {shape}?", "is the image without a {color} {shape}?"),
+    },
+    "absolute_position": {
+        "affirmative": ("is there a {color} {shape} on the {position}?", "is the {color} {shape} on the {position}?",
+                        "is the {color} {shape} in the {position} half?"),
+        "negated": ("is the {color} {shape} not on the {position}?",
+                    "is the {color} {shape} outside the {position} half?"),
+    },
+    "relative_position": {
+        "affirmative": ("is the {color} {shape} {relation} the {other_color} {other_shape}?",
+                        "is there a {color} {shape} {relation} the {other_color} {other_shape}?"),
+        "negated": ("is the {color} {shape} not {relation} the {other_color} {other_shape}?",),
+    },
+    "attribute": {
+        "affirmative": ("is the {shape} {color}?", "is the {shape} coloured {color}?"),
+        "negated": ("is the {shape} not {color}?",),
+    },
+    "color": {"open": ("what colour is the {shape}?", "what color is the {shape}?",
+                       "which colour does the {shape} have?")},
+    "shape": {"open": ("what shape is the {color} object?", "what is the shape of the {color} object?")},
+    "count": {"open": ("how many {shape}s are there?", "how many {shape}s are in the image?",
+                       "what number of {shape}s is there?")},
+}
 MAX_COUNT = 3
 _RELATION_TEXT = {"above": "above", "below": "below", "left of": "to the left of", "right of": "to the right of"}
 _OPPOSITE_HALF = {"top": "bottom", "bottom": "top", "left": "right", "right": "left"}
@@ -66,6 +110,7 @@ class SyntheticQuestion:
     image: np.ndarray  # uint8 [S, S, 3]
     evidence_mask: np.ndarray  # bool [S, S]
     objects: tuple
+    form: str = "affirmative"  # one of FORMS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,16 +187,21 @@ class SpatialShapesVQA:
         image_size: side of the square images in pixels.
         background: one of `synthetic_scenes.BACKGROUNDS`, or "mixed".
         tasks: the question types asked, in turn (default: all of TASKS).
-        yes_prior: the share of each yes/no template's majority answer
+        yes_prior: the share of each yes/no template's majority statement
             (0.5: exactly balanced).
+        negated_share: the share of yes/no questions asked negated.
 
     Example:
     >>> data = SpatialShapesVQA(seed=0)
-    >>> [(s.task, s.answer) for s in data.samples(6, start=6)]
-    [('presence', 'no'), ('absolute_position', 'no'), ('relative_position', 'no'), ('color', 'green'), ('shape', 'circle'), ('count', '1')]
+    >>> [(s.task, s.answer) for s in data.samples(7, start=7)]  # doctest: +NORMALIZE_WHITESPACE
+    [('presence', 'no'), ('absolute_position', 'no'), ('relative_position', 'no'), ('attribute', 'no'),
+     ('color', 'green'), ('shape', 'circle'), ('count', '1')]
+    >>> sample = data.sample(10)
+    >>> sample.question, sample.form, sample.answer
+    ('is the triangle not blue?', 'negated', 'no')
     """
 
-    def __init__(self, seed, image_size=64, background="mixed", tasks=TASKS, yes_prior=0.5):
+    def __init__(self, seed, image_size=64, background="mixed", tasks=TASKS, yes_prior=0.5, negated_share=0.3):
         unknown = sorted(set(tasks) - set(TASKS))
         if unknown or not tasks:
             raise ValueError(f"unknown synthetic tasks {unknown}; valid: {', '.join(TASKS)}")
@@ -159,22 +209,36 @@ class SpatialShapesVQA:
             raise ValueError(f"unknown background {background!r}; valid: mixed, {', '.join(BACKGROUNDS)}")
         if not 0.0 < yes_prior < 1.0:
             raise ValueError(f"yes_prior must lie in (0, 1); got {yes_prior}")
+        if not 0.0 <= negated_share <= 1.0:
+            raise ValueError(f"negated_share must lie in [0, 1]; got {negated_share}")
         self.seed = seed
         self.image_size = image_size
         self.background = background
         self.tasks = tuple(tasks)
         self.yes_prior = yes_prior
+        self.negated_share = negated_share
 
     def samples(self, count, start=0):
         for index in range(start, start + count):
             yield self.sample(index)
 
-    def _says_yes(self, task, index):
+    def _statement_holds(self, task, index, negated):
+        """Whether the statement a yes/no question verifies is true in the scene drawn for `index`."""
         turn = index // len(self.tasks)
-        if self.yes_prior == 0.5:
-            return turn % 2 == 0
+        if self.yes_prior == 0.5:  # the answer alternates; the statement follows from it and the form
+            return (turn % 2 == 0) != negated
         majority = _rng(self.seed, index, 3).random() < self.yes_prior
-        return majority == (MAJORITY_ANSWER[task] == "yes")
+        return majority == MAJORITY_FACT[task]
+
+    def _wording(self, task, index):
+        """(form, phrasing template) of question `index`, drawn from a stream of its own."""
+        rng = _rng(self.seed, index, 5)
+        if task in YES_NO_TASKS:
+            form = "negated" if rng.random() < self.negated_share else "affirmative"
+        else:
+            form = "open"
+        templates = PHRASINGS[task][form]
+        return form, templates[int(rng.integers(len(templates)))]
 
     def sample(self, index):
         rng = _rng(self.seed, index, 0)
@@ -182,38 +246,47 @@ class SpatialShapesVQA:
         turn = index // len(self.tasks)
         size = self.image_size
         num_distractors = int(rng.integers(1, 4))
+        form, template = self._wording(task, index)
         answer = None
         if task in YES_NO_TASKS:
-            yes = self._says_yes(task, index)
-            answer = "yes" if yes else "no"
+            holds = self._statement_holds(task, index, form == "negated")
+            answer = "yes" if holds != (form == "negated") else "no"
             target = random_kinds(rng, 1)[0]
+            fields = {"color": target[0], "shape": target[1]}
         if task == "presence":
-            distractors = random_kinds(rng, num_distractors + (0 if yes else 1), exclude=[target[:2]])
-            objects = place(rng, ([target] if yes else []) + distractors, size)
-            question = f"is there a {target[0]} {target[1]}?"
-            evidence = [0] if yes else []
+            distractors = random_kinds(rng, num_distractors + (0 if holds else 1), exclude=[target[:2]])
+            objects = place(rng, ([target] if holds else []) + distractors, size)
+            evidence = [0] if holds else []
         elif task == "absolute_position":
             position = POSITIONS[int(rng.integers(len(POSITIONS)))]
-            where = position if yes else _OPPOSITE_HALF[position]
+            where = position if holds else _OPPOSITE_HALF[position]
             kinds = [target] + random_kinds(rng, num_distractors, exclude=[target[:2]])
             objects = place(rng, kinds, size, [lambda objs: in_half(objs[0], where, size)])
-            question = f"is there a {target[0]} {target[1]} on the {position}?"
+            fields["position"] = position
             evidence = [0]
         elif task == "relative_position":
             other = random_kinds(rng, 1, exclude=[target[:2]])[0]
             relation = list(OPPOSITE)[int(rng.integers(len(OPPOSITE)))]
-            holds = relation if yes else OPPOSITE[relation]
+            actual = relation if holds else OPPOSITE[relation]
             kinds = [target, other] + random_kinds(rng, num_distractors - 1, exclude=[target[:2], other[:2]])
-            objects = place(rng, kinds, size, [lambda objs: related(objs[0], holds, objs[1])])
-            question = f"is the {target[0]} {target[1]} {_RELATION_TEXT[relation]} the {other[0]} {other[1]}?"
+            objects = place(rng, kinds, size, [lambda objs: related(objs[0], actual, objs[1])])
+            fields.update(relation=_RELATION_TEXT[relation], other_color=other[0], other_shape=other[1])
             evidence = [0, 1]
+        elif task == "attribute":  # the one object of its shape: does it have the named colour?
+            shape = target[1]
+            named = target[0]
+            colors = [named] if holds else [c for c in COLORS if c != named]
+            kind = _kinds_without(rng, 1, shapes=[shape], colors=colors)[0]
+            others = _kinds_without(rng, num_distractors, shapes=[s for s in SHAPES if s != shape])
+            objects = place(rng, [kind] + others, size)
+            evidence = [0]
         elif task == "color":  # the one object of its shape
             answer = list(COLORS)[turn % len(COLORS)]
             shape = SHAPES[int(rng.integers(len(SHAPES)))]
             target = _kinds_without(rng, 1, shapes=[shape], colors=[answer])[0]
             others = _kinds_without(rng, num_distractors, shapes=[s for s in SHAPES if s != shape])
             objects = place(rng, [target] + others, size)
-            question = f"what colour is the {shape}?"
+            fields = {"shape": shape}
             evidence = [0]
         elif task == "shape":  # the one object of its colour
             answer = SHAPES[turn % len(SHAPES)]
@@ -221,7 +294,7 @@ class SpatialShapesVQA:
             target = _kinds_without(rng, 1, shapes=[answer], colors=[color])[0]
             others = _kinds_without(rng, num_distractors, colors=[c for c in COLORS if c != color])
             objects = place(rng, [target] + others, size)
-            question = f"what shape is the {color} object?"
+            fields = {"color": color}
             evidence = [0]
         else:  # count: 0..MAX_COUNT objects of the asked shape among two to four
             count = turn % (MAX_COUNT + 1)
@@ -231,7 +304,7 @@ class SpatialShapesVQA:
             others = _kinds_without(rng, num_others, shapes=[s for s in SHAPES if s != shape])
             objects = place(rng, counted + others, size)
             answer = str(count)
-            question = f"how many {shape}s are there?"
+            fields = {"shape": shape}
             evidence = list(range(count))
         # Shuffle the drawing order so the target is not always painted first.
         order = rng.permutation(len(objects))
@@ -244,11 +317,12 @@ class SpatialShapesVQA:
         return SyntheticQuestion(
             index=index,
             task=task,
-            question=question,
+            question=template.format(**fields),
             answer=answer,
             image=image,
             evidence_mask=mask,
             objects=tuple(objects),
+            form=form,
         )
 
 

@@ -2,7 +2,8 @@
 
 VQA questions go to the official VQA question/annotation JSON pair (ten
 copies of the one answer, so the official accuracy applies unchanged; the
-task name as answer type; an "evidence_mask" PNG per answerable object),
+task name as answer type and the question's form (affirmative, negated or
+open) as question type; an "evidence_mask" PNG per answerable object),
 captions to the Karpathy split JSON. `read_vqa` and `read_karpathy_json`
 read them back like any real data set.
 """
@@ -40,8 +41,9 @@ def write_synthetic_vqa(directory, split, count, seed, image_size=64, **options)
     Example:
     >>> import tempfile
     >>> examples = write_synthetic_vqa(tempfile.mkdtemp(), "val", count=4, seed=1)
-    >>> [(e.answer_type, e.answers[0]) for e in examples]
-    [('presence', 'yes'), ('absolute_position', 'yes'), ('relative_position', 'yes'), ('color', 'red')]
+    >>> [(e.answer_type, e.question_type, e.answers[0]) for e in examples]  # doctest: +NORMALIZE_WHITESPACE
+    [('presence', 'affirmative', 'yes'), ('absolute_position', 'affirmative', 'yes'),
+     ('relative_position', 'negated', 'yes'), ('attribute', 'affirmative', 'yes')]
     """
     questions_path, annotations_path, pattern = vqa_paths(directory, split)
     examples = []
@@ -60,7 +62,7 @@ def write_synthetic_vqa(directory, split, count, seed, image_size=64, **options)
                 question=sample.question,
                 answers=(sample.answer,) * ANSWER_COPIES,
                 answer_type=sample.task,
-                question_type=sample.task,
+                question_type=sample.form,
                 evidence_mask_path=mask_path,
             )
         )

@@ -11,6 +11,7 @@ file's directory.
 
 import dataclasses
 import os
+import string
 
 from vqa_tf.data.errors import DataError
 from vqa_tf.data.examples import VQAExample
@@ -54,6 +55,7 @@ def read_vqa(questions_path, image_pattern, annotations_path=None, check_images=
     ...          os.path.join(folder, "a.json"), check_images=False) == [example]
     True
     """
+    _check_pattern(image_pattern)
     examples = {}
     for index, record in enumerate(_records(questions_path, "questions")):
         where = f"question {index} in {questions_path}"
@@ -72,6 +74,21 @@ def read_vqa(questions_path, image_pattern, annotations_path=None, check_images=
     if check_images:
         verify_image_files(_image_files(examples.values(), questions_path, annotations_path))
     return list(examples.values())
+
+
+def _check_pattern(image_pattern):
+    """Raises DataError unless `image_pattern` is a `str.format` pattern whose one field is {image_id}."""
+    try:
+        fields = sorted({name for _, name, _, _ in string.Formatter().parse(image_pattern) if name is not None})
+    except ValueError as error:
+        fields = [f"unparsable: {error}"]
+    if fields != ["image_id"]:
+        example = image_pattern.rstrip("/") + "/COCO_train2014_{image_id:012d}.jpg"
+        raise DataError(
+            f"the image path pattern {image_pattern!r} must name each image through one {{image_id}} field "
+            f"(a str.format pattern; its fields: {', '.join(fields) or 'none'}); for the COCO images of a "
+            f"directory, give {example!r}"
+        )
 
 
 def write_vqa_json(examples, questions_path, annotations_path=None):

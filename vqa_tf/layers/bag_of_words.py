@@ -9,14 +9,15 @@ from keras import ops
 class BagOfWords(keras.layers.Layer):
     """Q = Σ_j w_j v_j (+ b_Q) over the real words of a question.
 
-    With `max_length` set, w_j is one learned scalar per word position
-    (initialised to 1), as in SMem-VQA's question vector, and questions may be
-    at most `max_length` tokens long. Without it, w_j = 1: the plain bag of
-    words of iBOWIMG.
+    With `max_length` set, w_j is one learned scalar per word position, as in
+    SMem-VQA's question vector, and questions may be at most `max_length`
+    tokens long. Without it, w_j = 1: the plain bag of words of iBOWIMG.
 
     Args:
         max_length: number of learned position weights, or None for none.
         use_bias: whether to add a learned bias b_Q.
+        position_weights_initializer: a Keras initializer (or its name) of
+            the position weights.
 
     Call args:
         word_vectors: [batch, T, N].
@@ -28,15 +29,16 @@ class BagOfWords(keras.layers.Layer):
     TensorShape([2, 8])
     """
 
-    def __init__(self, max_length=None, use_bias=False, **kwargs):
+    def __init__(self, max_length=None, use_bias=False, position_weights_initializer="ones", **kwargs):
         super().__init__(**kwargs)
         self.max_length = max_length
         self.use_bias = use_bias
+        self.position_weights_initializer = keras.initializers.get(position_weights_initializer)
 
     def build(self, word_vectors_shape, word_mask_shape=None):
         if self.max_length is not None:
             self.position_weights = self.add_weight(
-                name="position_weights", shape=(self.max_length,), initializer="ones"
+                name="position_weights", shape=(self.max_length,), initializer=self.position_weights_initializer
             )
         if self.use_bias:
             self.bias = self.add_weight(
@@ -70,5 +72,9 @@ class BagOfWords(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"max_length": self.max_length, "use_bias": self.use_bias})
+        config.update({
+            "max_length": self.max_length,
+            "use_bias": self.use_bias,
+            "position_weights_initializer": keras.initializers.serialize(self.position_weights_initializer),
+        })
         return config

@@ -10,6 +10,8 @@ from keras import ops
 
 from vqa_tf.layers.masking import masked_max
 
+WORD_POOLINGS = ("max", "logsumexp")
+
 
 def _read(weights, evidence):
     """Σ_l weights_l · evidence_l for weights [B, L] and evidence [B, L, N]."""
@@ -31,6 +33,10 @@ class WordGuidedHop(keras.layers.Layer):
     Args:
         question_length: T, the number of word positions (SMem-VQA's
             `max_question_length`).
+        word_pooling: "max", the paper's max over word rows, or
+            "logsumexp", a smooth maximum over the same rows (not the
+            paper's: every word, not only each region's best one, then gets
+            a gradient).
 
     Call args:
         word_vectors: [batch, T, N] word embeddings V.
@@ -49,23 +55,32 @@ class WordGuidedHop(keras.layers.Layer):
     (TensorShape([2, 8]), TensorShape([2, 49]))
     """
 
-    def __init__(self, question_length, **kwargs):
+    def __init__(self, question_length, word_pooling="max", **kwargs):
         super().__init__(**kwargs)
+        if word_pooling not in WORD_POOLINGS:
+            raise ValueError(f"word_pooling must be one of {', '.join(WORD_POOLINGS)}; got {word_pooling!r}")
         self.question_length = question_length
+        self.word_pooling = word_pooling
 
     def call(self, word_vectors, attention_embedding, evidence_embedding, word_mask):
         correlation = ops.matmul(
             word_vectors, ops.transpose(attention_embedding, (0, 2, 1))
         )
-        scores = masked_max(correlation, word_mask[:, :, None], axis=1)
         has_padding = ops.sum(ops.cast(word_mask, "int32"), axis=1) < self.question_length
-        scores = ops.where(has_padding[:, None], ops.maximum(scores, ops.zeros_like(scores)), scores)
+        if self.word_pooling == "max":
+            scores = masked_max(correlation, word_mask[:, :, None], axis=1)
+            scores = ops.where(has_padding[:, None], ops.maximum(scores, ops.zeros_like(scores)), scores)
+        else:  # one zero row stands for the padding, as in the max
+            zero_row = ops.where(has_padding[:, None, None], ops.zeros_like(correlation[:, :1]),
+                                 ops.full_like(correlation[:, :1], -1e9))
+            real = ops.where(word_mask[:, :, None], correlation, ops.full_like(correlation, -1e9))
+            scores = ops.logsumexp(ops.concatenate([real, zero_row], axis=1), axis=1)
         weights = ops.softmax(scores, axis=-1)
         return _read(weights, evidence_embedding), weights
 
     def get_config(self):
         config = super().get_config()
-        config.update({"question_length": self.question_length})
+        config.update({"question_length": self.question_length, "word_pooling": self.word_pooling})
         return config
 
     def compute_output_spec(

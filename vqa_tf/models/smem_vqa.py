@@ -19,6 +19,13 @@ from vqa_tf.models.multimodal_model import (
 )
 
 
+# The starts of the question vector's per-position weights.
+POSITION_WEIGHT_INITIALIZERS = {
+    "ones": "ones",
+    "official": {"class_name": "RandomUniform", "config": {"minval": -0.08, "maxval": 0.08}},
+}
+
+
 @keras.saving.register_keras_serializable(package="vqa_tf")
 class SMemVQA(MultimodalModel):
     """SMem-VQA with one word-guided hop and `num_hops − 1` question-guided hops.
@@ -39,6 +46,11 @@ class SMemVQA(MultimodalModel):
             norm before embedding it. Not in the paper: without it, hop 2's
             scores E·O₁ grow with the feature norm, and its softmax starts
             saturated on one region (see `SMemVQAConfig`).
+        hop1_word_pooling: how hop 1 pools each region's word scores: "max"
+            (the paper's) or "logsumexp" (see `WordGuidedHop`).
+        position_weights_init: how the question vector's per-position
+            weights w_j start: "ones" or "official" (uniform in ±0.08, as
+            the authors' released code initialises them).
 
     The paper's settings are the defaults of `vqa_tf.configs.SMemVQAConfig`.
 
@@ -64,10 +76,15 @@ class SMemVQA(MultimodalModel):
         dropout=0.0,
         padding_id=0,
         normalize_regions=True,
+        hop1_word_pooling="max",
+        position_weights_init="ones",
         **kwargs,
     ):
         if num_hops < 1:
             raise ValueError(f"num_hops must be at least 1; got {num_hops}.")
+        if position_weights_init not in POSITION_WEIGHT_INITIALIZERS:
+            raise ValueError(f"position_weights_init must be one of {', '.join(POSITION_WEIGHT_INITIALIZERS)}; "
+                             f"got {position_weights_init!r}.")
         inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
         regions = grid_regions(inputs[IMAGE_FEATURES])
         if normalize_regions:
@@ -80,12 +97,13 @@ class SMemVQA(MultimodalModel):
             regions
         )
         evidence = RegionEmbedding(embedding_dim, name="evidence_embedding_1")(regions)
-        read, weights = WordGuidedHop(max_question_length, name="hop_1")(
+        read, weights = WordGuidedHop(max_question_length, hop1_word_pooling, name="hop_1")(
             words, attention_embedding, evidence, word_mask
         )
-        question = BagOfWords(max_question_length, use_bias=True, name="question_vector")(
-            words, word_mask
-        )
+        question = BagOfWords(
+            max_question_length, use_bias=True, name="question_vector",
+            position_weights_initializer=POSITION_WEIGHT_INITIALIZERS[position_weights_init],
+        )(words, word_mask)
         memory = keras.layers.Add(name="memory_1")([read, question])
         hop_weights = [weights]
         for hop in range(2, num_hops + 1):

@@ -40,9 +40,10 @@ def check_pretraining(data):
     if data.backbone_pretraining not in PRETRAINING_TASKS:
         raise ValueError(f"data.backbone_pretraining must be '' or one of {', '.join(PRETRAINING_TASKS)}; "
                          f"got {data.backbone_pretraining!r}")
-    if data.source != "synthetic":
-        raise ValueError(f"data.backbone_pretraining={data.backbone_pretraining} draws synthetic scenes; it is for "
-                         f"data.source = 'synthetic', not {data.source!r} (give data.backbone_weights instead)")
+    if data.input == "features" and data.source != "synthetic":
+        raise ValueError(f"data.backbone_pretraining={data.backbone_pretraining} with data.input = 'features' "
+                         f"extracts the synthetic set's grids; for data.source = {data.source!r} train on images "
+                         "(data.input = 'images') or give feature stores")
     if data.backbone_weights:
         raise ValueError("set data.backbone_weights or data.backbone_pretraining, not both")
     if data.pretraining_scenes < 1:
@@ -75,6 +76,7 @@ def pretrain_backbone(data, epochs=EPOCHS):
     ('small_cnn', ['colour', 'shape'])
     """
     images, colours, shapes = pretraining_scenes(data)
+    keras.utils.set_random_seed(data.seed + SEED_OFFSET)  # the weights depend on the data settings alone
     backbone = build_backbone(data.backbone, data.image_size)
     heads = {
         "colour": keras.layers.Conv2D(len(COLORS) + 1, 1, name="colour")(backbone.output),

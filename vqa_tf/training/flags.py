@@ -7,9 +7,17 @@ from vqa_tf.training.distribution import STRATEGIES
 from vqa_tf.training.loop import train
 
 FLAGS = flags.FLAGS
-RUNTIME_FLAGS = ("strategy", "mixed_precision", "jit_compile", "tpu", "num_cpu_devices")
+RUNTIME_FLAGS = ("strategy", "mixed_precision", "jit_compile", "tpu", "num_cpu_devices", "deterministic")
 DATA_FLAGS = ("train_data", "train_annotations", "train_images", "train_features",
               "eval_data", "eval_annotations", "eval_images", "eval_features")
+DATA_FLAG_HELP = {
+    "data": "The VQA question JSON, the DAQUAR QA file or the Karpathy caption JSON.",
+    "annotations": "The VQA annotation JSON.",
+    "images": "VQA: an image path pattern with an {image_id} field, such as "
+              "/data/train2014/COCO_train2014_{image_id:012d}.jpg (a directory alone is refused); DAQUAR: the "
+              "image directory; Karpathy: the images' root directory.",
+    "features": "A feature store directory written by vqa-extract-features (data.input=features).",
+}
 
 
 def define_training_flags():
@@ -24,8 +32,9 @@ def define_training_flags():
                       "runtime.jit_compile decides (default 'auto': XLA only where it was measured faster).")
     flags.DEFINE_string("tpu", None, "TPU name or address (strategy tpu).")
     flags.DEFINE_integer("num_cpu_devices", None, "Split the CPU into this many devices (mirrored without GPUs).")
+    flags.DEFINE_bool("deterministic", None, "TensorFlow op determinism: a seed reproduces its run exactly.")
     for name in DATA_FLAGS:
-        flags.DEFINE_string(name, None, f"Overrides data.{name}.")
+        flags.DEFINE_string(name, None, f"Overrides data.{name}. {DATA_FLAG_HELP[name[name.index('_') + 1:]]}")
     flags.mark_flags_as_required(["experiment", "model_dir"])
 
 

@@ -2,7 +2,8 @@
 
 `strategy.run` inside a `tf.function`, the per-replica loss averaged over
 the global batch with `tf.nn.compute_average_loss`; checkpoints through
-`tf.train.CheckpointManager` (a rerun of the same command resumes); a SIGTERM
+`tf.train.CheckpointManager` (a rerun of the same command resumes); with
+`runtime.deterministic` a seed reproduces its weights exactly; a SIGTERM
 saves a checkpoint before exiting (the multi-worker path uses
 `PreemptionCheckpointHandler`, which aligns the workers); a NaN loss stops the
 run and keeps the last good checkpoint. Evaluations write
@@ -82,7 +83,8 @@ def make_train_step(strategy, model, core, optimizer, config, jit_compile):
     dataset's iterator, updates `model` and returns the summed per-replica loss.
 
     The loss is the task's per-example loss (`training_loss(config)`) averaged
-    over `config.data.global_batch_size`, plus the L2 penalty of `config.optimizer`;
+    over `config.data.global_batch_size` and multiplied by
+    `config.optimizer.loss_weight`, plus the L2 penalty of `config.optimizer`;
     the gradient is clipped by its global norm, and `core`'s gradients are
     multiplied by `optimizer.model_lr_multiplier`. The gradient is all-reduced
     once, so `optimizer` must take it summed (`build_optimizer`'s do). Each
@@ -96,6 +98,7 @@ def make_train_step(strategy, model, core, optimizer, config, jit_compile):
     loss = training_loss(config)
     global_batch = config.data.global_batch_size
     l2 = config.optimizer.weight_decay
+    loss_weight = config.optimizer.loss_weight
     clip = config.optimizer.clip_norm
     multiplier = config.optimizer.model_lr_multiplier
     model_paths = {v.path for v in core.trainable_variables}
@@ -104,7 +107,7 @@ def make_train_step(strategy, model, core, optimizer, config, jit_compile):
     def replica_step(inputs, targets):
         with tf.GradientTape() as tape:
             outputs = model(inputs, training=True)
-            value = tf.nn.compute_average_loss(loss(outputs, targets), global_batch_size=global_batch)
+            value = tf.nn.compute_average_loss(loss(outputs, targets), global_batch_size=global_batch) * loss_weight
             if l2 > 0:
                 penalty = 0.5 * l2 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(w, tf.float32))) for w in l2_weights(model)])
                 value += tf.nn.scale_regularization_loss(penalty)
@@ -141,12 +144,17 @@ def train(config, model_dir):
     Progress, each evaluation and a resumption are printed, one line each.
     """
     save_or_check_config(config, model_dir)
+    if config.runtime.deterministic:
+        tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(config.runtime)
     chief = is_chief(strategy)
-    keras.utils.set_random_seed(config.trainer.seed)
     if config.runtime.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     task = make_task(config, model_dir)
+    # Seeded after the task, whose data writing and backbone pretraining seed themselves from data.seed: the
+    # model's initialisation and batch order then depend on trainer.seed alone, whether or not this run
+    # pretrained the backbone.
+    keras.utils.set_random_seed(config.trainer.seed)
     steps = total_steps(config, task)
     with strategy.scope():
         parts = task.build_model()
@@ -161,6 +169,11 @@ def train(config, model_dir):
     restored = manager.restore_or_initialize()
     if restored and chief:
         print(f"resumed from {restored} at step {_step(optimizer)}", flush=True)
+    if not restored and config.trainer.init_model_dir:
+        copied = files.initialize_from(parts.core, files.path(model_dir, files.VOCABULARY_FILE),
+                                       config.trainer.init_model_dir)
+        if chief:
+            print(f"initialised {', '.join(copied)} from {config.trainer.init_model_dir}", flush=True)
     preemption = None
     if config.runtime.strategy == "multi_worker":
         preemption = tf.distribute.experimental.PreemptionCheckpointHandler(strategy.cluster_resolver, manager)

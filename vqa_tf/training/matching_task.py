@@ -16,13 +16,13 @@ from vqa_tf.training.task import Task, write_once
 
 
 def ranking_loss(model, outputs, targets):
-    """Per-pair ranking loss over the batch's pairs (`model`: a MatchingDANConfig); other captions of a
-    pair's image are not negatives (unless model.mask_same_image is False)."""
+    """Per-pair ranking loss over the batch's pairs (`model`: a MatchingDANConfig, whose `negatives` say which
+    count); other captions of a pair's image are not negatives (unless model.mask_same_image is False)."""
     image = tf.cast(outputs["image_embedding"], tf.float32)
     text = tf.cast(outputs["text_embedding"], tf.float32)
     similarity = tf.matmul(image, text, transpose_b=True)
     image_ids = targets["image_id"] if model.mask_same_image else None
-    return bidirectional_ranking_loss(similarity, model.margin, model.hardest_negative, image_ids)
+    return bidirectional_ranking_loss(similarity, model.margin, model.negatives, image_ids)
 
 
 class MatchingTask(Task):

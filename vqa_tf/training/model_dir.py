@@ -86,3 +86,34 @@ def restore_model(model_dir):
     num_answers = len(AnswerVocabulary.load(path(model_dir, ANSWERS_FILE))) if config.task == "vqa" else None
     parts = build_model_parts(config, vocabulary_size, num_answers)
     return config, parts, restore_weights(parts.model, model_dir)
+
+
+def initialize_from(model, vocabulary_file, source_dir):
+    """Copies into `model` (a core model) the weights of each layer that `source_dir`'s latest model has by the
+    same name.
+
+    For warm starts, such as a two-hop SMem-VQA from a trained one-hop one:
+    both runs must have the same question vocabulary (`vocabulary_file`, the
+    run's own), and a shared layer name must hold weights of the same shapes.
+    Returns the names of the layers copied; ValueError if there is none, the
+    vocabularies differ or the shapes do not match.
+    """
+    source_vocabulary = path(source_dir, VOCABULARY_FILE)
+    if Vocabulary.load(source_vocabulary).tokens != Vocabulary.load(vocabulary_file).tokens:
+        raise ValueError(f"{source_dir} was trained with another question vocabulary than this run ({vocabulary_file}); "
+                         "a warm start needs the same one")
+    _, source, _ = restore_model(source_dir)
+    sources = {layer.name: layer for layer in source.core.layers if layer.weights}
+    copied = []
+    for layer in model.layers:
+        if layer.name not in sources or not layer.weights:
+            continue
+        weights = sources[layer.name].get_weights()
+        shapes = [tuple(w.shape) for w in weights], [tuple(w.shape) for w in layer.get_weights()]
+        if shapes[0] != shapes[1]:
+            raise ValueError(f"layer {layer.name!r} holds weights of shapes {shapes[0]} in {source_dir} but {shapes[1]} here")
+        layer.set_weights(weights)
+        copied.append(layer.name)
+    if not copied:
+        raise ValueError(f"the model of {source_dir} shares no layer name with this one")
+    return copied

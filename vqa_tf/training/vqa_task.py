@@ -11,7 +11,13 @@ from vqa_tf.data.daquar_reader import read_daquar
 from vqa_tf.data.errors import DataError
 from vqa_tf.data.synthetic_files import vqa_paths, write_synthetic_vqa
 from vqa_tf.data.vqa_reader import read_vqa
-from vqa_tf.metrics import evaluate_vqa, pointing_accuracy
+from vqa_tf.metrics import (
+    attention_entropy,
+    evaluate_vqa,
+    evidence_weight,
+    pointing_accuracy,
+    same_argmax_share,
+)
 from vqa_tf.text import OOV_ID, AnswerVocabulary
 from vqa_tf.training import model_dir as files
 from vqa_tf.training.task import Task, saved, write_once
@@ -79,7 +85,8 @@ class VQATask(Task):
         if data.source == "synthetic":
             directory = files.path(self.model_dir, files.DATA_DIR)
 
-            options = dict(background=data.synthetic_background, yes_prior=data.synthetic_yes_prior)
+            options = dict(background=data.synthetic_background, yes_prior=data.synthetic_yes_prior,
+                           negated_share=data.synthetic_negated_share)
             if data.synthetic_tasks:
                 options["tasks"] = data.synthetic_tasks
 
@@ -130,11 +137,19 @@ class VQATask(Task):
     def train_dataset(self, input_context, seed):
         return self.dataset(self.train_examples, input_context, True, seed, self.config.data.shuffle).repeat()
 
-    def predict(self, model, examples):
-        """{question_id: (answer, attention maps [hops, h, w])} for every one of `examples`."""
+    def predict(self, model, examples, other_questions=False):
+        """{question_id: (answer, attention maps [hops, h, w])} for every one of `examples`.
+
+        `other_questions`: ask each image the question of the example before
+        it in its batch instead of its own (a probe of how much the attention
+        depends on the question; the answers are then meaningless).
+        """
         dataset = self.dataset(
             examples, training=False, shuffle=False, batch_size=self.config.data.eval_batch_size, every_question=True
         )
+        if other_questions:
+            dataset = dataset.map(lambda inputs, targets: (
+                {**inputs, "token_ids": tf.roll(inputs["token_ids"], shift=1, axis=0)}, targets))
         predictions = {}
         for inputs, targets in dataset:
             out = model(inputs, training=False)
@@ -158,13 +173,28 @@ class VQATask(Task):
             "accuracy_per_answer_type": metrics["per_answer_type"],
             "num_questions": metrics["num_questions"],
         }
+        if metrics["per_question_type"]:
+            result["accuracy_per_question_type"] = metrics["per_question_type"]
         if any(e.evidence_mask_path for e in self.eval_examples):
-            masks = self._evidence_masks()
-            attention = np.stack([predictions[e.question_id][1] for e in self.eval_examples])
-            result["pointing_accuracy_per_hop"] = pointing_accuracy(
-                attention, masks, [e.answer_type for e in self.eval_examples]
-            )
+            result.update(self._attention_diagnostics(parts.model, predictions))
         return result
+
+    def _attention_diagnostics(self, model, predictions):
+        """Per task and hop: pointing, weight on the evidence, entropy, and how often another question
+        about the same image leaves the hop's argmax cell where it was."""
+        examples = self.eval_examples
+        masks = self._evidence_masks()
+        groups = [e.answer_type for e in examples]
+        attention = np.stack([predictions[e.question_id][1] for e in examples])
+        swapped = self.predict(model, examples, other_questions=True)
+        return {
+            "pointing_accuracy_per_hop": pointing_accuracy(attention, masks, groups),
+            "evidence_weight_per_hop": evidence_weight(attention, masks, groups),
+            "attention_entropy_per_hop": attention_entropy(attention, groups),
+            "same_argmax_other_question_per_hop": same_argmax_share(
+                attention, np.stack([swapped[e.question_id][1] for e in examples]), groups
+            ),
+        }
 
     @functools.cache
     def _evidence_masks(self):
