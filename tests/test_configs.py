@@ -175,3 +175,13 @@ def test_a_model_of_the_other_task_is_refused_before_any_data_is_read(experiment
     with pytest.raises(ValueError, match=message):
         make_task(apply_overrides(get_experiment(experiment), f"model.name={model}"), str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_config_of_another_version_is_refused_by_name(tmp_path):
+    save_or_check_config(get_experiment("mdan_synthetic"), str(tmp_path))
+    path = tmp_path / "config.json"
+    saved = json.loads(path.read_text())
+    saved["model"]["hardest_negative"] = saved["model"].pop("negatives") == "hardest"  # the earlier field
+    path.write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="written by another version of vqa_tf .*hardest_negative"):
+        load_config(str(tmp_path))

@@ -51,8 +51,12 @@ def load_config(model_dir):
         saved = read_json(path)
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
-    return ExperimentConfig(
-        task=saved["task"],
-        model=model_config(**saved["model"]),
-        **{name: section(**saved[name]) for name, section in _SECTIONS.items()},
-    )
+    try:
+        return ExperimentConfig(
+            task=saved["task"],
+            model=model_config(**saved["model"]),
+            **{name: section(**saved[name]) for name, section in _SECTIONS.items()},
+        )
+    except TypeError as error:  # a field this version does not have
+        raise ValueError(f"{path} was written by another version of vqa_tf and cannot be read by this one "
+                         f"({error}); retrain, or use the version that wrote it") from None
