@@ -3,8 +3,7 @@
 "auto" compiles where `benchmarks/train_throughput.py` measured XLA faster
 than no XLA for every model at the papers' sizes on that device type, and
 nowhere else: never on CPU (measured several times slower), not on GPU
-(not measured: TensorFlow could not be run on the lent GPU machine), always
-on TPU (whose steps are compiled anyway). An explicit "on" where XLA was
+(no GPU measurement in the table yet), always on TPU (whose steps are compiled anyway). An explicit "on" where XLA was
 measured slower says by how much, once per run.
 """
 
