@@ -31,6 +31,8 @@ from seeded_runs import slug, cell, hops_cell, run_row  # noqa: E402
 
 from vqa_tf.data.synthetic import TASKS  # noqa: E402
 from vqa_tf.data.synthetic_scenes import COLORS, SHAPES  # noqa: E402
+from vqa_tf.text import Vocabulary  # noqa: E402
+from vqa_tf.training import model_dir as files  # noqa: E402
 from vqa_tf.training import restore_for_evaluation  # noqa: E402
 
 ONE_HOP = "SMem one-hop"
@@ -55,7 +57,7 @@ def hop1_winning_words(model_dir):
     ("(padding)" where every real word scores below zero there)."""
     task, parts, _ = restore_for_evaluation(model_dir)
     core = parts.core
-    vocabulary = [line.rstrip("\n") for line in open(os.path.join(model_dir, "vocab.txt"), encoding="utf-8")]
+    vocabulary = Vocabulary.load(files.path(model_dir, files.VOCABULARY_FILE)).tokens
     embed, attend = core.get_layer("word_embedding"), core.get_layer("attention_embedding")
     normalize = [layer for layer in core.layers if layer.name == "region_normalization"]
     wins = collections.Counter()

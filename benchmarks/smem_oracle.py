@@ -37,6 +37,7 @@ from machine import write_results  # noqa: E402
 
 from vqa_tf.configs import load_config  # noqa: E402
 from vqa_tf.data.synthetic import TASKS  # noqa: E402
+from vqa_tf.data.synthetic_files import read_evidence_mask  # noqa: E402
 from vqa_tf.layers import BagOfWords, QuestionGuidedHop, RegionEmbedding, WordEmbedding, WordGuidedHop  # noqa: E402
 from vqa_tf.metrics import evidence_cells  # noqa: E402
 from vqa_tf.training import make_task  # noqa: E402
@@ -62,11 +63,8 @@ def _oracle_weights(examples, question_ids, grid):
     paths = {e.question_id: e.evidence_mask_path for e in examples}
     weights = []
     for question_id in question_ids:
-        path = paths[int(question_id)]
-        if path is None:
-            cells = np.ones(grid, bool)
-        else:
-            cells = evidence_cells(tf.io.decode_png(tf.io.read_file(path)).numpy()[..., 0] > 0, grid)
+        mask = read_evidence_mask(paths[int(question_id)])
+        cells = np.ones(grid, bool) if mask is None else evidence_cells(mask, grid)
         weights.append(cells.reshape(-1) / cells.sum())
     return np.stack(weights).astype("float32")
 

@@ -26,6 +26,13 @@ def _write_png(path, pixels):
     tf.io.write_file(path, tf.io.encode_png(pixels))
 
 
+def read_evidence_mask(path):
+    """The boolean [S, S] evidence mask a written split stores at `path`; None for None (no object)."""
+    if path is None:
+        return None
+    return tf.io.decode_png(tf.io.read_file(path)).numpy()[..., 0] > 0
+
+
 def vqa_paths(directory, split):
     """(questions JSON, annotations JSON, image path pattern) of a written split."""
     return (

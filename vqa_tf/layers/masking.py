@@ -1,7 +1,7 @@
 """Masked reductions shared by the attention layers.
 
 Rows whose mask has no True entry (an all-padding question) give all-zero
-softmax weights and a zero max, so they never produce NaN.
+softmax weights and a zero max or logsumexp, so they never produce NaN.
 """
 
 from keras import ops
@@ -26,6 +26,14 @@ def masked_max(values, mask, axis):
     filled = ops.where(mask, values, _large_negative(values.dtype))
     maximum = ops.max(filled, axis=axis)
     return ops.where(ops.any(mask, axis=axis), maximum, ops.zeros_like(maximum))
+
+
+def masked_logsumexp(values, mask, axis):
+    """log Σ exp(`values`) over `axis` among positions where `mask`; 0 if none."""
+    mask = ops.cast(mask, "bool")
+    filled = ops.where(mask, values, _large_negative(values.dtype))
+    total = ops.logsumexp(filled, axis=axis)
+    return ops.where(ops.any(mask, axis=axis), total, ops.zeros_like(total))
 
 
 def masked_mean(values, mask, axis):

@@ -8,7 +8,7 @@ read from, as the paper chains them.
 import keras
 from keras import ops
 
-from vqa_tf.layers.masking import masked_max
+from vqa_tf.layers.masking import masked_logsumexp, masked_max
 
 WORD_POOLINGS = ("max", "logsumexp")
 
@@ -67,14 +67,14 @@ class WordGuidedHop(keras.layers.Layer):
             word_vectors, ops.transpose(attention_embedding, (0, 2, 1))
         )
         has_padding = ops.sum(ops.cast(word_mask, "int32"), axis=1) < self.question_length
+        # The padding rows are zero: they join the pooling as one zero score.
         if self.word_pooling == "max":
             scores = masked_max(correlation, word_mask[:, :, None], axis=1)
-            scores = ops.where(has_padding[:, None], ops.maximum(scores, ops.zeros_like(scores)), scores)
-        else:  # one zero row stands for the padding, as in the max
-            zero_row = ops.where(has_padding[:, None, None], ops.zeros_like(correlation[:, :1]),
-                                 ops.full_like(correlation[:, :1], -1e9))
-            real = ops.where(word_mask[:, :, None], correlation, ops.full_like(correlation, -1e9))
-            scores = ops.logsumexp(ops.concatenate([real, zero_row], axis=1), axis=1)
+            padded = ops.maximum(scores, ops.zeros_like(scores))
+        else:
+            scores = masked_logsumexp(correlation, word_mask[:, :, None], axis=1)
+            padded = ops.logaddexp(scores, ops.zeros_like(scores))
+        scores = ops.where(has_padding[:, None], padded, scores)
         weights = ops.softmax(scores, axis=-1)
         return _read(weights, evidence_embedding), weights
 

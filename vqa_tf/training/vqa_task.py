@@ -9,7 +9,7 @@ import tensorflow as tf
 from vqa_tf.data import pipelines
 from vqa_tf.data.daquar_reader import read_daquar
 from vqa_tf.data.errors import DataError
-from vqa_tf.data.synthetic_files import vqa_paths, write_synthetic_vqa
+from vqa_tf.data.synthetic_files import read_evidence_mask, vqa_paths, write_synthetic_vqa
 from vqa_tf.data.vqa_reader import read_vqa
 from vqa_tf.metrics import (
     attention_entropy,
@@ -40,12 +40,6 @@ def blinded(inputs, baseline):
     ids = inputs["token_ids"]
     constant = tf.one_hot(tf.zeros(tf.shape(ids)[:1], tf.int32), tf.shape(ids)[1], OOV_ID, 0, dtype=ids.dtype)
     return {**inputs, "token_ids": constant}
-
-
-def _mask(path):
-    if path is None:
-        return None
-    return tf.io.decode_png(tf.io.read_file(path)).numpy()[..., 0] > 0
 
 
 class VQATask(Task):
@@ -199,7 +193,7 @@ class VQATask(Task):
     @functools.cache
     def _evidence_masks(self):
         """The evaluation questions' evidence masks, read once per task rather than per evaluation."""
-        return [_mask(e.evidence_mask_path) for e in self.eval_examples]
+        return [read_evidence_mask(e.evidence_mask_path) for e in self.eval_examples]
 
     def headline(self, metrics):
         return metrics["accuracy"]
