@@ -195,3 +195,28 @@ def test_caption_feature_dataset_pairs_each_caption_with_its_image(tmp_path, ext
             np.testing.assert_array_equal(features, records[image_id])
             pairs.append((int(image_id), tuple(ids)))
     assert len(expected) == 20 and sorted(pairs) == expected  # two captions per training image, each once
+
+
+def test_a_subset_of_a_split_reads_its_own_splits_store_and_mixed_examples_are_refused(tmp_path):
+    from vqa_tf.configs import apply_overrides, get_experiment
+    from vqa_tf.training import make_task
+
+    config = apply_overrides(get_experiment("smem_two_hop_synthetic"),
+                             "data.num_train=24,data.num_eval=14,data.pretraining_scenes=16")
+    task = make_task(config, str(tmp_path))
+
+    def grids(examples):
+        dataset = task.dataset(examples, training=False, shuffle=False, batch_size=64)
+        return {int(q): g for inputs, targets in dataset
+                for q, g in zip(targets["question_id"].numpy(), inputs["image_features"].numpy())}
+
+    for split in (task.train_examples, task.eval_examples):
+        whole, part = grids(split), grids(split[3:9])
+        assert sorted(part) == sorted(e.question_id for e in split[3:9])
+        for question_id, grid in part.items():
+            np.testing.assert_array_equal(grid, whole[question_id])
+    # the two splits' grids differ, so a slice read from the other split's store would have failed above
+    assert not np.array_equal(grids(task.train_examples[:1])[task.train_examples[0].question_id],
+                              grids(task.eval_examples[:1])[task.eval_examples[0].question_id])
+    with pytest.raises(ValueError, match="must all come from one split"):
+        task.dataset(task.train_examples[:2] + task.eval_examples[:2], training=False)

@@ -1,4 +1,5 @@
-"""Regression guards: each model family, trained by a small run of its synthetic recipe, leaves chance.
+"""Regression guards: each model family, trained by a small run of its synthetic recipe, leaves chance,
+and the attention models look at the objects the questions name.
 
 The recipe shrunk: the preset's pretrained backbone (pretrained once for the
 module), but a fifth of the training questions and a fifth of the steps.
@@ -44,8 +45,16 @@ def _train(experiment, steps, model_dir, backbone):
 @pytest.mark.parametrize("experiment, steps", [("smem_two_hop_synthetic", 1000), ("rdan_synthetic", 1000)])
 def test_attention_models_answer_open_ended_questions_from_the_image(experiment, steps, tmp_path,
                                                                      pretrained_backbone):
-    accuracy = _train(experiment, steps, tmp_path / "run", pretrained_backbone)["accuracy_per_answer_type"]
+    metrics = _train(experiment, steps, tmp_path / "run", pretrained_backbone)
+    accuracy = metrics["accuracy_per_answer_type"]
     assert open_ended(accuracy) >= 0.7, accuracy  # measured: SMem 0.89 (colour 1.0, shape 0.78)
+    # Some hop looks at the object a colour or shape question names: its argmax cell on that object for most
+    # questions (measured, best hop: SMem colour 1.0, shape 0.88; r-DAN 1.0, 0.97). A map on the background
+    # or on a fixed location points at a few percent. Which hop does it depends on the seed (see
+    # benchmarks/results/reasoning_experiments.md), so no bound names a hop.
+    pointing = metrics["pointing_accuracy_per_hop"]
+    for task in ("color", "shape"):
+        assert max(pointing[task]) >= 0.6, (task, pointing)
 
 
 @pytest.mark.slow

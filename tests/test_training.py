@@ -59,6 +59,11 @@ def test_one_device_run_writes_checkpoints_metrics_summaries_and_the_best_model(
                 "same_argmax_other_question_per_hop"):
         assert len(metrics[key]["absolute_position"]) == 2 and len(metrics[key]["overall"]) == 2, key
     assert set(metrics["accuracy_per_question_type"]) == {"affirmative", "negated", "open"}
+    crossed = metrics["accuracy_per_answer_and_question_type"]
+    assert set(crossed) == set(TASKS) and set(crossed["color"]) == {"open"}
+    for form, accuracy in metrics["accuracy_per_question_type"].items():  # a form's figure is a mean of its tasks'
+        per_task = [forms[form] for forms in crossed.values() if form in forms]
+        assert min(per_task) - 1e-9 <= accuracy <= max(per_task) + 1e-9, form
     assert os.path.exists(os.path.join(model_dir, "best.keras"))
     assert glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*"))
     assert "final evaluation: accuracy" in done.stdout

@@ -91,10 +91,20 @@ class Task:
         self.vocabulary_size = len(vocabulary)
         return QuestionTokenizer(path, data.max_question_length)
 
+    def _split_of(self, examples):
+        """"train" or "eval": the split whose examples hold every one of `examples` (a subset or a slice
+        reads its own split's store); a ValueError for examples of neither or of both."""
+        for split, members in (("train", self.train_examples), ("eval", self.eval_examples)):
+            held = {id(e) for e in members}
+            if all(id(e) in held for e in examples):
+                return split
+        raise ValueError("the examples must all come from one split of this task: task.train_examples or "
+                         "task.eval_examples (or a subset of one); their grids are that split's feature store")
+
     def _features(self, examples):
         """The feature store of `examples` (the training or the evaluation split)."""
         data = self.config.data
-        split = "train" if examples is self.train_examples else "eval"
+        split = self._split_of(examples)
         if not data.backbone_pretraining:
             return data.train_features if split == "train" else data.eval_features
         directory = files.path(self.model_dir, posixpath.join(files.FEATURES_DIR, split))

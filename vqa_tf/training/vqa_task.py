@@ -161,7 +161,8 @@ class VQATask(Task):
 
     def evaluate(self, parts):
         predictions = self.predict(parts.model, self.eval_examples)
-        metrics = evaluate_vqa({q: p[0] for q, p in predictions.items()}, self.eval_examples)
+        metrics = evaluate_vqa({q: p[0] for q, p in predictions.items()}, self.eval_examples,
+                               group_by=lambda e: (e.answer_type, e.question_type))
         result = {
             "accuracy": metrics["overall"],
             "accuracy_per_answer_type": metrics["per_answer_type"],
@@ -169,6 +170,12 @@ class VQATask(Task):
         }
         if metrics["per_question_type"]:
             result["accuracy_per_question_type"] = metrics["per_question_type"]
+            # {answer type: {question type: accuracy}}: e.g. whether a task's negated form lags its affirmative one
+            crossed = {}
+            for (answer_type, question_type), accuracy in sorted(metrics["per_group"].items()):
+                if answer_type and question_type:
+                    crossed.setdefault(answer_type, {})[question_type] = accuracy
+            result["accuracy_per_answer_and_question_type"] = crossed
         if any(e.evidence_mask_path for e in self.eval_examples):
             result.update(self._attention_diagnostics(parts.model, predictions))
         return result
