@@ -52,9 +52,16 @@ setup(
     # setuptools: the packaging test builds a wheel with the environment's own (bdist_wheel is built in from 70.1);
     # h5py: a test writes a Keras weights file itself (Keras installs it too);
     # playwright: the demo page's browser tests drive Debian's chromium with it (no browser download)
-    extras_require={"test": ["pytest>=8,<10", "import-linter>=2.1,<3", "setuptools>=70.1",
-                              "hypothesis>=6.100,<7", "h5py>=3.10,<4",
-                              "playwright>=1.40,<2"]},
+    extras_require={
+        "test": [
+            "pytest>=8,<10",
+            "import-linter>=2.1,<3",
+            "setuptools>=70.1",
+            "hypothesis>=6.100,<7",
+            "h5py>=3.10,<4",
+            "playwright>=1.40,<2",
+        ]
+    },
     entry_points={
         "console_scripts": [f"{name}=vqa_tf.programs.{module}:run" for name, module in CONSOLE_SCRIPTS.items()],
     },

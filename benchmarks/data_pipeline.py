@@ -142,8 +142,10 @@ def training_rates(name, batch_size, num_images, questions_per_image, workdir):
 
     pipeline_rate = _median_rate(num_batches * batch_size, read)
 
-    model = build_model(name, **{**settings, "vocab_size": len(words) + 2, **(
-        {"num_answers": 100} if "num_answers" in settings else {})})
+    model = build_model(
+        name,
+        **{**settings, "vocab_size": len(words) + 2, **({"num_answers": 100} if "num_answers" in settings else {})},
+    )
     optimizer = keras.optimizers.SGD(0.01, momentum=0.9, global_clipnorm=10.0)
     inputs, targets = next(iterator)
 
@@ -196,9 +198,17 @@ def main():
                 f"| {name} @ {size} | {described} | {count} | {bare:.1f} | {pipeline:.1f} | {1 - pipeline / bare:+.1%} |"
             )
             print(lines[-1], flush=True)
-            extraction_rows.append({"backbone": name, "image_size": size, "input": described, "images": count,
-                                    "bare_images_per_s": bare, "pipeline_images_per_s": pipeline,
-                                    "overhead": 1 - pipeline / bare})
+            extraction_rows.append(
+                {
+                    "backbone": name,
+                    "image_size": size,
+                    "input": described,
+                    "images": count,
+                    "bare_images_per_s": bare,
+                    "pipeline_images_per_s": pipeline,
+                    "overhead": 1 - pipeline / bare,
+                }
+            )
         lines += [
             "",
             "| model (paper preset size) | TFRecord pipeline (examples/s) | training step (examples/s) | pipeline / step |",
@@ -208,14 +218,21 @@ def main():
             pipeline, step = training_rates(name, args.batch_size, 256, 4, workdir)
             lines.append(f"| {name} | {pipeline:.0f} | {step:.1f} | {pipeline / step:.1f}× |")
             print(lines[-1], flush=True)
-            training_rows.append({"model": name, "pipeline_examples_per_s": pipeline, "step_examples_per_s": step,
-                                  "pipeline_over_step": pipeline / step})
+            training_rows.append(
+                {
+                    "model": name,
+                    "pipeline_examples_per_s": pipeline,
+                    "step_examples_per_s": step,
+                    "pipeline_over_step": pipeline / step,
+                }
+            )
     table = "\n".join(lines)
     print(table)
     if args.output:
         command = f"python benchmarks/data_pipeline.py --output {args.output}"
-        write_json_twin(args.output, command, batch_size=args.batch_size, extraction=extraction_rows,
-                        training_input=training_rows)
+        write_json_twin(
+            args.output, command, batch_size=args.batch_size, extraction=extraction_rows, training_input=training_rows
+        )
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(
                 "# Input pipeline throughput\n\n"
@@ -223,9 +240,7 @@ def main():
                 f"Machine: {describe()}.\n\n"
                 "Rates are medians of 3 interleaved repeats after a warm-up. Overhead = 1 − pipeline / bare. "
                 "Feature stores hold float16 grids at the size of each model's paper preset (SMem-VQA and iBOWIMG: "
-                "ResNet-152 at 224, 7×7×2048); questions are 4–14 random words.\n\n"
-                + table
-                + "\n"
+                "ResNet-152 at 224, 7×7×2048); questions are 4–14 random words.\n\n" + table + "\n"
             )
 
 

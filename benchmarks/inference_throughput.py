@@ -62,8 +62,12 @@ def export_paper_model(name, directory):
     with open(answers, "w", encoding="utf-8") as f:
         f.write("".join(f"a{i}\n" for i in range(settings["num_answers"])))
     module = VQAExportModule(
-        build_model(name, **settings), build_backbone(config.data.backbone, config.data.image_size),
-        QuestionTokenizer(vocabulary, config.data.max_question_length), answers, config.data.image_size)
+        build_model(name, **settings),
+        build_backbone(config.data.backbone, config.data.image_size),
+        QuestionTokenizer(vocabulary, config.data.max_question_length),
+        answers,
+        config.data.image_size,
+    )
     path = os.path.join(directory, "export")
     module.archive().write_out(path, verbose=False)
     return path, list(module.grid_shape)
@@ -75,8 +79,10 @@ def requests(endpoint, grid_shape, batch, rng):
 
     question = tf.constant([" ".join(f"w{i}" for i in rng.integers(0, 1000, QUESTION_LENGTH))] * batch)
     if endpoint == "serve_features":
-        return {"question": question,
-                "image_features": tf.constant(rng.standard_normal((batch, *grid_shape)), tf.float32)}
+        return {
+            "question": question,
+            "image_features": tf.constant(rng.standard_normal((batch, *grid_shape)), tf.float32),
+        }
     # A smooth image, so the JPEG is photo-sized (tens of KB) rather than noise-sized.
     small = rng.integers(0, 256, (PHOTO_SIZE[0] // 16, PHOTO_SIZE[1] // 16, 3)).astype(np.uint8)
     photo = tf.io.encode_jpeg(tf.cast(tf.image.resize(small, PHOTO_SIZE), tf.uint8), quality=90)
@@ -106,37 +112,66 @@ def child_main(export_dir, endpoint, grid_shape, warmup, repeats):
             start = time.perf_counter()
             signature(**inputs)["answer"].numpy()
             seconds.append(time.perf_counter() - start)
-        rows.append({"batch": batch, "examples_per_s": batch / float(np.median(seconds)),
-                     "ms_per_call": 1e3 * float(np.median(seconds))})
+        rows.append(
+            {
+                "batch": batch,
+                "examples_per_s": batch / float(np.median(seconds)),
+                "ms_per_call": 1e3 * float(np.median(seconds)),
+            }
+        )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"rows": rows, "loaded_rss_mib": loaded_mib, "peak_rss_mib": peak_mib}))
 
 
 def measure(name, endpoint, export_dir, grid_shape, args):
     """Rows of one (model, endpoint), measured in a fresh process."""
-    command = [sys.executable, os.path.abspath(__file__), "--child", export_dir, endpoint, json.dumps(grid_shape),
-               "--warmup", str(args.warmup), "--repeats", str(args.repeats)]
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        export_dir,
+        endpoint,
+        json.dumps(grid_shape),
+        "--warmup",
+        str(args.warmup),
+        "--repeats",
+        str(args.repeats),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{name} {endpoint} failed:\n{result.stderr[-3000:]}")
     figures = json.loads(result.stdout.strip().splitlines()[-1])
-    rows = [{"model": name, "endpoint": endpoint, **row, "loaded_rss_mib": figures["loaded_rss_mib"],
-             "peak_rss_mib": figures["peak_rss_mib"]} for row in figures["rows"]]
+    rows = [
+        {
+            "model": name,
+            "endpoint": endpoint,
+            **row,
+            "loaded_rss_mib": figures["loaded_rss_mib"],
+            "peak_rss_mib": figures["peak_rss_mib"],
+        }
+        for row in figures["rows"]
+    ]
     for row in rows:
-        print(f"{name} {endpoint} batch {row['batch']}: {row['examples_per_s']:.1f} examples/s, "
-              f"peak RSS {row['peak_rss_mib']:.0f} MiB", flush=True)
+        print(
+            f"{name} {endpoint} batch {row['batch']}: {row['examples_per_s']:.1f} examples/s, "
+            f"peak RSS {row['peak_rss_mib']:.0f} MiB",
+            flush=True,
+        )
     return rows
 
 
 def table(rows):
-    lines = ["| model | endpoint | batch | examples/s | ms / call | vs batch 1 | RSS after load MiB | peak RSS MiB |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | endpoint | batch | examples/s | ms / call | vs batch 1 | RSS after load MiB | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     single = {(r["model"], r["endpoint"]): r["examples_per_s"] for r in rows if r["batch"] == 1}
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['endpoint']} | {r['batch']} | {r['examples_per_s']:.1f} | {r['ms_per_call']:.1f} "
             f"| {r['examples_per_s'] / single[(r['model'], r['endpoint'])]:.2f}× | {r['loaded_rss_mib']:.0f} "
-            f"| {r['peak_rss_mib']:.0f} |")
+            f"| {r['peak_rss_mib']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -157,7 +192,9 @@ def main():
         for name in args.models:
             os.makedirs(os.path.join(directory, name))
             export_dir, grid_shape = export_paper_model(name, os.path.join(directory, name))
-            rows += [row for endpoint in args.endpoints for row in measure(name, endpoint, export_dir, grid_shape, args)]
+            rows += [
+                row for endpoint in args.endpoints for row in measure(name, endpoint, export_dir, grid_shape, args)
+            ]
     text = table(rows)
     print(text)
     if not args.output:
@@ -166,13 +203,17 @@ def main():
 
     command = " ".join(["python benchmarks/inference_throughput.py", *sys.argv[1:]])
     write_results(
-        args.output, command, "Inference throughput of exported SavedModels at the papers' sizes",
+        args.output,
+        command,
+        "Inference throughput of exported SavedModels at the papers' sizes",
         "Each (model, endpoint) in a fresh process calling the SavedModel's signature in-process "
         "(`tf.saved_model.load`); random weights at the paper presets' sizes (ResNet-152 at 224² for SMem, "
         "448² for r-DAN); `serving_default` from 640×480 JPEGs, `serve_features` from grids; median of "
         f"{args.repeats} calls after {args.warmup} warm-up calls. Peak RSS is the process's high-water mark "
         "after all three batches (it includes loading the model).\n\n" + text,
-        machine_note="Shared and noisy: compare the ratios within this run, not absolute times.", rows=rows)
+        machine_note="Shared and noisy: compare the ratios within this run, not absolute times.",
+        rows=rows,
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ def describe():
 def write_json_twin(table_path, command, **figures):
     """Writes `figures` beside the results table `table_path` (same name, .json), with the command, date and machine."""
     with open(os.path.splitext(table_path)[0] + ".json", "w", encoding="utf-8") as f:
-        json.dump({"command": command, "date": datetime.date.today().isoformat(), "machine": describe(), **figures},
-                  f, indent=2)
+        json.dump(
+            {"command": command, "date": datetime.date.today().isoformat(), "machine": describe(), **figures},
+            f,
+            indent=2,
+        )
 
 
 def write_results(path, command, title, text, machine_note="", **figures):
@@ -36,5 +39,7 @@ def write_results(path, command, title, text, machine_note="", **figures):
     write_json_twin(path, command, **figures)
     note = f" {machine_note}" if machine_note else ""
     with open(path, "w", encoding="utf-8") as f:
-        f.write(f"# {title}\n\nWritten by `{command}` on {datetime.date.today().isoformat()}.\n\n"
-                f"Machine: {describe()}.{note}\n\n{text}\n")
+        f.write(
+            f"# {title}\n\nWritten by `{command}` on {datetime.date.today().isoformat()}.\n\n"
+            f"Machine: {describe()}.{note}\n\n{text}\n"
+        )

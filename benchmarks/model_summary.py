@@ -50,8 +50,10 @@ def hand_counts(name, s, length=QUESTION_LENGTH):
         params = (
             vocab * n  # word embeddings
             + (hops + 1) * (channels * n + regions * n)  # W_A, b_A, W_E_k, b_E_k
-            + s["max_question_length"] + n  # w_j, b_Q
-            + n * answers + answers  # W_P, b_P
+            + s["max_question_length"]
+            + n  # w_j, b_Q
+            + n * answers
+            + answers  # W_P, b_P
         )
         flops = (
             (hops + 1) * 2 * regions * channels * n  # A = S·W_A, E_k = S·W_E_k
@@ -101,29 +103,38 @@ def main():
         model = build_model(name, **settings)
         params, flops = model.count_params(), measured_matmul_flops(model, settings)
         hand_params, hand_flops = hand_counts(name, settings)
-        shown = ", ".join(
-            f"{k}={v}" for k, v in settings.items() if k not in ("dropout", "vocab_size")
-        )
+        shown = ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("dropout", "vocab_size"))
         rows.append(
             f"| {name} | {experiment} | {shown} | {params:,} | {hand_params:,} | {flops / 1e9:.4f} "
             f"| {hand_flops / 1e9:.4f} | {flops / hand_flops:.6f} |"
         )
-        figures.append({
-            "model": name, "preset": experiment, "settings": settings, "parameters": params,
-            "parameters_by_hand": hand_params, "gflops": flops / 1e9, "gflops_by_hand": hand_flops / 1e9,
-        })
+        figures.append(
+            {
+                "model": name,
+                "preset": experiment,
+                "settings": settings,
+                "parameters": params,
+                "parameters_by_hand": hand_params,
+                "gflops": flops / 1e9,
+                "gflops_by_hand": hand_flops / 1e9,
+            }
+        )
     table = "\n".join(rows)
     print(table)
     if args.output:
         command = f"python benchmarks/model_summary.py --output {args.output}"
         write_results(
-            args.output, command, "Model sizes at the papers' settings",
+            args.output,
+            command,
+            "Model sizes at the papers' settings",
             "FLOPs are matrix products only (2 per multiply-add), one example, a 25-token "
             "question, vocabulary 10,000 words; the grid is the preset's backbone's at its image size "
             "(SMem-VQA: ResNet-152 at 224, 7×7×2048, standing in for the paper's GoogLeNet 7×7×1024). "
             "'graph' counts the MatMul/BatchMatMul ops "
             "of the traced TensorFlow graph (the LSTM loop body once per token); 'by hand' "
-            "follows DESIGN.md §3.\n\n" + table, rows=figures)
+            "follows DESIGN.md §3.\n\n" + table,
+            rows=figures,
+        )
 
 
 if __name__ == "__main__":

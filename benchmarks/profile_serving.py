@@ -54,8 +54,22 @@ def read_samples(path):
 
 def sample(pid, seconds, rate, path, gil):
     """Starts py-spy recording `pid` for `seconds` into `path`; returns the process."""
-    command = ["py-spy", "record", "--format", "raw", "--rate", str(rate), "--duration", str(int(seconds)),
-               "--threads", "--idle", "--pid", str(pid), "-o", path] + (["--gil"] if gil else [])
+    command = [
+        "py-spy",
+        "record",
+        "--format",
+        "raw",
+        "--rate",
+        str(rate),
+        "--duration",
+        str(int(seconds)),
+        "--threads",
+        "--idle",
+        "--pid",
+        str(pid),
+        "-o",
+        path,
+    ] + (["--gil"] if gil else [])
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -92,15 +106,22 @@ def main():
         parser.error("py-spy is not on PATH: pip install py-spy")
     with tempfile.TemporaryDirectory() as directory:
         export_base, _, requests = export_model(directory)
-        server = LocalServerProcess(MODEL, export_base, os.path.join(directory, "server.log"), "--enable_batching",
-                                    f"--batching_parameters_file={BATCHING_FILE}")
+        server = LocalServerProcess(
+            MODEL,
+            export_base,
+            os.path.join(directory, "server.log"),
+            "--enable_batching",
+            f"--batching_parameters_file={BATCHING_FILE}",
+        )
         server.wait_until_serving()
         try:
             throughput(server.grpc, requests, CLIENTS, 3.0, server.process.pid)  # warm-up
-            gil_rate, gil = profiled_run(server, requests, args.seconds, args.rate,
-                                         os.path.join(directory, "gil.txt"), gil=True)
-            all_rate, every = profiled_run(server, requests, args.seconds, args.rate,
-                                           os.path.join(directory, "all.txt"), gil=False)
+            gil_rate, gil = profiled_run(
+                server, requests, args.seconds, args.rate, os.path.join(directory, "gil.txt"), gil=True
+            )
+            all_rate, every = profiled_run(
+                server, requests, args.seconds, args.rate, os.path.join(directory, "all.txt"), gil=False
+            )
         finally:
             server.stop()
 
@@ -113,28 +134,40 @@ def main():
     # a thread that spent (almost) all its samples in one leaf waited throughout: named, not listed
     idle = sorted(thread for thread, leaves in leaves_of.items() if max(leaves.values()) >= 0.99 * possible)
     all_text, all_shares = leaf_table(every, possible, args.top, skip=idle)
-    text = "\n".join([
-        f"{CLIENTS} gRPC clients, one request in flight each, against the batched server "
-        "(`serving/config/batching_parameters.txt`); shares are of wall time, from py-spy samples at "
-        f"{args.rate}/s for {args.seconds:.0f} s.",
-        "",
-        f"GIL held {held:.0%} of the time ({gil_rate:.0f} requests/s under this profile). "
-        "Where, by the holding thread's leaf function:",
-        "",
-        gil_text,
-        "",
-        f"Every thread, idle or not ({all_rate:.0f} requests/s under this profile); a thread's shares add up "
-        f"to 100%. Waiting throughout, so not listed: {', '.join(idle) or 'none'}.",
-        "",
-        all_text,
-    ])
+    text = "\n".join(
+        [
+            f"{CLIENTS} gRPC clients, one request in flight each, against the batched server "
+            "(`serving/config/batching_parameters.txt`); shares are of wall time, from py-spy samples at "
+            f"{args.rate}/s for {args.seconds:.0f} s.",
+            "",
+            f"GIL held {held:.0%} of the time ({gil_rate:.0f} requests/s under this profile). "
+            "Where, by the holding thread's leaf function:",
+            "",
+            gil_text,
+            "",
+            f"Every thread, idle or not ({all_rate:.0f} requests/s under this profile); a thread's shares add up "
+            f"to 100%. Waiting throughout, so not listed: {', '.join(idle) or 'none'}.",
+            "",
+            all_text,
+        ]
+    )
     print(text)
     if args.output:
         command = " ".join(["python benchmarks/profile_serving.py", *sys.argv[1:]])
-        write_results(args.output, command, "Where the batched model server's time goes", text,
-                      clients=CLIENTS, seconds=args.seconds, rate=args.rate, gil_held=held,
-                      requests_per_s_under_profile={"gil": gil_rate, "all_threads": all_rate},
-                      gil_leaf_shares=gil_shares, thread_leaf_shares=all_shares, idle_threads=idle)
+        write_results(
+            args.output,
+            command,
+            "Where the batched model server's time goes",
+            text,
+            clients=CLIENTS,
+            seconds=args.seconds,
+            rate=args.rate,
+            gil_held=held,
+            requests_per_s_under_profile={"gil": gil_rate, "all_threads": all_rate},
+            gil_leaf_shares=gil_shares,
+            thread_leaf_shares=all_shares,
+            idle_threads=idle,
+        )
 
 
 if __name__ == "__main__":

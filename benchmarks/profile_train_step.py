@@ -81,16 +81,19 @@ def table(times, steps, top):
     total = sum(us for us, _ in times.values())
     lines = ["| op type | matrix product | ms per step | share of op time | calls per step |", "|---|---|---|---|---|"]
     for op, (us, n) in sorted(times.items(), key=lambda item: -item[1][0])[:top]:
-        lines.append(f"| {op} | {'yes' if is_matrix_product(op) else ''} | {us / 1e3 / steps:.1f} | {us / total:.1%} "
-                     f"| {n / steps:.0f} |")
+        lines.append(
+            f"| {op} | {'yes' if is_matrix_product(op) else ''} | {us / 1e3 / steps:.1f} | {us / total:.1%} "
+            f"| {n / steps:.0f} |"
+        )
     return "\n".join(lines)
 
 
 def profile(strategy, model, config, optimizer, args):
     """(wall ms per step, {op type: (microseconds, count)}) of a profiled run of the step."""
     keras.utils.set_random_seed(0)
-    run_steps = loop_runner(strategy, model, config, config.data.global_batch_size, False,
-                            keras_own_optimizer=optimizer == "keras")
+    run_steps = loop_runner(
+        strategy, model, config, config.data.global_batch_size, False, keras_own_optimizer=optimizer == "keras"
+    )
     run_steps(args.warmup)
     logdir = os.path.join(args.logdir, model, f"{args.replicas}_replicas_{optimizer}")
     tf.profiler.experimental.start(logdir)
@@ -106,12 +109,16 @@ def differing_calls(runs, steps):
     """A table of the op types whose calls per step differ between the runs."""
     names = list(runs)
     ops = sorted({op for _, times in runs.values() for op in times})
-    lines = ["| op type | " + " | ".join(f"{name}: calls / ms per step" for name in names) + " |",
-             "|---|" + "---|" * len(names)]
+    lines = [
+        "| op type | " + " | ".join(f"{name}: calls / ms per step" for name in names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
     for op in ops:
         counts = [runs[name][1].get(op, (0.0, 0)) for name in names]
         if len({n for _, n in counts}) > 1:
-            lines.append(f"| {op} | " + " | ".join(f"{n / steps:.0f} / {us / 1e3 / steps:.1f}" for us, n in counts) + " |")
+            lines.append(
+                f"| {op} | " + " | ".join(f"{n / steps:.0f} / {us / 1e3 / steps:.1f}" for us, n in counts) + " |"
+            )
     return "\n".join(lines)
 
 
@@ -119,8 +126,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="reasoning_dan", choices=MODELS)
     parser.add_argument("--replicas", type=int, default=1, help="MirroredStrategy over this many logical CPU devices")
-    parser.add_argument("--optimizers", default="package",
-                        help="comma-separated: package (build_optimizer), keras (Keras' own, a second all-reduce)")
+    parser.add_argument(
+        "--optimizers",
+        default="package",
+        help="comma-separated: package (build_optimizer), keras (Keras' own, a second all-reduce)",
+    )
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--top", type=int, default=15, help="op types listed")
@@ -132,34 +142,55 @@ def main():
         parser.error(f"--optimizers takes package and keras, got {args.optimizers}")
     config = get_experiment(PAPER_EXPERIMENTS[args.model])
     batch = config.data.global_batch_size
-    runtime = (RuntimeConfig(strategy="one_device") if args.replicas == 1 else
-               RuntimeConfig(strategy="mirrored", num_cpu_devices=args.replicas))
+    runtime = (
+        RuntimeConfig(strategy="one_device")
+        if args.replicas == 1
+        else RuntimeConfig(strategy="mirrored", num_cpu_devices=args.replicas)
+    )
     strategy = make_strategy(runtime)
     runs = {optimizer: profile(strategy, args.model, config, optimizer, args) for optimizer in optimizers}
     summaries, figures = [], {}
     for optimizer, (wall_ms, times) in runs.items():
         total_ms = sum(us for us, _ in times.values()) / 1e3 / args.steps
         matmul_ms = sum(us for op, (us, _) in times.items() if is_matrix_product(op)) / 1e3 / args.steps
-        summaries.append(f"{args.model}, batch {batch} over {args.replicas} replica(s), {optimizer} optimizer: "
-                         f"{wall_ms:.0f} ms per step (wall, under the profiler), {total_ms:.0f} ms of op time per "
-                         f"step summed over threads, of which matrix products {matmul_ms:.0f} ms "
-                         f"({matmul_ms / total_ms:.0%}).")
-        figures[optimizer] = dict(wall_ms_per_step=wall_ms, op_ms_per_step=total_ms, matmul_ms_per_step=matmul_ms,
-                                  op_types={op: {"ms_per_step": us / 1e3 / args.steps, "calls_per_step": n / args.steps}
-                                            for op, (us, n) in times.items()})
+        summaries.append(
+            f"{args.model}, batch {batch} over {args.replicas} replica(s), {optimizer} optimizer: "
+            f"{wall_ms:.0f} ms per step (wall, under the profiler), {total_ms:.0f} ms of op time per "
+            f"step summed over threads, of which matrix products {matmul_ms:.0f} ms "
+            f"({matmul_ms / total_ms:.0%})."
+        )
+        figures[optimizer] = dict(
+            wall_ms_per_step=wall_ms,
+            op_ms_per_step=total_ms,
+            matmul_ms_per_step=matmul_ms,
+            op_types={
+                op: {"ms_per_step": us / 1e3 / args.steps, "calls_per_step": n / args.steps}
+                for op, (us, n) in times.items()
+            },
+        )
     text = "\n\n".join(summaries)
     if len(runs) > 1:
-        text += "\n\nOp types whose calls per step differ between the optimizers:\n\n" + differing_calls(runs, args.steps)
+        text += "\n\nOp types whose calls per step differ between the optimizers:\n\n" + differing_calls(
+            runs, args.steps
+        )
     first = optimizers[0]
     text += f"\n\nTop op types, {first} optimizer:\n\n" + table(runs[first][1], args.steps, args.top)
     print(text)
     if not args.output:
         return
     command = " ".join(["python benchmarks/profile_train_step.py", *sys.argv[1:]])
-    write_results(args.output, command, f"Where a training step's time goes: {args.model}",
-                  "TensorBoard profiler traces of the package's training step (float32, no XLA, features as input, "
-                  "the paper preset's size and batch), their host-plane TensorFlow ops summed by type.\n\n" + text,
-                  model=args.model, batch=batch, replicas=args.replicas, steps=args.steps, optimizers=figures)
+    write_results(
+        args.output,
+        command,
+        f"Where a training step's time goes: {args.model}",
+        "TensorBoard profiler traces of the package's training step (float32, no XLA, features as input, "
+        "the paper preset's size and batch), their host-plane TensorFlow ops summed by type.\n\n" + text,
+        model=args.model,
+        batch=batch,
+        replicas=args.replicas,
+        steps=args.steps,
+        optimizers=figures,
+    )
 
 
 if __name__ == "__main__":

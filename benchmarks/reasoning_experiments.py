@@ -41,13 +41,22 @@ ROWS = [
     ("SMem two-hop", "smem_two_hop_synthetic", ""),
     (ONE_HOP, "smem_one_hop_synthetic", ""),
     ("SMem two-hop, 20,000 steps", "smem_two_hop_synthetic", "trainer.train_steps=20000,trainer.eval_every=5000"),
-    ("SMem two-hop, warm start from the one-hop run of its seed", "smem_two_hop_synthetic",
-     "trainer.init_model_dir={work_dir}/" + slug(ONE_HOP) + "/seed_{seed}"),
+    (
+        "SMem two-hop, warm start from the one-hop run of its seed",
+        "smem_two_hop_synthetic",
+        "trainer.init_model_dir={work_dir}/" + slug(ONE_HOP) + "/seed_{seed}",
+    ),
     ("r-DAN", "rdan_synthetic", ""),
-    ("SMem two-hop, Q's position weights uniform ±0.08 (official code)", "smem_two_hop_synthetic",
-     "model.position_weights_init=official"),
-    ("SMem two-hop, hop 1 pools words by logsumexp (not the paper's)", "smem_two_hop_synthetic",
-     "model.hop1_word_pooling=logsumexp"),
+    (
+        "SMem two-hop, Q's position weights uniform ±0.08 (official code)",
+        "smem_two_hop_synthetic",
+        "model.position_weights_init=official",
+    ),
+    (
+        "SMem two-hop, hop 1 pools words by logsumexp (not the paper's)",
+        "smem_two_hop_synthetic",
+        "model.hop1_word_pooling=logsumexp",
+    ),
 ]
 CONTENT_WORDS = set(COLORS) | set(SHAPES) | {f"{s}s" for s in SHAPES}
 
@@ -85,41 +94,65 @@ def _winning_words_row(model_dirs):
     per_seed = [hop1_winning_words(d) for d in model_dirs]
     content = [sum(share for word, share in w.items() if word in CONTENT_WORDS) for w in per_seed]
     top = [next(iter(w.items())) for w in per_seed]
-    return {"content_word_share": {"per_seed": content, "mean": float(np.mean(content)), "worst": float(min(content))},
-            "top_word_per_seed": [{"word": word, "share": share} for word, share in top],
-            "per_seed": per_seed}
+    return {
+        "content_word_share": {"per_seed": content, "mean": float(np.mean(content)), "worst": float(min(content))},
+        "top_word_per_seed": [{"word": word, "share": share} for word, share in top],
+        "per_seed": per_seed,
+    }
 
 
 def _table(rows):
-    lines = ["## Accuracy (%): mean ± sd (worst seed)", "",
-             "| variant | seeds | " + " | ".join(TASKS) + " | overall |", "|---" * (3 + len(TASKS)) + "|"]
+    lines = [
+        "## Accuracy (%): mean ± sd (worst seed)",
+        "",
+        "| variant | seeds | " + " | ".join(TASKS) + " | overall |",
+        "|---" * (3 + len(TASKS)) + "|",
+    ]
     for name, row in rows.items():
-        lines.append(f"| {name} | {len(row['seeds'])} | " + " | ".join(cell(row["accuracy"][t]) for t in TASKS)
-                     + f" | {cell(row['accuracy']['overall'])} |")
-    lines += ["", "## Accuracy per question form (%): mean ± sd (worst seed)", "",
-              "| variant | affirmative yes/no | negated yes/no | open-ended |", "|---|---|---|---|"]
+        lines.append(
+            f"| {name} | {len(row['seeds'])} | "
+            + " | ".join(cell(row["accuracy"][t]) for t in TASKS)
+            + f" | {cell(row['accuracy']['overall'])} |"
+        )
+    lines += [
+        "",
+        "## Accuracy per question form (%): mean ± sd (worst seed)",
+        "",
+        "| variant | affirmative yes/no | negated yes/no | open-ended |",
+        "|---|---|---|---|",
+    ]
     for name, row in rows.items():
         forms = row["accuracy_per_form"]
         lines.append(f"| {name} | " + " | ".join(cell(forms[f]) for f in ("affirmative", "negated", "open")) + " |")
-    for key, title in (("pointing", "Pointing per hop (%): mean (worst seed)"),
-                       ("evidence_weight", "Attention weight on the evidence per hop (%): mean (worst seed)"),
-                       ("same_argmax_other_question",
-                        "Another question about the same image leaves the argmax cell in place (%), per hop: "
-                        "mean (worst seed)")):
+    for key, title in (
+        ("pointing", "Pointing per hop (%): mean (worst seed)"),
+        ("evidence_weight", "Attention weight on the evidence per hop (%): mean (worst seed)"),
+        (
+            "same_argmax_other_question",
+            "Another question about the same image leaves the argmax cell in place (%), per hop: mean (worst seed)",
+        ),
+    ):
         lines += ["", f"## {title}", "", "| variant | " + " | ".join(TASKS) + " |", "|---" * (1 + len(TASKS)) + "|"]
         for name, row in rows.items():
-            lines.append(f"| {name} | " + " | ".join(hops_cell(row[key][t]) if t in row[key] else "–" for t in TASKS)
-                         + " |")
-    lines += ["", "## The word that wins hop 1's max at hop 1's most attended region", "",
-              "| variant | content words (colour, shape): mean (worst seed) | most frequent winner per seed |",
-              "|---|---|---|"]
+            lines.append(
+                f"| {name} | " + " | ".join(hops_cell(row[key][t]) if t in row[key] else "–" for t in TASKS) + " |"
+            )
+    lines += [
+        "",
+        "## The word that wins hop 1's max at hop 1's most attended region",
+        "",
+        "| variant | content words (colour, shape): mean (worst seed) | most frequent winner per seed |",
+        "|---|---|---|",
+    ]
     for name, row in rows.items():
         if "hop1_winning_words" not in row:
             continue
         words = row["hop1_winning_words"]
         tops = ", ".join(f"{t['word']} {100 * t['share']:.0f}%" for t in words["top_word_per_seed"])
-        lines.append(f"| {name} | {100 * words['content_word_share']['mean']:.0f}% "
-                     f"({100 * words['content_word_share']['worst']:.0f}%) | {tops} |")
+        lines.append(
+            f"| {name} | {100 * words['content_word_share']['mean']:.0f}% "
+            f"({100 * words['content_word_share']['worst']:.0f}%) | {tops} |"
+        )
     return "\n".join(lines)
 
 
@@ -138,22 +171,31 @@ def main():
     for name, experiment, overrides in ROWS:
         if name not in chosen:
             continue
-        summary, per_seed = run_row(name, experiment, overrides.replace("{work_dir}", work_dir), seeds, work_dir,
-                                    earlier, args.params_override)
+        summary, per_seed = run_row(
+            name, experiment, overrides.replace("{work_dir}", work_dir), seeds, work_dir, earlier, args.params_override
+        )
         if experiment.startswith("smem"):
             summary["hop1_winning_words"] = _winning_words_row(
-                [os.path.join(work_dir, slug(name), f"seed_{s['seed']}") for s in per_seed])
+                [os.path.join(work_dir, slug(name), f"seed_{s['seed']}") for s in per_seed]
+            )
         summary["per_seed"] = [{k: v for k, v in s.items() if k != "curve"} for s in per_seed]
         rows[name] = summary
     table = _table(rows)
     print(table)
     if args.output:
         command = ("python benchmarks/reasoning_experiments.py " + " ".join(sys.argv[1:])).strip()
-        write_results(args.output, command, "Reasoning experiments: SMem's hop 1", (
-            "Every row trains its synthetic experiment with the overrides shown, once per trainer seed (the "
-            "model's initialisation and batch order), under runtime.deterministic, on one data set and one "
-            "pretrained small_cnn that every row shares; evaluated on 500 held-out questions per task. Pointing "
-            "counts questions whose answer rests on an object.\n\n" + table), runs=rows)
+        write_results(
+            args.output,
+            command,
+            "Reasoning experiments: SMem's hop 1",
+            (
+                "Every row trains its synthetic experiment with the overrides shown, once per trainer seed (the "
+                "model's initialisation and batch order), under runtime.deterministic, on one data set and one "
+                "pretrained small_cnn that every row shares; evaluated on 500 held-out questions per task. Pointing "
+                "counts questions whose answer rests on an object.\n\n" + table
+            ),
+            runs=rows,
+        )
 
 
 if __name__ == "__main__":

@@ -85,12 +85,19 @@ def measure(dataset, paths, embeddings, queries, targets, index_type, nprobes=(N
             method = f"ivf_flat (nlist {index.index.nlist}, nprobe {nprobe})"
         found = []
         for start in range(0, len(queries), 256):
-            found += index.search(queries[start:start + 256], max(KS))[1]
-        row = {"method": method, "dataset": dataset, **recalls(found, targets),
-               "queries_per_s": queries_per_s(index, queries, 64),
-               "queries_per_s_batch_1": queries_per_s(index, queries, 1),
-               "build_s": build_s, "index_memory_mb": index_mb(index), "gallery_size": len(paths),
-               "dim": embeddings.shape[1], "nprobe": nprobe or 0}
+            found += index.search(queries[start : start + 256], max(KS))[1]
+        row = {
+            "method": method,
+            "dataset": dataset,
+            **recalls(found, targets),
+            "queries_per_s": queries_per_s(index, queries, 64),
+            "queries_per_s_batch_1": queries_per_s(index, queries, 1),
+            "build_s": build_s,
+            "index_memory_mb": index_mb(index),
+            "gallery_size": len(paths),
+            "dim": embeddings.shape[1],
+            "nprobe": nprobe or 0,
+        }
         print(row, flush=True)
         rows.append(row)
     return rows
@@ -100,8 +107,9 @@ def search_all(dataset, paths, embeddings, queries, targets):
     """Exact search, then ivf_flat at its default lists probing a 32nd, the default eighth and half of them."""
     nlist = default_nlist(len(paths))
     nprobes = sorted({max(1, nlist // 32), default_nprobe(nlist), max(1, nlist // 2)})
-    return (measure(dataset, paths, embeddings, queries, targets, "exact")
-            + measure(dataset, paths, embeddings, queries, targets, "ivf_flat", nprobes))
+    return measure(dataset, paths, embeddings, queries, targets, "exact") + measure(
+        dataset, paths, embeddings, queries, targets, "ivf_flat", nprobes
+    )
 
 
 def caption_gallery(work_dir, train_steps):
@@ -118,8 +126,12 @@ def caption_gallery(work_dir, train_steps):
     assert kept == paths and not skipped, skipped
     _, embed_text = load_signature(base, "embed_text")
     captions = [(i, caption) for i, e in enumerate(examples) for caption in e.captions]
-    text = np.concatenate([embed_text(caption=tf.constant([c for _, c in captions[s:s + 256]]))["embedding"].numpy()
-                           for s in range(0, len(captions), 256)])
+    text = np.concatenate(
+        [
+            embed_text(caption=tf.constant([c for _, c in captions[s : s + 256]]))["embedding"].numpy()
+            for s in range(0, len(captions), 256)
+        ]
+    )
     return paths, embeddings, text, [paths[i] for i, _ in captions]
 
 
@@ -130,7 +142,9 @@ def main():
     parser.add_argument("--random_size", type=int, default=1_000_000, help="random vectors in the second gallery")
     parser.add_argument("--random_queries", type=int, default=1000)
     parser.add_argument("--noise", type=float, default=0.5, help="per-dimension noise of a random-vector query")
-    parser.add_argument("--work_dir", default=None, help="where the m-DAN is trained and exported (default: a temp dir)")
+    parser.add_argument(
+        "--work_dir", default=None, help="where the m-DAN is trained and exported (default: a temp dir)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as temporary:
@@ -145,12 +159,17 @@ def main():
     names = np.arange(args.random_size).tolist()
     rows += search_all(f"{args.random_size:,} random vectors", names, vectors, queries, sources.tolist())
 
-    lines = ["| dataset | method | gallery | recall@1 | recall@5 | recall@10 | queries/s, batch 64 | queries/s, batch 1 "
-             "| build (s) | index memory (MB) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | method | gallery | recall@1 | recall@5 | recall@10 | queries/s, batch 64 | queries/s, batch 1 "
+        "| build (s) | index memory (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['dataset']} | {r['method']} | {r['gallery_size']:,} × {r['dim']} | {r['recall@1']:.3f} | "
-                     f"{r['recall@5']:.3f} | {r['recall@10']:.3f} | {r['queries_per_s']:.0f} | "
-                     f"{r['queries_per_s_batch_1']:.0f} | {r['build_s']:.1f} | {r['index_memory_mb']:.0f} |")
+        lines.append(
+            f"| {r['dataset']} | {r['method']} | {r['gallery_size']:,} × {r['dim']} | {r['recall@1']:.3f} | "
+            f"{r['recall@5']:.3f} | {r['recall@10']:.3f} | {r['queries_per_s']:.0f} | "
+            f"{r['queries_per_s_batch_1']:.0f} | {r['build_s']:.1f} | {r['index_memory_mb']:.0f} |"
+        )
     verdicts = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         exact = next(r for r in rows if r["dataset"] == dataset and r["method"] == "exact")
@@ -158,24 +177,41 @@ def main():
             if r["dataset"] != dataset or r["method"] == "exact":
                 continue
             worst = max(exact[f"recall@{k}"] - r[f"recall@{k}"] for k in KS) * 100
-            verdicts.append(f"* {dataset}, {r['method']}: at most {worst:.1f} points below exact "
-                            f"(target ≤ 1: {'met' if worst <= 1 else 'missed'}), "
-                            f"{r['queries_per_s'] / exact['queries_per_s']:.1f}× its queries/s at batch 64.")
-    text = "\n".join([
-        f"Caption gallery: an m-DAN trained {args.train_steps} steps on the synthetic caption set, its held-out "
-        "images embedded by the export's `embed_image` and every caption of them by `embed_text`; a caption's "
-        f"target is its own image. Random gallery: standard normal vectors of {PAPER_DIM} dimensions (m-DAN's "
-        f"embedding at the paper preset); {args.random_queries} queries, each a gallery vector plus noise of "
-        f"standard deviation {args.noise} per dimension, whose target is that vector. Search by inner product, "
-        "top 10; queries/s are search alone, on the 2 cores FAISS uses; index memory counts the vectors, ids "
-        "and centroids the index holds. Each data set's ivf_flat index is built once; its rows differ in nprobe "
-        "alone.",
-        "", *lines, "", "Targets:", "", *verdicts])
+            verdicts.append(
+                f"* {dataset}, {r['method']}: at most {worst:.1f} points below exact "
+                f"(target ≤ 1: {'met' if worst <= 1 else 'missed'}), "
+                f"{r['queries_per_s'] / exact['queries_per_s']:.1f}× its queries/s at batch 64."
+            )
+    text = "\n".join(
+        [
+            f"Caption gallery: an m-DAN trained {args.train_steps} steps on the synthetic caption set, its held-out "
+            "images embedded by the export's `embed_image` and every caption of them by `embed_text`; a caption's "
+            f"target is its own image. Random gallery: standard normal vectors of {PAPER_DIM} dimensions (m-DAN's "
+            f"embedding at the paper preset); {args.random_queries} queries, each a gallery vector plus noise of "
+            f"standard deviation {args.noise} per dimension, whose target is that vector. Search by inner product, "
+            "top 10; queries/s are search alone, on the 2 cores FAISS uses; index memory counts the vectors, ids "
+            "and centroids the index holds. Each data set's ivf_flat index is built once; its rows differ in nprobe "
+            "alone.",
+            "",
+            *lines,
+            "",
+            "Targets:",
+            "",
+            *verdicts,
+        ]
+    )
     print(text)
     if args.output:
         command = " ".join(["python benchmarks/retrieval.py", *sys.argv[1:]])
-        write_results(args.output, command, "Gallery search: inverted file against exact search", text,
-                      rows=rows, train_steps=args.train_steps, noise=args.noise)
+        write_results(
+            args.output,
+            command,
+            "Gallery search: inverted file against exact search",
+            text,
+            rows=rows,
+            train_steps=args.train_steps,
+            noise=args.noise,
+        )
 
 
 if __name__ == "__main__":

@@ -122,7 +122,9 @@ def worker_main(plan_path, result_path):
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy(
         communication_options=tf.distribute.experimental.CommunicationOptions(
-            implementation=tf.distribute.experimental.CommunicationImplementation.RING))
+            implementation=tf.distribute.experimental.CommunicationImplementation.RING
+        )
+    )
     with open(plan_path, encoding="utf-8") as f:
         plan = json.load(f)
     seconds = [allreduce_seconds(strategy, case, plan["warmup"], plan["repeats"]) for case in plan["cases"]]
@@ -152,9 +154,20 @@ def gradient_shapes(name):
 
 def measurement_cases(models, sizes_mib, bf16_sizes_mib):
     """The cases to time: single messages (float32 sweep, bfloat16 at the same bytes) and model gradients."""
-    cases = [{"name": f"{dtype} {s:g} MiB", "kind": "message", "dtype": dtype, "bytes": int(s * MIB),
-              "shapes": [[int(s * MIB) // size]], "tensors": 1, "bytes_per_pack": 0, "packs": 1}
-             for dtype, size, sizes in (("float32", 4, sizes_mib), ("bfloat16", 2, bf16_sizes_mib)) for s in sizes]
+    cases = [
+        {
+            "name": f"{dtype} {s:g} MiB",
+            "kind": "message",
+            "dtype": dtype,
+            "bytes": int(s * MIB),
+            "shapes": [[int(s * MIB) // size]],
+            "tensors": 1,
+            "bytes_per_pack": 0,
+            "packs": 1,
+        }
+        for dtype, size, sizes in (("float32", 4, sizes_mib), ("bfloat16", 2, bf16_sizes_mib))
+        for s in sizes
+    ]
     for name in models:
         shapes = gradient_shapes(name)
         elements = sum(math.prod(s) for s in shapes)
@@ -162,10 +175,20 @@ def measurement_cases(models, sizes_mib, bf16_sizes_mib):
             for packing, bytes_per_pack in PACKINGS.items():
                 if dtype == "bfloat16" and packing != "one bucket":
                     continue
-                cases.append({"name": f"{name} {dtype} {packing}", "kind": "gradient", "model": name,
-                              "dtype": dtype, "packing": packing, "bytes": elements * size, "shapes": shapes,
-                              "tensors": len(shapes), "bytes_per_pack": bytes_per_pack,
-                              "packs": pack_count(shapes, dtype, bytes_per_pack)})
+                cases.append(
+                    {
+                        "name": f"{name} {dtype} {packing}",
+                        "kind": "gradient",
+                        "model": name,
+                        "dtype": dtype,
+                        "packing": packing,
+                        "bytes": elements * size,
+                        "shapes": shapes,
+                        "tensors": len(shapes),
+                        "bytes_per_pack": bytes_per_pack,
+                        "packs": pack_count(shapes, dtype, bytes_per_pack),
+                    }
+                )
     return cases
 
 
@@ -181,9 +204,13 @@ def run_workers(cases, warmup, repeats, timeout):
         workers = [
             subprocess.Popen(
                 [sys.executable, os.path.abspath(__file__), "--worker", plan, result],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                env=dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster,
-                                                           "task": {"type": "worker", "index": index}})))
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=dict(
+                    os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+                ),
+            )
             for index in range(WORKERS)
         ]
         try:
@@ -202,8 +229,10 @@ def run_workers(cases, warmup, repeats, timeout):
 def step_inputs(path, models):
     """{model: row} of the one-replica `loop` rows of train_throughput.json: batch, examples/s, FLOPs."""
     if not os.path.exists(path):
-        sys.exit(f"scaling.py needs the one-replica step times of {path}, which is missing: "
-                 "run benchmarks/train_throughput.py --output benchmarks/results/train_throughput.md first")
+        sys.exit(
+            f"scaling.py needs the one-replica step times of {path}, which is missing: "
+            "run benchmarks/train_throughput.py --output benchmarks/results/train_throughput.md first"
+        )
     with open(path, encoding="utf-8") as f:
         twin = json.load(f)
     rows = {r["model"]: r for r in twin["rows"] if r["mode"] == "loop" and r["model"] in models}
@@ -219,12 +248,19 @@ def step_inputs(path, models):
 def devices(step_rows, alpha, bandwidth):
     """Per device: its seconds per example per model, its α and the bandwidth ceiling of its all-reduce."""
     return {
-        "cpu": {"seconds_per_example": {m: 1 / r["examples_per_s"] for m, r in step_rows.items()},
-                "alpha": alpha, "bandwidth_cap": bandwidth},
-        "h100": {"seconds_per_example": {m: r["training_gflops_per_example"] * 1e9
-                                         / (H100_BF16_DENSE_FLOPS * H100_ACHIEVED_FRACTION)
-                                         for m, r in step_rows.items()},
-                 "alpha": NCCL_NET_STEP_SECONDS, "bandwidth_cap": math.inf},
+        "cpu": {
+            "seconds_per_example": {m: 1 / r["examples_per_s"] for m, r in step_rows.items()},
+            "alpha": alpha,
+            "bandwidth_cap": bandwidth,
+        },
+        "h100": {
+            "seconds_per_example": {
+                m: r["training_gflops_per_example"] * 1e9 / (H100_BF16_DENSE_FLOPS * H100_ACHIEVED_FRACTION)
+                for m, r in step_rows.items()
+            },
+            "alpha": NCCL_NET_STEP_SECONDS,
+            "bandwidth_cap": math.inf,
+        },
     }
 
 
@@ -245,10 +281,18 @@ def project(model, device, spec, batch, gradient_bytes, variables, workers, link
     }
     fp32 = settings["float32, one bucket"]
     return {
-        "model": model, "device": device, "workers": workers, "link_gbps": link_gbps,
-        "alpha_s": spec["alpha"], "bandwidth_bytes_per_s": bandwidth, "batch_per_replica": batch,
-        "compute_s": compute, "allreduce_s": fp32, "allreduce_latency_s": 2 * (workers - 1) * spec["alpha"],
-        "step_s": compute + fp32, "examples_per_s": workers * batch / (compute + fp32),
+        "model": model,
+        "device": device,
+        "workers": workers,
+        "link_gbps": link_gbps,
+        "alpha_s": spec["alpha"],
+        "bandwidth_bytes_per_s": bandwidth,
+        "batch_per_replica": batch,
+        "compute_s": compute,
+        "allreduce_s": fp32,
+        "allreduce_latency_s": 2 * (workers - 1) * spec["alpha"],
+        "step_s": compute + fp32,
+        "examples_per_s": workers * batch / (compute + fp32),
         "efficiency": efficiency(compute, fp32),
         "min_batch_per_replica": {k: min_batch_for_efficiency(per_example, v) for k, v in settings.items()},
     }
@@ -266,36 +310,51 @@ def measured_tables(cases, seconds, alpha, bandwidth):
     for case, s in zip(cases, seconds):
         if case["kind"] == "message":
             fit = ring_allreduce_seconds(case["bytes"], WORKERS, alpha, bandwidth)
-            lines.append(f"| {case['name']} | {case['bytes']:,} | {ms(s)} | {case['bytes'] / s / 1e9:.2f} | {ms(fit)} |")
-    lines += ["", "| gradient | dtype | packing | tensors | all-reduces | bytes | median ms | fit ms |",
-              "|---|---|---|---|---|---|---|---|"]
+            lines.append(
+                f"| {case['name']} | {case['bytes']:,} | {ms(s)} | {case['bytes'] / s / 1e9:.2f} | {ms(fit)} |"
+            )
+    lines += [
+        "",
+        "| gradient | dtype | packing | tensors | all-reduces | bytes | median ms | fit ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for case, s in zip(cases, seconds):
         if case["kind"] == "gradient":
             fit = ring_allreduce_seconds(case["bytes"], WORKERS, alpha, bandwidth, messages=case["packs"])
-            lines.append(f"| {case['model']} | {case['dtype']} | {case['packing']} | {case['tensors']} "
-                         f"| {case['packs']} | {case['bytes']:,} | {ms(s)} | {ms(fit)} |")
+            lines.append(
+                f"| {case['model']} | {case['dtype']} | {case['packing']} | {case['tensors']} "
+                f"| {case['packs']} | {case['bytes']:,} | {ms(s)} | {ms(fit)} |"
+            )
     return "\n".join(lines)
 
 
 def projection_table(rows):
-    lines = ["| model | device | workers | link Gb/s | batch / replica | compute ms | all-reduce ms (of it latency) "
-             "| step ms | examples/s | efficiency |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | device | workers | link Gb/s | batch / replica | compute ms | all-reduce ms (of it latency) "
+        "| step ms | examples/s | efficiency |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['device']} | {r['workers']} | {r['link_gbps']} | {r['batch_per_replica']} "
             f"| {ms(r['compute_s'])} | {ms(r['allreduce_s'])} ({ms(r['allreduce_latency_s'])}) | {ms(r['step_s'])} "
-            f"| {r['examples_per_s']:,.0f} | {r['efficiency']:.1%} |")
+            f"| {r['examples_per_s']:,.0f} | {r['efficiency']:.1%} |"
+        )
     return "\n".join(lines)
 
 
 def knob_table(rows):
     settings = list(rows[0]["min_batch_per_replica"])
-    lines = ["| model | device | workers | link Gb/s | preset batch | " + " | ".join(settings) + " |",
-             "|---|---|---|---|---|" + "---|" * len(settings)]
+    lines = [
+        "| model | device | workers | link Gb/s | preset batch | " + " | ".join(settings) + " |",
+        "|---|---|---|---|---|" + "---|" * len(settings),
+    ]
     for r in rows:
         cells = [f"{b:,} (global {b * r['workers']:,})" for b in r["min_batch_per_replica"].values()]
-        lines.append(f"| {r['model']} | {r['device']} | {r['workers']} | {r['link_gbps']} "
-                     f"| {r['batch_per_replica']} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {r['model']} | {r['device']} | {r['workers']} | {r['link_gbps']} "
+            f"| {r['batch_per_replica']} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -304,13 +363,14 @@ def write_report(path, command, measured, fit, rows, throughput_twin):
     from machine import write_results
 
     alpha, bandwidth, residual = fit["alpha_s"], fit["bandwidth_bytes_per_s"], fit["rms_relative_residual"]
-    text = f"""## Measured here
+    text = (
+        f"""## Measured here
 
 **All-reduce, {WORKERS} worker processes on loopback** (`MultiWorkerMirroredStrategy`, RING collective, one CPU
-replica per process, SUM inside `strategy.run` in a `tf.function`; median of {measured['repeats']} calls after
-{measured['warmup']} warm-up calls; timed by worker 0). "fit ms" is the fitted model below.
+replica per process, SUM inside `strategy.run` in a `tf.function`; median of {measured["repeats"]} calls after
+{measured["warmup"]} warm-up calls; timed by worker 0). "fit ms" is the fitted model below.
 
-{measured_tables(measured['cases'], measured['seconds'], alpha, bandwidth)}
+{measured_tables(measured["cases"], measured["seconds"], alpha, bandwidth)}
 
 **Ring model fitted to the float32 single-message sweep** (least squares on relative error):
 α = {alpha * 1e6:.1f} µs per ring step, B_eff = {bandwidth / 1e9:.2f} GB/s ({bandwidth * 8 / 1e9:.1f} Gb/s),
@@ -319,13 +379,17 @@ executor, gRPC), and B_eff is what two processes sharing this machine's cores ca
 With 2 workers the model reads t = 2α + n/B, so the fit pins α and B but cannot test the (p−1) scaling.
 
 **One-replica step time** (from `benchmarks/results/train_throughput.json`, mode `loop`, float32, no XLA,
-written by `{throughput_twin['command']}` on {throughput_twin['date']}):
+written by `{throughput_twin["command"]}` on {throughput_twin["date"]}):
 
 | model | batch | examples/s | step ms | training GFLOPs / example |
 |---|---|---|---|---|
-""" + "\n".join(
-        f"| {m} | {r['batch']} | {r['examples_per_s']:.1f} | {ms(r['batch'] / r['examples_per_s'])} "
-        f"| {r['training_gflops_per_example']:.3f} |" for m, r in measured["step"].items()) + f"""
+"""
+        + "\n".join(
+            f"| {m} | {r['batch']} | {r['examples_per_s']:.1f} | {ms(r['batch'] / r['examples_per_s'])} "
+            f"| {r['training_gflops_per_example']:.3f} |"
+            for m, r in measured["step"].items()
+        )
+        + f"""
 
 ## Projected
 
@@ -365,24 +429,41 @@ Each cell: the batch per replica, and the global batch it implies (the papers tr
 variables; bucketing (one bucket, TF's default `bytes_per_pack=0`, or a few large buckets) keeps it at one.
 
 {knob_table(rows)}"""
-    write_results(path, command, "Data-parallel scaling: a ring all-reduce model from loopback measurements", text,
-                  machine_note="Shared and noisy; the measured figures are this machine's, the projections are "
-                               "arithmetic.",
-                  measured=measured, fit=fit, projections=rows,
-                  assumptions={"h100_bf16_dense_flops": H100_BF16_DENSE_FLOPS,
-                               "h100_achieved_fraction": H100_ACHIEVED_FRACTION,
-                               "nccl_net_step_seconds": NCCL_NET_STEP_SECONDS})
+    )
+    write_results(
+        path,
+        command,
+        "Data-parallel scaling: a ring all-reduce model from loopback measurements",
+        text,
+        machine_note="Shared and noisy; the measured figures are this machine's, the projections are arithmetic.",
+        measured=measured,
+        fit=fit,
+        projections=rows,
+        assumptions={
+            "h100_bf16_dense_flops": H100_BF16_DENSE_FLOPS,
+            "h100_achieved_fraction": H100_ACHIEVED_FRACTION,
+            "nccl_net_step_seconds": NCCL_NET_STEP_SECONDS,
+        },
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", help="Markdown file for the results (the JSON twin goes beside it).")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--sizes_mib", nargs="+", type=float, default=list(SIZES_MIB),
-                        help="float32 message sizes of the sweep the model is fitted to")
+    parser.add_argument(
+        "--sizes_mib",
+        nargs="+",
+        type=float,
+        default=list(SIZES_MIB),
+        help="float32 message sizes of the sweep the model is fitted to",
+    )
     parser.add_argument("--bf16_sizes_mib", nargs="+", type=float, default=list(BF16_SIZES_MIB))
-    parser.add_argument("--step_times", default=THROUGHPUT,
-                        help="train_throughput.py's JSON twin, whose `loop` rows give the one-replica step")
+    parser.add_argument(
+        "--step_times",
+        default=THROUGHPUT,
+        help="train_throughput.py's JSON twin, whose `loop` rows give the one-replica step",
+    )
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--timeout", type=int, default=3600, help="seconds the workers may take in all")
@@ -400,18 +481,27 @@ def main():
     alpha, bandwidth, residual = fit_ring_model([b for b, _ in sweep], WORKERS, [s for _, s in sweep])
     print(f"fit: alpha {alpha * 1e6:.1f} us, B_eff {bandwidth / 1e9:.2f} GB/s, rms relative residual {residual:.1%}")
     specs = devices(step_rows, alpha, bandwidth)
-    gradients = {c["model"]: c for c in cases if c["kind"] == "gradient" and c["packing"] == "one bucket"
-                 and c["dtype"] == "float32"}
-    rows = [project(m, device, spec, step_rows[m]["batch"], gradients[m]["bytes"], gradients[m]["tensors"], p, link)
-            for m in args.models for device, spec in specs.items() for p in CLUSTER_SIZES for link in LINKS_GBPS]
+    gradients = {
+        c["model"]: c
+        for c in cases
+        if c["kind"] == "gradient" and c["packing"] == "one bucket" and c["dtype"] == "float32"
+    }
+    rows = [
+        project(m, device, spec, step_rows[m]["batch"], gradients[m]["bytes"], gradients[m]["tensors"], p, link)
+        for m in args.models
+        for device, spec in specs.items()
+        for p in CLUSTER_SIZES
+        for link in LINKS_GBPS
+    ]
     print(projection_table(rows))
     if not args.output:
         return
     command = " ".join(["python benchmarks/scaling.py", *sys.argv[1:]])
-    fit = {"alpha_s": alpha, "bandwidth_bytes_per_s": bandwidth, "rms_relative_residual": residual,
-           "workers": WORKERS}
+    fit = {"alpha_s": alpha, "bandwidth_bytes_per_s": bandwidth, "rms_relative_residual": residual, "workers": WORKERS}
     measured = {
-        "warmup": args.warmup, "repeats": args.repeats, "step": step_rows,
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "step": step_rows,
         "cases": [{k: v for k, v in c.items() if k != "shapes"} for c in cases],
         "seconds": seconds,
     }

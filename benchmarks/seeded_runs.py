@@ -47,8 +47,20 @@ def slug(text):
 def _share(config, model_dir, earlier):
     """Copies into `model_dir` what an earlier run with the same pretraining or data setting computed."""
     data = dict(vars(config.data), baseline="")
-    pretraining = json.dumps({k: data[k] for k in ("backbone", "image_size", "seed", "synthetic_background",
-                                                   "backbone_pretraining", "pretraining_scenes")}, sort_keys=True)
+    pretraining = json.dumps(
+        {
+            k: data[k]
+            for k in (
+                "backbone",
+                "image_size",
+                "seed",
+                "synthetic_background",
+                "backbone_pretraining",
+                "pretraining_scenes",
+            )
+        },
+        sort_keys=True,
+    )
     data_key = json.dumps({"task": config.task, **data}, sort_keys=True)
     os.makedirs(model_dir, exist_ok=True)
     for key, names in ((data_key, (files.DATA_DIR, files.FEATURES_DIR)), (pretraining, (files.PRETRAINED_BACKBONE,))):
@@ -57,7 +69,8 @@ def _share(config, model_dir, earlier):
             target = os.path.join(model_dir, name)
             if os.path.exists(os.path.join(source, name)) and not os.path.exists(target):
                 (shutil.copytree if os.path.isdir(os.path.join(source, name)) else shutil.copy)(
-                    os.path.join(source, name), target)
+                    os.path.join(source, name), target
+                )
         earlier.setdefault(key, model_dir)
 
 
@@ -93,15 +106,18 @@ def yes_no_prior(model_dir):
     splits = {}
     for split in ("train", "eval"):
         questions, annotations, pattern = vqa_paths(os.path.join(model_dir, files.DATA_DIR), split)
-        splits[split] = [e for e in read_vqa(questions, pattern, annotations, check_images=False)
-                         if e.answer_type in YES_NO_TASKS]
+        splits[split] = [
+            e for e in read_vqa(questions, pattern, annotations, check_images=False) if e.answer_type in YES_NO_TASKS
+        ]
     counts = {}
     for e in splits["train"]:
         counts.setdefault((e.answer_type, e.question_type), []).append(e.majority_answer)
     majority = {key: max(set(answers), key=answers.count) for key, answers in counts.items()}
     per_task = {}
     for e in splits["eval"]:
-        per_task.setdefault(e.answer_type, []).append(majority.get((e.answer_type, e.question_type)) == e.majority_answer)
+        per_task.setdefault(e.answer_type, []).append(
+            majority.get((e.answer_type, e.question_type)) == e.majority_answer
+        )
     return float(np.mean([np.mean(hits) for hits in per_task.values()]))
 
 
@@ -118,22 +134,29 @@ def run_seed(experiment, overrides, seed, model_dir, earlier, params_override=""
     metrics = train(config, model_dir)
     seconds = training_seconds(model_dir)
     curve = evaluations(model_dir)
-    result = {"seed": seed, "metrics": metrics, "minutes": round(seconds[max(seconds)] / 60, 2),
-              "curve": [{k: m[k] for k in ("step", "accuracy_per_answer_type", "text_to_image") if k in m}
-                        for m in curve]}
+    result = {
+        "seed": seed,
+        "metrics": metrics,
+        "minutes": round(seconds[max(seconds)] / 60, 2),
+        "curve": [{k: m[k] for k in ("step", "accuracy_per_answer_type", "text_to_image") if k in m} for m in curve],
+    }
     if config.task == "vqa" and config.data.synthetic_yes_prior != 0.5:
         prior = yes_no_prior(model_dir)
         result["yes_no_prior"] = prior
         result["leaves_prior_at_step"] = next(
             (m["step"] for m in curve if yes_no_accuracy(m["accuracy_per_answer_type"]) >= prior + LEAVES_PRIOR_BY),
-            None)
+            None,
+        )
     return result
 
 
 def _stats(values):
     values = np.asarray(values, np.float64)
-    return {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "worst": float(values.min())}
+    return {
+        "mean": float(values.mean()),
+        "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+        "worst": float(values.min()),
+    }
 
 
 def _hop_stats(per_seed, worst=min):
@@ -144,12 +167,18 @@ def _hop_stats(per_seed, worst=min):
 def summarize(experiment, overrides, seeds, task):
     """The row's summary: accuracy (VQA) or recall (matching) over the seeds, diagnostics per hop."""
     metrics = [s["metrics"] for s in seeds]
-    row = {"experiment": experiment, "overrides": overrides, "seeds": [s["seed"] for s in seeds],
-           "minutes": _stats([s["minutes"] for s in seeds])}
+    row = {
+        "experiment": experiment,
+        "overrides": overrides,
+        "seeds": [s["seed"] for s in seeds],
+        "minutes": _stats([s["minutes"] for s in seeds]),
+    }
     if task == "matching":
         row["gallery_images"] = metrics[0]["gallery_images"]
-        row["recall"] = {direction: {k: _stats([m[direction][k] for m in metrics]) for k in ("r@1", "r@5", "r@10")}
-                         for direction in ("text_to_image", "image_to_text")}
+        row["recall"] = {
+            direction: {k: _stats([m[direction][k] for m in metrics]) for k in ("r@1", "r@5", "r@10")}
+            for direction in ("text_to_image", "image_to_text")
+        }
         return row
     row["eval_questions_per_task"] = metrics[0]["num_questions"] // len(metrics[0]["accuracy_per_answer_type"])
     tasks = list(metrics[0]["accuracy_per_answer_type"])
@@ -157,8 +186,10 @@ def summarize(experiment, overrides, seeds, task):
     row["accuracy"]["overall"] = _stats([m["accuracy"] for m in metrics])
     row["accuracy"]["yes/no"] = _stats([yes_no_accuracy(m["accuracy_per_answer_type"]) for m in metrics])
     if "accuracy_per_question_type" in metrics[0]:
-        row["accuracy_per_form"] = {form: _stats([m["accuracy_per_question_type"][form] for m in metrics])
-                                    for form in metrics[0]["accuracy_per_question_type"]}
+        row["accuracy_per_form"] = {
+            form: _stats([m["accuracy_per_question_type"][form] for m in metrics])
+            for form in metrics[0]["accuracy_per_question_type"]
+        }
     for key, name in DIAGNOSTICS.items():
         if key in metrics[0]:
             # the worst seed: least pointing / evidence weight, most entropy / question independence
@@ -167,8 +198,7 @@ def summarize(experiment, overrides, seeds, task):
     if "leaves_prior_at_step" in seeds[0]:
         steps = [s["leaves_prior_at_step"] for s in seeds]
         row["yes_no_prior"] = seeds[0]["yes_no_prior"]
-        row["leaves_prior_at_step"] = {"per_seed": steps,
-                                       "worst": None if None in steps else max(steps)}
+        row["leaves_prior_at_step"] = {"per_seed": steps, "worst": None if None in steps else max(steps)}
     return row
 
 
@@ -179,8 +209,11 @@ def run_row(name, experiment, overrides, seeds, work_dir, earlier, params_overri
         model_dir = os.path.join(work_dir, slug(name), f"seed_{seed}")
         result = run_seed(experiment, overrides, seed, model_dir, earlier, params_override)
         per_seed.append(result)
-        print(f"{name}, seed {seed}:", json.dumps(result["metrics"].get("accuracy_per_answer_type")
-                                                  or result["metrics"].get("text_to_image")), flush=True)
+        print(
+            f"{name}, seed {seed}:",
+            json.dumps(result["metrics"].get("accuracy_per_answer_type") or result["metrics"].get("text_to_image")),
+            flush=True,
+        )
     task = get_experiment(experiment).task
     return summarize(experiment, overrides, per_seed, task), per_seed
 

@@ -49,8 +49,10 @@ BATCHING_FILE = os.path.join(ROOT, "serving", "config", "batching_parameters.txt
 
 def export_model(directory):
     model_dir = os.path.join(directory, "smem")
-    config = apply_overrides(get_experiment("smem_two_hop_synthetic"),
-                             "data.num_train=512,data.num_eval=256,trainer.train_steps=4,trainer.eval_every=1000")
+    config = apply_overrides(
+        get_experiment("smem_two_hop_synthetic"),
+        "data.num_train=512,data.num_eval=256,trainer.train_steps=4,trainer.eval_every=1000",
+    )
     train(config, model_dir)
     task = make_task(config, model_dir)
     export_base = os.path.join(directory, "exports")
@@ -133,8 +135,7 @@ def throughput(client, requests, clients, seconds, server_pid):
     elapsed = time.perf_counter() - started
     server_cpu, client_cpu = cpu_seconds(server_pid) - server_cpu, cpu_seconds(os.getpid()) - client_cpu
     every = [t for mine in done for t in mine]
-    return (len(every) / elapsed, percentiles(every)[0], server_cpu / len(every) * 1e3,
-            client_cpu / len(every) * 1e3)
+    return (len(every) / elapsed, percentiles(every)[0], server_cpu / len(every) * 1e3, client_cpu / len(every) * 1e3)
 
 
 def main():
@@ -152,28 +153,41 @@ def main():
 
         serve = tf.saved_model.load(path).signatures["serving_default"]
         plain = LocalServerProcess(MODEL, export_base, os.path.join(directory, "plain.log"))
-        batched = LocalServerProcess(MODEL, export_base, os.path.join(directory, "batched.log"), "--enable_batching",
-                                     f"--batching_parameters_file={BATCHING_FILE}")
+        batched = LocalServerProcess(
+            MODEL,
+            export_base,
+            os.path.join(directory, "batched.log"),
+            "--enable_batching",
+            f"--batching_parameters_file={BATCHING_FILE}",
+        )
         plain.wait_until_serving()
         batched.wait_until_serving()
         try:
             paths = {
-                "in-process signature": lambda r: serve(question=tf.constant(r["question"]), image=tf.constant(r["image"])),
+                "in-process signature": lambda r: serve(
+                    question=tf.constant(r["question"]), image=tf.constant(r["image"])
+                ),
                 "gRPC (local server)": lambda r: plain.grpc.predict(MODEL, r),
                 "REST (local server)": lambda r: plain.rest.predict(MODEL, r),
                 "gRPC GetModelStatus (transport alone)": lambda r: plain.grpc.status(MODEL),
             }
             times = latencies(paths, requests, args.rounds, args.per_round)
-            model_cpu = {batch: model_cpu_ms_per_row(serve, requests, batch, max(20, 640 // batch)) for batch in (1, 32)}
+            model_cpu = {
+                batch: model_cpu_ms_per_row(serve, requests, batch, max(20, 640 // batch)) for batch in (1, 32)
+            }
             runs = {}
             for repeat in range(args.repeats):
                 for clients in (1, 8, 32):
                     for name, server in (("unbatched", plain), ("batched", batched)):
-                        rate, p50, server_ms, client_ms = throughput(server.grpc, requests, clients, args.seconds,
-                                                                     server.process.pid)
+                        rate, p50, server_ms, client_ms = throughput(
+                            server.grpc, requests, clients, args.seconds, server.process.pid
+                        )
                         runs.setdefault((clients, name), []).append((rate, p50, server_ms, client_ms))
-                        print(f"repeat {repeat + 1}: {clients:>2} clients, {name:<9}: {rate:7.1f} requests/s, "
-                              f"p50 {p50:.1f} ms", flush=True)
+                        print(
+                            f"repeat {repeat + 1}: {clients:>2} clients, {name:<9}: {rate:7.1f} requests/s, "
+                            f"p50 {p50:.1f} ms",
+                            flush=True,
+                        )
             rates = {key: tuple(np.median(np.array(values), axis=0)) for key, values in runs.items()}
         finally:
             plain.stop()
@@ -216,9 +230,11 @@ def main():
     ]
     for clients in (1, 8, 32):
         plain, batched_ = rates[clients, "unbatched"], rates[clients, "batched"]
-        lines.append(f"| {clients} | {plain[0]:.1f} | {batched_[0]:.1f} | {batched_[0] / plain[0]:.2f}× | "
-                     f"{plain[1]:.1f} / {batched_[1]:.1f} | {plain[2]:.2f} / {batched_[2]:.2f} "
-                     f"| {plain[3]:.2f} / {batched_[3]:.2f} |")
+        lines.append(
+            f"| {clients} | {plain[0]:.1f} | {batched_[0]:.1f} | {batched_[0] / plain[0]:.2f}× | "
+            f"{plain[1]:.1f} / {batched_[1]:.1f} | {plain[2]:.2f} / {batched_[2]:.2f} "
+            f"| {plain[3]:.2f} / {batched_[3]:.2f} |"
+        )
     gain = rates[32, "batched"][0] / rates[32, "unbatched"][0]
     cores = os.cpu_count()
     ceiling = cores / (model_cpu[32] + rates[32, "batched"][3]) * 1e3
@@ -244,12 +260,21 @@ def main():
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
         write_json_twin(
-            args.output, f"python benchmarks/serving_latency.py --output {args.output}",
+            args.output,
+            f"python benchmarks/serving_latency.py --output {args.output}",
             latency_ms={name: dict(zip(("p50", "p99"), percentiles(seconds))) for name, seconds in times.items()},
-            throughput={str(c): {mode: {"requests_per_s": rates[c, mode][0], "p50_ms": rates[c, mode][1],
-                                        "server_cpu_ms_per_request": rates[c, mode][2],
-                                        "client_cpu_ms_per_request": rates[c, mode][3]}
-                                 for mode in ("unbatched", "batched")} for c in (1, 8, 32)},
+            throughput={
+                str(c): {
+                    mode: {
+                        "requests_per_s": rates[c, mode][0],
+                        "p50_ms": rates[c, mode][1],
+                        "server_cpu_ms_per_request": rates[c, mode][2],
+                        "client_cpu_ms_per_request": rates[c, mode][3],
+                    }
+                    for mode in ("unbatched", "batched")
+                }
+                for c in (1, 8, 32)
+            },
             model_cpu_ms_per_row={str(batch): ms for batch, ms in model_cpu.items()},
         )
 

@@ -52,8 +52,9 @@ def _arrays(task, examples):
     dataset = task.dataset(examples, training=False, shuffle=False, batch_size=1024)
     parts = [[], [], [], []]
     for inputs, targets in dataset:
-        for part, value in zip(parts, (inputs["image_features"], inputs["token_ids"], targets["answer"],
-                                       targets["question_id"])):
+        for part, value in zip(
+            parts, (inputs["image_features"], inputs["token_ids"], targets["answer"], targets["question_id"])
+        ):
             part.append(value.numpy())
     return [np.concatenate(p) for p in parts]
 
@@ -88,8 +89,9 @@ def smem_two_hop(config, vocabulary_size, num_answers, grid_shape, oracle):
     else:
         attention = RegionEmbedding(model.embedding_dim)(regions)
         read, _ = WordGuidedHop(config.data.max_question_length)(words, attention, evidence, word_mask)
-    question = BagOfWords(config.data.max_question_length, use_bias=True,
-                          position_weights_initializer="ones")(words, word_mask)
+    question = BagOfWords(config.data.max_question_length, use_bias=True, position_weights_initializer="ones")(
+        words, word_mask
+    )
     memory = keras.layers.Add()([read, question])
     second, _ = QuestionGuidedHop()(memory, evidence, RegionEmbedding(model.embedding_dim)(regions))
     hidden = keras.layers.ReLU()(keras.layers.Add()([memory, second]))
@@ -116,21 +118,31 @@ def _accuracy(task, predictions, question_ids, answers):
 def run(task, config, seed, oracle, train, evaluation):
     keras.utils.set_random_seed(seed)
     model = smem_two_hop(config, task.vocabulary_size, task.num_answers, data_grid(config), oracle)
-    model.compile(keras.optimizers.Adam(config.optimizer.learning_rate),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.Adam(config.optimizer.learning_rate),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     (x_train, y_train), (x_eval, y_eval, eval_ids) = train, evaluation
     used = {k: v for k, v in x_train.items() if oracle or k != ORACLE}
-    batches = (tf.data.Dataset.from_tensor_slices((used, y_train)).shuffle(len(y_train), seed=seed).repeat()
-               .batch(config.data.global_batch_size, drop_remainder=True))
+    batches = (
+        tf.data.Dataset.from_tensor_slices((used, y_train))
+        .shuffle(len(y_train), seed=seed)
+        .repeat()
+        .batch(config.data.global_batch_size, drop_remainder=True)
+    )
     model.fit(batches, epochs=1, steps_per_epoch=config.trainer.train_steps, verbose=0)
-    predictions = np.argmax(model.predict({k: v for k, v in x_eval.items() if oracle or k != ORACLE},
-                                          batch_size=1024, verbose=0), axis=-1)
+    predictions = np.argmax(
+        model.predict({k: v for k, v in x_eval.items() if oracle or k != ORACLE}, batch_size=1024, verbose=0), axis=-1
+    )
     return _accuracy(task, predictions, eval_ids, y_eval)
 
 
 def _table(rows):
-    keys = list(TASKS) + [f"relative_position: {r}" for r in RELATIONS] + [
-        "relative_position, affirmative", "relative_position, negated"]
+    keys = (
+        list(TASKS)
+        + [f"relative_position: {r}" for r in RELATIONS]
+        + ["relative_position, affirmative", "relative_position, negated"]
+    )
     lines = ["| hop 1 | seeds | " + " | ".join(keys) + " |", "|---" * (2 + len(keys)) + "|"]
     for name, row in rows.items():
         cells = [f"{100 * row[k]['mean']:.1f} ({100 * row[k]['worst']:.1f})" for k in keys]
@@ -151,16 +163,27 @@ def main():
     grid = data_grid(config)[:2]
     x_train, ids_train, y_train, q_train = _arrays(task, task.train_examples)
     x_eval, ids_eval, y_eval, q_eval = _arrays(task, task.eval_examples)
-    train = ({"image_features": x_train, "token_ids": ids_train,
-              ORACLE: _oracle_weights(task.train_examples, q_train, grid)}, y_train)
-    evaluation = ({"image_features": x_eval, "token_ids": ids_eval,
-                   ORACLE: _oracle_weights(task.eval_examples, q_eval, grid)}, y_eval, q_eval)
+    train = (
+        {
+            "image_features": x_train,
+            "token_ids": ids_train,
+            ORACLE: _oracle_weights(task.train_examples, q_train, grid),
+        },
+        y_train,
+    )
+    evaluation = (
+        {"image_features": x_eval, "token_ids": ids_eval, ORACLE: _oracle_weights(task.eval_examples, q_eval, grid)},
+        y_eval,
+        q_eval,
+    )
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = {}
     for name, oracle in (("own hop 1 (the paper's)", False), ("oracle hop 1", True)):
         per_seed = [run(task, config, seed, oracle, train, evaluation) for seed in seeds]
-        rows[name] = {k: {"mean": float(np.mean([s[k] for s in per_seed])),
-                          "worst": float(min(s[k] for s in per_seed))} for k in per_seed[0]}
+        rows[name] = {
+            k: {"mean": float(np.mean([s[k] for s in per_seed])), "worst": float(min(s[k] for s in per_seed))}
+            for k in per_seed[0]
+        }
         rows[name]["seeds"] = seeds
         rows[name]["per_seed"] = per_seed
         print(name, {k: round(v["mean"], 3) for k, v in rows[name].items() if isinstance(v, dict)}, flush=True)
@@ -168,12 +191,19 @@ def main():
     print(table)
     if args.output:
         command = ("python benchmarks/smem_oracle.py " + " ".join(sys.argv[1:])).strip()
-        write_results(args.output, command, "SMem two-hop with an attention oracle for hop 1", (
-            f"The grids, questions and recipe of `{os.path.basename(os.path.normpath(args.model_dir))}` "
-            f"({config.trainer.train_steps} steps of {config.data.global_batch_size}, Adam "
-            f"{config.optimizer.learning_rate}); accuracy (%) on 500 held-out questions per task, mean (worst "
-            "seed). The oracle's presence figure is not a measurement (a uniform hop 1 says the object is absent)."
-            "\n\n" + table), runs=rows)
+        write_results(
+            args.output,
+            command,
+            "SMem two-hop with an attention oracle for hop 1",
+            (
+                f"The grids, questions and recipe of `{os.path.basename(os.path.normpath(args.model_dir))}` "
+                f"({config.trainer.train_steps} steps of {config.data.global_batch_size}, Adam "
+                f"{config.optimizer.learning_rate}); accuracy (%) on 500 held-out questions per task, mean (worst "
+                "seed). The oracle's presence figure is not a measurement (a uniform hop 1 says the object is absent)."
+                "\n\n" + table
+            ),
+            runs=rows,
+        )
 
 
 if __name__ == "__main__":

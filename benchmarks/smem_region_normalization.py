@@ -49,8 +49,10 @@ def pretrained_grids(train, evaluation, scenes, epochs):
     """small_cnn pretrained as the synthetic recipe does; returns (train grids, eval grids, cell accuracy)."""
     data = DataConfig(backbone_pretraining="synthetic_cells", pretraining_scenes=scenes, image_size=IMAGE_SIZE)
     backbone, accuracy = pretrain_backbone(data, epochs)
-    grids = [backbone.predict(np.stack([s.image for s in split]).astype("float32"), batch_size=256, verbose=0)
-             for split in (train, evaluation)]
+    grids = [
+        backbone.predict(np.stack([s.image for s in split]).astype("float32"), batch_size=256, verbose=0)
+        for split in (train, evaluation)
+    ]
     return grids[0], grids[1], {k: round(v, 3) for k, v in accuracy.items()}
 
 
@@ -67,9 +69,18 @@ def train_run(arguments, blind, data, steps, eval_every, batch_size, seed):
     if blind:
         grids, eval_grids = np.zeros_like(grids), np.zeros_like(eval_grids)
     height, width, channels = grids.shape[1:]
-    model = SMemVQA(vocab_size=vocab_size, num_answers=num_answers, grid_height=height, grid_width=width,
-                    feature_dim=channels, embedding_dim=128, max_question_length=QUESTION_LENGTH, num_hops=2,
-                    dropout=0.2, **arguments)
+    model = SMemVQA(
+        vocab_size=vocab_size,
+        num_answers=num_answers,
+        grid_height=height,
+        grid_width=width,
+        feature_dim=channels,
+        embedding_dim=128,
+        max_question_length=QUESTION_LENGTH,
+        num_hops=2,
+        dropout=0.2,
+        **arguments,
+    )
     start_weights = model({"image_features": grids[:256], "token_ids": ids[:256]})["attention"].numpy()
     hop2_largest = float(start_weights[:, 1].reshape(len(start_weights), -1).max(axis=1).mean())
     optimizer = keras.optimizers.Adam(1e-3, clipnorm=10.0)
@@ -91,8 +102,13 @@ def train_run(arguments, blind, data, steps, eval_every, batch_size, seed):
         if done % eval_every == 0:
             logits = model.predict({"image_features": eval_grids, "token_ids": eval_ids}, batch_size=512, verbose=0)
             right = logits["logits"].argmax(-1) == eval_answers
-            curve.append({"step": done, "minutes": round(seconds / 60, 2),
-                          "accuracy": {t: round(float(right[eval_tasks == t].mean()), 3) for t in TASKS}})
+            curve.append(
+                {
+                    "step": done,
+                    "minutes": round(seconds / 60, 2),
+                    "accuracy": {t: round(float(right[eval_tasks == t].mean()), 3) for t in TASKS},
+                }
+            )
             print(f"  step {done}: " + ", ".join(f"{t} {a:.3f}" for t, a in curve[-1]["accuracy"].items()), flush=True)
     return {"hop2_largest_weight_at_init": round(hop2_largest, 3), "curve": curve}
 
@@ -115,11 +131,19 @@ def main():
     vocabulary = Vocabulary.build(words_of([s.question for s in train]))
     answer_names = sorted({s.answer for s in train})
     data = (
-        (grids, token_ids(vocabulary, [s.question for s in train]),
-         np.array([answer_names.index(s.answer) for s in train])),
-        (eval_grids, token_ids(vocabulary, [s.question for s in evaluation]),
-         np.array([answer_names.index(s.answer) for s in evaluation]), np.array([s.task for s in evaluation])),
-        len(vocabulary), len(answer_names),
+        (
+            grids,
+            token_ids(vocabulary, [s.question for s in train]),
+            np.array([answer_names.index(s.answer) for s in train]),
+        ),
+        (
+            eval_grids,
+            token_ids(vocabulary, [s.question for s in evaluation]),
+            np.array([answer_names.index(s.answer) for s in evaluation]),
+            np.array([s.task for s in evaluation]),
+        ),
+        len(vocabulary),
+        len(answer_names),
     )
     results = {}
     for name, arguments, blind in RUNS:
@@ -132,8 +156,11 @@ def main():
     lines = [header, "|" + "---|" * (4 + len(TASKS))]
     for name, result in results.items():
         for point in result["curve"]:
-            lines.append(f"| {name} | {result['hop2_largest_weight_at_init']} | {point['step']} | {point['minutes']} | "
-                         + " | ".join(f"{point['accuracy'][t]:.3f}" for t in TASKS) + " |")
+            lines.append(
+                f"| {name} | {result['hop2_largest_weight_at_init']} | {point['step']} | {point['minutes']} | "
+                + " | ".join(f"{point['accuracy'][t]:.3f}" for t in TASKS)
+                + " |"
+            )
     with open(args.output, "w", encoding="utf-8") as f:
         f.write(
             "# SMem two-hop on frozen pretrained grids: raw vs unit-norm regions\n\n"
@@ -143,7 +170,8 @@ def main():
             f"then frozen. SMem two-hop, N = 128, dropout 0.2, Adam 1e-3, clip 10, batch {args.batch_size}; "
             f"accuracy on {args.num_eval} held-out questions (balanced: chance is 0.5 on yes/no, 0.167 colour, "
             "0.333 shape, 0.25 count). Minutes count training steps only. 1/64 = 0.016 is a uniform hop.\n\n"
-            + "\n".join(lines) + "\n"
+            + "\n".join(lines)
+            + "\n"
         )
     print("\n".join(lines))
 

@@ -114,8 +114,11 @@ class Load:
         self.latencies = collections.defaultdict(list)
         self.failures = collections.defaultdict(list)
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._client, args=(server, kind, i, requests, references))
-                         for kind, count in clients.items() for i in range(count)]
+        self._threads = [
+            threading.Thread(target=self._client, args=(server, kind, i, requests, references))
+            for kind, count in clients.items()
+            for i in range(count)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -158,8 +161,17 @@ def swap(server, base, model_dir, number):
     Returns a table row: (change, served version, seconds the export ran, seconds until served)."""
     if number % 2:
         start = time.monotonic()
-        subprocess.run([sys.executable, EXPORT_PROGRAM, f"--model_dir={model_dir}", f"--export_base={base}",
-                        f"--top_k={TOP_K['B']}"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                EXPORT_PROGRAM,
+                f"--model_dir={model_dir}",
+                f"--export_base={base}",
+                f"--top_k={TOP_K['B']}",
+            ],
+            check=True,
+            capture_output=True,
+        )
         exported = time.monotonic() - start
         if not os.path.isdir(os.path.join(base, "2")):
             raise RuntimeError(f"the export did not claim version 2: {sorted(os.listdir(base))}")
@@ -187,8 +199,14 @@ def main():
         references = reference_answers(exports, requests)
         base = os.path.join(directory, "served")
         shutil.copytree(exports["A"], os.path.join(base, "1"))
-        server = LocalServerProcess(MODEL, base, os.path.join(directory, "server.log"), "--enable_batching",
-                                    f"--batching_parameters_file={BATCHING_FILE}", "--file_system_poll_wait_seconds=1")
+        server = LocalServerProcess(
+            MODEL,
+            base,
+            os.path.join(directory, "server.log"),
+            "--enable_batching",
+            f"--batching_parameters_file={BATCHING_FILE}",
+            "--file_system_poll_wait_seconds=1",
+        )
         try:
             server.wait_until_serving(version=1)
             memory = {"at start": rss_mib(server.process.pid)}
@@ -199,8 +217,11 @@ def main():
                     time.sleep(max(0.0, started + (len(swaps) + 1) * args.swap_seconds - time.monotonic()))
                     swaps.append((*swap(server, base, model_dir, len(swaps) + 1), rss_mib(server.process.pid)))
                     change, version, _, seconds, mib = swaps[-1]
-                    print(f"swap {len(swaps)}: {change}; version {version} served {seconds:.1f} s later; "
-                          f"server RSS {mib:.0f} MiB", flush=True)
+                    print(
+                        f"swap {len(swaps)}: {change}; version {version} served {seconds:.1f} s later; "
+                        f"server RSS {mib:.0f} MiB",
+                        flush=True,
+                    )
                     memory.setdefault("after the first swap", swaps[0][4])
                 time.sleep(max(0.0, started + args.minutes * 60 - time.monotonic()))
             finally:
@@ -213,7 +234,8 @@ def main():
     failed = sum(len(f) for f in load.failures.values())
     growth = memory["at the end"] / memory["after the first swap"] - 1
     command = "python benchmarks/soak.py" + "".join(
-        f" --{name} {value}" for name, value in vars(args).items() if value is not None)
+        f" --{name} {value}" for name, value in vars(args).items() if value is not None
+    )
     lines = [
         "# Soak: clients against the local model server while its versions are swapped",
         "",
@@ -235,12 +257,19 @@ def main():
     ]
     for kind, clients in (("gRPC", args.grpc_clients), ("REST", args.rest_clients)):
         p50, p99 = percentiles(load.latencies[kind]) if load.latencies[kind] else (float("nan"),) * 2
-        lines.append(f"| {kind} | {clients} | {len(load.latencies[kind])} | {len(load.failures[kind])} | "
-                     f"{p50:.1f} | {p99:.1f} |")
-    lines += ["", "| swap | change | served version | export ran (s) | then seconds until served (old one unloaded) "
-              "| server RSS then (MiB) |", "|---|---|---|---|---|---|"]
-    lines += [f"| {i} | {change} | {version} | {'' if exported is None else f'{exported:.1f}'} | {seconds:.1f} | {mib:.0f} |"
-              for i, (change, version, exported, seconds, mib) in enumerate(swaps, 1)]
+        lines.append(
+            f"| {kind} | {clients} | {len(load.latencies[kind])} | {len(load.failures[kind])} | {p50:.1f} | {p99:.1f} |"
+        )
+    lines += [
+        "",
+        "| swap | change | served version | export ran (s) | then seconds until served (old one unloaded) "
+        "| server RSS then (MiB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {i} | {change} | {version} | {'' if exported is None else f'{exported:.1f}'} | {seconds:.1f} | {mib:.0f} |"
+        for i, (change, version, exported, seconds, mib) in enumerate(swaps, 1)
+    ]
     lines += ["", "| server memory (VmRSS) | MiB |", "|---|---|"]
     lines += [f"| {point} | {mib:.0f} |" for point, mib in memory.items()]
     lines += [
@@ -258,16 +287,32 @@ def main():
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
         write_json_twin(
-            args.output, command, minutes=elapsed / 60,
-            transports={kind: {"clients": clients, "requests": len(load.latencies[kind]),
-                               "failed_good_requests": len(load.failures[kind]),
-                               "p50_ms": percentiles(load.latencies[kind])[0] if load.latencies[kind] else None,
-                               "p99_ms": percentiles(load.latencies[kind])[1] if load.latencies[kind] else None,
-                               "failures": load.failures[kind][:10]}
-                        for kind, clients in (("gRPC", args.grpc_clients), ("REST", args.rest_clients))},
-            swaps=[{"change": change, "served_version": version, "export_seconds": exported, "seconds_to_serve": seconds,
-                    "server_rss_mib": mib} for change, version, exported, seconds, mib in swaps],
-            server_rss_mib=memory, rss_end_vs_after_first_swap=growth,
+            args.output,
+            command,
+            minutes=elapsed / 60,
+            transports={
+                kind: {
+                    "clients": clients,
+                    "requests": len(load.latencies[kind]),
+                    "failed_good_requests": len(load.failures[kind]),
+                    "p50_ms": percentiles(load.latencies[kind])[0] if load.latencies[kind] else None,
+                    "p99_ms": percentiles(load.latencies[kind])[1] if load.latencies[kind] else None,
+                    "failures": load.failures[kind][:10],
+                }
+                for kind, clients in (("gRPC", args.grpc_clients), ("REST", args.rest_clients))
+            },
+            swaps=[
+                {
+                    "change": change,
+                    "served_version": version,
+                    "export_seconds": exported,
+                    "seconds_to_serve": seconds,
+                    "server_rss_mib": mib,
+                }
+                for change, version, exported, seconds, mib in swaps
+            ],
+            server_rss_mib=memory,
+            rss_end_vs_after_first_swap=growth,
         )
 
 

@@ -56,46 +56,81 @@ def _tables(results):
     lines = []
     balanced = [n for n, *_, table in RUNS if table == "balanced" and n in results]
     if balanced:
-        lines += ["## Balanced set: accuracy (%), mean ± sd (worst seed)", "",
-                  "| model | seeds | " + " | ".join(TASKS) + " | overall |", "|---" * (3 + len(TASKS)) + "|"]
+        lines += [
+            "## Balanced set: accuracy (%), mean ± sd (worst seed)",
+            "",
+            "| model | seeds | " + " | ".join(TASKS) + " | overall |",
+            "|---" * (3 + len(TASKS)) + "|",
+        ]
         for name in balanced:
             r = results[name]
-            lines.append(f"| {name} | {len(r['seeds'])} | " + " | ".join(cell(r["accuracy"][t]) for t in TASKS)
-                         + f" | {cell(r['accuracy']['overall'])} |")
-        for key, title in (("pointing", "pointing per hop (%), mean (worst seed)"),
-                           ("evidence_weight", "attention weight on the evidence per hop (%), mean (worst seed)"),
-                           ("same_argmax_other_question", "another question about the image leaves the argmax "
-                                                          "cell in place (%), per hop, mean (worst seed)")):
-            lines += ["", f"## Balanced set: {title}", "", "| model | " + " | ".join(TASKS) + " |",
-                      "|---" * (1 + len(TASKS)) + "|"]
+            lines.append(
+                f"| {name} | {len(r['seeds'])} | "
+                + " | ".join(cell(r["accuracy"][t]) for t in TASKS)
+                + f" | {cell(r['accuracy']['overall'])} |"
+            )
+        for key, title in (
+            ("pointing", "pointing per hop (%), mean (worst seed)"),
+            ("evidence_weight", "attention weight on the evidence per hop (%), mean (worst seed)"),
+            (
+                "same_argmax_other_question",
+                "another question about the image leaves the argmax cell in place (%), per hop, mean (worst seed)",
+            ),
+        ):
+            lines += [
+                "",
+                f"## Balanced set: {title}",
+                "",
+                "| model | " + " | ".join(TASKS) + " |",
+                "|---" * (1 + len(TASKS)) + "|",
+            ]
             for name in balanced:
                 if name.endswith("-only") or name == "iBOWIMG":
                     continue
                 r = results[name]
-                lines.append(f"| {name} | " + " | ".join(hops_cell(r[key][t]) if t in r[key] else "–" for t in TASKS)
-                             + " |")
+                lines.append(
+                    f"| {name} | " + " | ".join(hops_cell(r[key][t]) if t in r[key] else "–" for t in TASKS) + " |"
+                )
     skewed = [n for n, *_, table in RUNS if table == "skewed" and n in results]
     if skewed:
-        lines += ["", "## Skewed set (yes_prior 0.8): yes/no accuracy (%), mean ± sd (worst seed)", "",
-                  "| model | " + " | ".join(YES_NO_TASKS) + " | yes/no | affirmative | negated | prior | "
-                  "leaves the prior at step (per seed) |", "|---" * (6 + len(YES_NO_TASKS)) + "|"]
+        lines += [
+            "",
+            "## Skewed set (yes_prior 0.8): yes/no accuracy (%), mean ± sd (worst seed)",
+            "",
+            "| model | " + " | ".join(YES_NO_TASKS) + " | yes/no | affirmative | negated | prior | "
+            "leaves the prior at step (per seed) |",
+            "|---" * (6 + len(YES_NO_TASKS)) + "|",
+        ]
         for name in skewed:
             r = results[name]
             forms = r.get("accuracy_per_form", {})
             steps = ", ".join(str(s) for s in r["leaves_prior_at_step"]["per_seed"])
-            lines.append(f"| {name} | " + " | ".join(cell(r["accuracy"][t]) for t in YES_NO_TASKS)
-                         + f" | {cell(r['accuracy']['yes/no'])} | "
-                         + " | ".join(cell(forms[f]) if f in forms else "–" for f in ("affirmative", "negated"))
-                         + f" | {100 * r['yes_no_prior']:.1f} | {steps} |")
+            lines.append(
+                f"| {name} | "
+                + " | ".join(cell(r["accuracy"][t]) for t in YES_NO_TASKS)
+                + f" | {cell(r['accuracy']['yes/no'])} | "
+                + " | ".join(cell(forms[f]) if f in forms else "–" for f in ("affirmative", "negated"))
+                + f" | {100 * r['yes_no_prior']:.1f} | {steps} |"
+            )
     matching = [n for n, *_, table in RUNS if table == "matching" and n in results]
     if matching:
-        lines += ["", f"## m-DAN on a gallery of {results[matching[0]]['gallery_images']} images: recall (%), "
-                  "mean ± sd (worst seed)", "",
-                  "| loss | text→image R@1 | R@5 | R@10 | image→text R@1 | R@5 | R@10 |", "|---" * 7 + "|"]
+        lines += [
+            "",
+            f"## m-DAN on a gallery of {results[matching[0]]['gallery_images']} images: recall (%), "
+            "mean ± sd (worst seed)",
+            "",
+            "| loss | text→image R@1 | R@5 | R@10 | image→text R@1 | R@5 | R@10 |",
+            "|---" * 7 + "|",
+        ]
         for name in matching:
             recall = results[name]["recall"]
-            lines.append(f"| {name} | " + " | ".join(cell(recall[d][k]) for d in ("text_to_image", "image_to_text")
-                                                      for k in ("r@1", "r@5", "r@10")) + " |")
+            lines.append(
+                f"| {name} | "
+                + " | ".join(
+                    cell(recall[d][k]) for d in ("text_to_image", "image_to_text") for k in ("r@1", "r@5", "r@10")
+                )
+                + " |"
+            )
     return "\n".join(lines)
 
 
@@ -105,8 +140,11 @@ def main():
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--params_override", default="", help="applied to every run")
     parser.add_argument("--runs", default=";".join(n for n, *_ in RUNS), help="row names, separated by ';'")
-    parser.add_argument("--work_dir", default=None,
-                        help="keep the model dirs here (default: a temp dir); a rerun re-evaluates finished runs")
+    parser.add_argument(
+        "--work_dir",
+        default=None,
+        help="keep the model dirs here (default: a temp dir); a rerun re-evaluates finished runs",
+    )
     args = parser.parse_args()
     work_dir = os.path.abspath(args.work_dir or tempfile.mkdtemp(prefix="synthetic_results_"))
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -119,14 +157,21 @@ def main():
     print(table)
     if args.output:
         command = ("python benchmarks/synthetic_results.py " + " ".join(sys.argv[1:])).strip()
-        write_results(args.output, command, "Synthetic results", (
-            "Each row trains its registered recipe (`vqa_tf/configs/experiments.py`)"
-            + (f" overridden by `{args.params_override}`" if args.params_override else "")
-            + " once per trainer seed (the model's initialisation and batch order) under runtime.deterministic: "
-            "small_cnn pretrained on synthetic scenes of its own, frozen, the model trained on its stored grids. "
-            "Accuracies are on the held-out split (500 questions per task). Chance on a balanced task: 50% yes/no, "
-            "16.7% colour, 33.3% shape, 25% count. Pointing counts the questions whose answer rests on an object "
-            "(not a presence question whose object is absent, not a count of 0).\n\n" + table), runs=results)
+        write_results(
+            args.output,
+            command,
+            "Synthetic results",
+            (
+                "Each row trains its registered recipe (`vqa_tf/configs/experiments.py`)"
+                + (f" overridden by `{args.params_override}`" if args.params_override else "")
+                + " once per trainer seed (the model's initialisation and batch order) under runtime.deterministic: "
+                "small_cnn pretrained on synthetic scenes of its own, frozen, the model trained on its stored grids. "
+                "Accuracies are on the held-out split (500 questions per task). Chance on a balanced task: 50% yes/no, "
+                "16.7% colour, 33.3% shape, 25% count. Pointing counts the questions whose answer rests on an object "
+                "(not a presence question whose object is absent, not a count of 0).\n\n" + table
+            ),
+            runs=results,
+        )
 
 
 if __name__ == "__main__":

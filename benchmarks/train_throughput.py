@@ -64,7 +64,8 @@ def synthetic_batch(config, settings, batch, seed=0):
     rng = np.random.default_rng(seed)
     inputs = {
         "image_features": rng.standard_normal(
-            (batch, settings["grid_height"], settings["grid_width"], settings["feature_dim"])).astype(np.float32),
+            (batch, settings["grid_height"], settings["grid_width"], settings["feature_dim"])
+        ).astype(np.float32),
         "token_ids": rng.integers(1, settings["vocab_size"], (batch, QUESTION_LENGTH)).astype(np.int32),
     }
     if config.task == "vqa":
@@ -160,7 +161,7 @@ def _fit_step_seconds(fit_model, dataset, warmup, steps, repeats):
     """As `_timed`, within one `fit` call, so that fit's set-up (iterator, callbacks) is not counted."""
     times = _StepTimes()
     fit_model.fit(dataset, steps_per_epoch=warmup + steps * repeats, epochs=1, verbose=0, callbacks=[times])
-    ends = times.ends[warmup - 1:]  # the end of the last warm-up step, then every `steps`-th step
+    ends = times.ends[warmup - 1 :]  # the end of the last warm-up step, then every `steps`-th step
     return float(np.median([(ends[(i + 1) * steps] - ends[i * steps]) / steps for i in range(repeats)]))
 
 
@@ -221,8 +222,10 @@ def measure(strategy, name, args):
     keras.utils.clear_session()
     model = build_model(name, **settings)
     inputs, targets = synthetic_batch(config, settings, batch)
-    spec = (tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), inputs),
-            tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), targets))
+    spec = (
+        tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), inputs),
+        tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), targets),
+    )
     flops = training_flops_per_example(model, training_loss(config), batch, spec)
     seconds = {}
     for mode in args.modes:
@@ -230,28 +233,41 @@ def measure(strategy, name, args):
         print(f"{name} {mode}: {batch / seconds[mode]:.1f} examples/s", flush=True)
     matmul_rates.append(matmul_flops_per_s(shape))
     matmul = max(matmul_rates)
-    print(f"{name} matmul {shape}: {matmul / 1e9:.1f} GFLOP/s (timings {[round(r / 1e9, 1) for r in matmul_rates]})",
-          flush=True)
+    print(
+        f"{name} matmul {shape}: {matmul / 1e9:.1f} GFLOP/s (timings {[round(r / 1e9, 1) for r in matmul_rates]})",
+        flush=True,
+    )
     return [
-        {"model": name, "mode": mode, "device": device_type(strategy), "batch": batch, "examples_per_s": batch / s,
-         "training_gflops_per_example": flops / 1e9, "achieved_gflops_per_s": flops * batch / s / 1e9,
-         "matmul_shape": list(shape), "matmul_gflops_per_s": matmul / 1e9,
-         "fraction_of_matmul": flops * batch / s / matmul}
+        {
+            "model": name,
+            "mode": mode,
+            "device": device_type(strategy),
+            "batch": batch,
+            "examples_per_s": batch / s,
+            "training_gflops_per_example": flops / 1e9,
+            "achieved_gflops_per_s": flops * batch / s / 1e9,
+            "matmul_shape": list(shape),
+            "matmul_gflops_per_s": matmul / 1e9,
+            "fraction_of_matmul": flops * batch / s / matmul,
+        }
         for mode, s in seconds.items()
     ]
 
 
 def table(rows):
-    lines = ["| model | mode | batch | examples/s | training GFLOPs / example | achieved GFLOP/s "
-             "| matmul [m, k, n] | matmul GFLOP/s | fraction of matmul | vs `loop` |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | mode | batch | examples/s | training GFLOPs / example | achieved GFLOP/s "
+        "| matmul [m, k, n] | matmul GFLOP/s | fraction of matmul | vs `loop` |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     loop = {r["model"]: r["examples_per_s"] for r in rows if r["mode"] == "loop"}
     for r in rows:
         ratio = f"{r['examples_per_s'] / loop[r['model']]:.2f}×" if r["model"] in loop else ""
         lines.append(
             f"| {r['model']} | {r['mode']} | {r['batch']} | {r['examples_per_s']:.1f} "
             f"| {r['training_gflops_per_example']:.3f} | {r['achieved_gflops_per_s']:.1f} "
-            f"| {r['matmul_shape']} | {r['matmul_gflops_per_s']:.1f} | {r['fraction_of_matmul']:.2f} | {ratio} |")
+            f"| {r['matmul_shape']} | {r['matmul_gflops_per_s']:.1f} | {r['fraction_of_matmul']:.2f} | {ratio} |"
+        )
     return "\n".join(lines)
 
 
@@ -270,7 +286,9 @@ def targets(rows):
             continue
         fraction, wanted = loop["fraction_of_matmul"], MIN_FRACTION[model]
         verdict = "met" if fraction >= wanted else f"missed by {wanted - fraction:.2f}"
-        lines.append(f"* {model}: the loop reaches {fraction:.2f} of the matmul rate (target ≥ {wanted:.2f}: {verdict}).")
+        lines.append(
+            f"* {model}: the loop reaches {fraction:.2f} of the matmul rate (target ≥ {wanted:.2f}: {verdict})."
+        )
         if (model, "fit") in rate:
             ratio = loop["examples_per_s"] / rate[model, "fit"]["examples_per_s"]
             verdict = "met" if ratio >= 1.0 else f"missed by {1.0 - ratio:.3f}"
@@ -279,20 +297,26 @@ def targets(rows):
             xla = rate[model, "loop_xla"]["examples_per_s"] / loop["examples_per_s"]
             auto = resolve_jit_compile("auto", loop["device"], model)
             verdict = "met" if (auto and xla >= 1) or (not auto and xla <= 1) else "missed"
-            lines.append(f"* {model}: XLA runs at {xla:.2f}× no XLA; jit_compile's default (`auto`) is "
-                         f"{'on' if auto else 'off'} on {loop['device']} (target: the faster of on and off: {verdict}).")
+            lines.append(
+                f"* {model}: XLA runs at {xla:.2f}× no XLA; jit_compile's default (`auto`) is "
+                f"{'on' if auto else 'off'} on {loop['device']} (target: the faster of on and off: {verdict})."
+            )
     return "\n".join(lines)
 
 
 def write_report(path, command, rows):
     """The results table (with its targets) at `path`, and its JSON twin beside it."""
     write_results(
-        path, command, "Training throughput at the papers' sizes",
+        path,
+        command,
+        "Training throughput at the papers' sizes",
         "Features as input, 25-token questions, each paper preset's batch and optimizer; training FLOPs are "
         "the matrix products of the step's graph, forward and backward (see the script's docstring); "
         "'fraction of matmul' is the achieved FLOP/s over a float32 matmul of the model's largest product "
         "timed in the same run.\n\n" + table(rows) + "\n\nTargets:\n\n" + targets(rows),
-        machine_note="Shared and noisy: compare the ratios within this run, not absolute times.", rows=rows)
+        machine_note="Shared and noisy: compare the ratios within this run, not absolute times.",
+        rows=rows,
+    )
 
 
 def main():

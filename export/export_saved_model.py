@@ -25,19 +25,34 @@ flags.DEFINE_string("model_dir", None, "A training model_dir (its latest checkpo
 flags.DEFINE_string("export_base", None, "The base path TF Serving polls; versions go below it.")
 flags.DEFINE_integer("version", None, "Version number (default: one more than the highest present).")
 flags.DEFINE_integer("top_k", 5, "How many answers `top_answers` holds.")
-flags.DEFINE_string("backbone_weights", None, "For a run trained on stored features: the weights file of the CNN "
-                    "that extracted them (default: the run's data.backbone_weights).")
+flags.DEFINE_string(
+    "backbone_weights",
+    None,
+    "For a run trained on stored features: the weights file of the CNN "
+    "that extracted them (default: the run's data.backbone_weights).",
+)
 flags.DEFINE_integer("max_batch_rows", MAX_BATCH_ROWS, "Most rows one call of a signature accepts.", lower_bound=1)
-flags.DEFINE_integer("max_image_pixels", MAX_IMAGE_PIXELS, "Most pixels (height x width, read from the header "
-                     "before decoding) an image may have.", lower_bound=1)
+flags.DEFINE_integer(
+    "max_image_pixels",
+    MAX_IMAGE_PIXELS,
+    "Most pixels (height x width, read from the header before decoding) an image may have.",
+    lower_bound=1,
+)
 flags.mark_flags_as_required(["model_dir", "export_base"])
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
-    path = export(FLAGS.model_dir, FLAGS.export_base, FLAGS.version, FLAGS.top_k, FLAGS.backbone_weights,
-                  FLAGS.max_batch_rows, FLAGS.max_image_pixels)
+    path = export(
+        FLAGS.model_dir,
+        FLAGS.export_base,
+        FLAGS.version,
+        FLAGS.top_k,
+        FLAGS.backbone_weights,
+        FLAGS.max_batch_rows,
+        FLAGS.max_image_pixels,
+    )
     print(f"exported {path}")
 
 

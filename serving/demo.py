@@ -34,16 +34,22 @@ flags.DEFINE_string("model_base_path", None, "Start vqa-model-server on this exp
 flags.DEFINE_string("model_name", "default", "The served model's name.")
 flags.DEFINE_string("examples_dir", None, "Directory of example JPEG/PNG images the page offers.")
 flags.DEFINE_string("search_model_name", None, "A served m-DAN for the search tab (with --gallery_index).")
-flags.DEFINE_string("search_model_base_path", None,
-                    "Start a model server for the m-DAN on this export base path (else --rest_server serves it).")
+flags.DEFINE_string(
+    "search_model_base_path",
+    None,
+    "Start a model server for the m-DAN on this export base path (else --rest_server serves it).",
+)
 flags.DEFINE_string("gallery_index", None, "The index vqa-index built with that m-DAN (<output_dir>/index).")
 flags.register_multi_flags_validator(
     ["search_model_name", "gallery_index"],
     lambda values: bool(values["search_model_name"]) == bool(values["gallery_index"]),
-    "the search tab needs both --search_model_name and --gallery_index")
+    "the search tab needs both --search_model_name and --gallery_index",
+)
 flags.register_multi_flags_validator(
-    ["rest_server", "model_base_path"], lambda values: bool(values["rest_server"]) != bool(values["model_base_path"]),
-    "give either --rest_server (a running model server) or --model_base_path (start one)")
+    ["rest_server", "model_base_path"],
+    lambda values: bool(values["rest_server"]) != bool(values["model_base_path"]),
+    "give either --rest_server (a running model server) or --model_base_path (start one)",
+)
 FLAGS = flags.FLAGS
 
 
@@ -64,8 +70,11 @@ def main(argv):
         rest_address = FLAGS.rest_server or _start_model_server(FLAGS.model_name, FLAGS.model_base_path, model_servers)
         search = None
         if FLAGS.gallery_index:
-            search_address = (_start_model_server(FLAGS.search_model_name, FLAGS.search_model_base_path, model_servers)
-                              if FLAGS.search_model_base_path else rest_address)
+            search_address = (
+                _start_model_server(FLAGS.search_model_name, FLAGS.search_model_base_path, model_servers)
+                if FLAGS.search_model_base_path
+                else rest_address
+            )
             search = (FLAGS.search_model_name, search_address, GalleryIndex.load(FLAGS.gallery_index))
         server = DemoServer(FLAGS.bind_address, FLAGS.port, rest_address, FLAGS.model_name, FLAGS.examples_dir, search)
         print(f"demo page at {server.url} (model {FLAGS.model_name!r} at REST {rest_address})", flush=True)

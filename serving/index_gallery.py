@@ -41,10 +41,13 @@ def main(argv):
     del argv
     embedder = GalleryEmbedder(FLAGS.export, FLAGS.batch_size)
     paths = list_images(FLAGS.images)
-    written, done, left_out = embed_gallery(embedder, paths, FLAGS.output_dir, FLAGS.num_shards,
-                                            FLAGS.worker_index, FLAGS.num_workers)
-    print(f"embedded {written} shards with {embedder.export_path}, skipped {done} finished shards, "
-          f"left out {len(left_out)} images, in {FLAGS.output_dir}")
+    written, done, left_out = embed_gallery(
+        embedder, paths, FLAGS.output_dir, FLAGS.num_shards, FLAGS.worker_index, FLAGS.num_workers
+    )
+    print(
+        f"embedded {written} shards with {embedder.export_path}, skipped {done} finished shards, "
+        f"left out {len(left_out)} images, in {FLAGS.output_dir}"
+    )
     for path, reason in left_out:
         print(f"left out {path}: {reason}")
     index_dir = posixpath.join(FLAGS.output_dir, INDEX_DIR)

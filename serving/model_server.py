@@ -20,7 +20,12 @@ from absl import flags, logging
 from vqa_tf import cli
 from vqa_tf.serving.servables import ServableManager
 from vqa_tf.serving.server import RequestLimits, start_server
-from vqa_tf.serving.server_config import BatchingParameters, ModelConfig, read_batching_parameters, read_model_config_file
+from vqa_tf.serving.server_config import (
+    BatchingParameters,
+    ModelConfig,
+    read_batching_parameters,
+    read_model_config_file,
+)
 from vqa_tf.utils.files import absolute
 
 flags.DEFINE_integer("port", 8500, "gRPC port.")
@@ -28,25 +33,43 @@ flags.DEFINE_integer("rest_api_port", 0, "REST port (0: no REST API, as in tenso
 flags.DEFINE_string("bind_address", "127.0.0.1", "Interface to listen on (0.0.0.0 for every interface).")
 flags.DEFINE_string("model_name", "default", "Name of the model served from --model_base_path.")
 flags.DEFINE_string("model_base_path", None, "Directory of integer version subdirectories (a local path or a URL).")
-flags.DEFINE_string("model_config_file", None, "Text-format ModelServerConfig (instead of --model_name/--model_base_path).")
+flags.DEFINE_string(
+    "model_config_file", None, "Text-format ModelServerConfig (instead of --model_name/--model_base_path)."
+)
 flags.DEFINE_bool("enable_batching", False, "Batch concurrent requests to the same signature.")
 flags.DEFINE_string("batching_parameters_file", None, "Text-format BatchingParameters (with --enable_batching).")
 flags.DEFINE_integer("file_system_poll_wait_seconds", 1, "Seconds between polls for new versions (0: load once).")
 _LIMITS = RequestLimits()
-flags.DEFINE_integer("grpc_max_threads", _LIMITS.grpc_max_threads,
-                     "Threads running unbatched gRPC Predicts and the metadata and status calls "
-                     "(batched Predicts wait on the gRPC event loop and hold no thread).")
-flags.DEFINE_integer("grpc_max_concurrent_rpcs", _LIMITS.grpc_max_concurrent_rpcs,
-                     "gRPC requests in progress at once; more are answered RESOURCE_EXHAUSTED.")
-flags.DEFINE_integer("grpc_max_message_bytes", _LIMITS.grpc_max_message_bytes,
-                     "Largest gRPC message received or sent (RESOURCE_EXHAUSTED above it).")
-flags.DEFINE_integer("max_tensor_elements", _LIMITS.max_tensor_elements,
-                     "Most elements one received gRPC tensor may hold (INVALID_ARGUMENT above it).")
+flags.DEFINE_integer(
+    "grpc_max_threads",
+    _LIMITS.grpc_max_threads,
+    "Threads running unbatched gRPC Predicts and the metadata and status calls "
+    "(batched Predicts wait on the gRPC event loop and hold no thread).",
+)
+flags.DEFINE_integer(
+    "grpc_max_concurrent_rpcs",
+    _LIMITS.grpc_max_concurrent_rpcs,
+    "gRPC requests in progress at once; more are answered RESOURCE_EXHAUSTED.",
+)
+flags.DEFINE_integer(
+    "grpc_max_message_bytes",
+    _LIMITS.grpc_max_message_bytes,
+    "Largest gRPC message received or sent (RESOURCE_EXHAUSTED above it).",
+)
+flags.DEFINE_integer(
+    "max_tensor_elements",
+    _LIMITS.max_tensor_elements,
+    "Most elements one received gRPC tensor may hold (INVALID_ARGUMENT above it).",
+)
 flags.DEFINE_integer("rest_api_num_threads", _LIMITS.rest_api_num_threads, "Threads answering REST requests.")
-flags.DEFINE_integer("rest_api_timeout_in_ms", _LIMITS.rest_api_timeout_in_ms,
-                     "A REST connection that sends no complete request for this long is closed.")
-flags.DEFINE_integer("rest_api_max_body_bytes", _LIMITS.rest_api_max_body_bytes,
-                     "Largest REST request body (413 above it).")
+flags.DEFINE_integer(
+    "rest_api_timeout_in_ms",
+    _LIMITS.rest_api_timeout_in_ms,
+    "A REST connection that sends no complete request for this long is closed.",
+)
+flags.DEFINE_integer(
+    "rest_api_max_body_bytes", _LIMITS.rest_api_max_body_bytes, "Largest REST request body (413 above it)."
+)
 FLAGS = flags.FLAGS
 
 

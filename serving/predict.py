@@ -76,7 +76,9 @@ def main(argv):
         if FLAGS.attention_dir:
             stem = posixpath.splitext(posixpath.basename(path))[0]
             figure = posixpath.join(FLAGS.attention_dir, f"{i:03d}_{stem}.png")
-            render_attention_figure(decode_image(content).numpy(), question, answer, np.asarray(out["attention"][i]), figure)
+            render_attention_figure(
+                decode_image(content).numpy(), question, answer, np.asarray(out["attention"][i]), figure
+            )
     if FLAGS.attention_dir:
         print(f"wrote {len(asked)} attention figures to {FLAGS.attention_dir}")
 

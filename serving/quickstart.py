@@ -45,7 +45,7 @@ def ask(client, model_name, version, examples, batch_size):
     """Served (answers, attention) for the examples, batch_size questions per Predict call."""
     answers, attention = [], []
     for start in range(0, len(examples), batch_size):
-        batch = examples[start:start + batch_size]
+        batch = examples[start : start + batch_size]
         images = [tf.io.read_file(example.image_path).numpy() for example in batch]
         out = client.predict(model_name, {"question": [e.question for e in batch], "image": images}, version=version)
         answers += [a.decode() for a in out["answer"]]
@@ -72,15 +72,18 @@ def main(argv):
     server = LocalServerProcess(FLAGS.model_name, export_base, log_path)
     try:
         server.wait_until_serving(version)
-        print(f"3/5 local model server at {server.grpc_address} serves {FLAGS.model_name!r} version {version} "
-              f"(log: {log_path})", flush=True)
-        examples = make_task(config, model_dir).eval_examples[:FLAGS.num_questions]
+        print(
+            f"3/5 local model server at {server.grpc_address} serves {FLAGS.model_name!r} version {version} "
+            f"(log: {log_path})",
+            flush=True,
+        )
+        examples = make_task(config, model_dir).eval_examples[: FLAGS.num_questions]
         answers, attention = ask(server.grpc, FLAGS.model_name, version, examples, FLAGS.batch_size)
     finally:
         server.stop()
 
     print(f"4/5 {len(examples)} held-out questions answered over gRPC:")
-    shown = list(zip(examples, answers))[:FLAGS.num_shown]
+    shown = list(zip(examples, answers))[: FLAGS.num_shown]
     width = max((len(e.question) for e, _ in shown), default=0)
     for example, answer in shown:
         print(f"  Q: {example.question:<{width}}  A: {answer:<5} expected: {example.majority_answer}")
@@ -95,10 +98,16 @@ def main(argv):
         print(f"  in-process evaluation of the same checkpoint: {evaluation['accuracy']:.4f}")
 
     figures = posixpath.join(model_dir, "served_attention_figures")
-    for example, answer, maps in list(zip(examples, answers, attention))[:FLAGS.num_figures]:
+    for example, answer, maps in list(zip(examples, answers, attention))[: FLAGS.num_figures]:
         image = decode_image(tf.io.read_file(example.image_path)).numpy()
-        render_attention_figure(image, example.question, answer, maps,
-                                posixpath.join(figures, f"question_{example.question_id}.png"), example.majority_answer)
+        render_attention_figure(
+            image,
+            example.question,
+            answer,
+            maps,
+            posixpath.join(figures, f"question_{example.question_id}.png"),
+            example.majority_answer,
+        )
     print(f"5/5 wrote {min(FLAGS.num_figures, len(examples))} attention figures to {figures}")
 
 

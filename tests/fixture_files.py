@@ -62,8 +62,7 @@ def vqa_annotations(*annotations):
                 "answer_type": "other",
                 "multiple_choice_answer": answers[0] if answers else "",
                 "answers": [
-                    {"answer": a, "answer_confidence": "yes", "answer_id": n + 1}
-                    for n, a in enumerate(answers)
+                    {"answer": a, "answer_confidence": "yes", "answer_id": n + 1} for n, a in enumerate(answers)
                 ],
             }
             for qid, image_id, answers in annotations

@@ -33,9 +33,7 @@ def region_embedding(regions, kernel, region_bias):
 def word_guided_hop(words_by_position, attention_emb, evidence_emb):
     """The paper's V [T, N], zero rows at padded positions → (s₁ [N], a₁ [L]): each region's max over all T rows."""
     num_regions = attention_emb.shape[0]
-    scores = np.array(
-        [max(float(v @ attention_emb[l]) for v in words_by_position) for l in range(num_regions)]
-    )
+    scores = np.array([max(float(v @ attention_emb[l]) for v in words_by_position) for l in range(num_regions)])
     a = softmax(scores)
     return a @ evidence_emb, a
 
@@ -106,7 +104,9 @@ def ibowimg(p, image_features, token_ids, padding_id=0):
     batch, height, width, channels = image_features.shape
     logits = []
     for b in range(batch):
-        bow = sum((p["embeddings"][t] for t in real_words(token_ids[b], padding_id)), np.zeros(p["embeddings"].shape[1]))
+        bow = sum(
+            (p["embeddings"][t] for t in real_words(token_ids[b], padding_id)), np.zeros(p["embeddings"].shape[1])
+        )
         image = image_features[b].reshape(-1, channels).mean(axis=0)
         kernel, bias = p["answer_logits"]
         logits.append(np.concatenate([bow, image]) @ kernel + bias)
@@ -151,7 +151,10 @@ def textual_start(words):
 def visual_step(p, regions, memory):
     """(v⁽ᵏ⁾ [d], α [L]) for regions [L, C]."""
     h = np.stack(
-        [np.tanh(v @ p["region"][0] + p["region"][1]) * np.tanh(memory @ p["memory"][0] + p["memory"][1]) for v in regions]
+        [
+            np.tanh(v @ p["region"][0] + p["region"][1]) * np.tanh(memory @ p["memory"][0] + p["memory"][1])
+            for v in regions
+        ]
     )
     alpha = softmax(h @ p["score_vector"])
     attended = sum(alpha[n] * regions[n] for n in range(len(regions)))
@@ -229,8 +232,10 @@ def hinge_terms(similarity, margin, image_ids):
     terms = {}
     for i in range(n):
         others = [j for j in range(n) if image_ids[j] != image_ids[i]]
-        terms[i] = ([max(0.0, margin - similarity[i, i] + similarity[i, j]) for j in others] or [0.0],
-                    [max(0.0, margin - similarity[i, i] + similarity[j, i]) for j in others] or [0.0])
+        terms[i] = (
+            [max(0.0, margin - similarity[i, i] + similarity[i, j]) for j in others] or [0.0],
+            [max(0.0, margin - similarity[i, i] + similarity[j, i]) for j in others] or [0.0],
+        )
     return terms
 
 

@@ -17,8 +17,9 @@ import pytest
 
 if __name__ == "__main__":
     sys.path[0] = os.path.dirname(os.path.abspath(__file__))  # the runfiles' tests/, not the source tree's
-    sys.meta_path[:] = [finder for finder in sys.meta_path
-                        if not getattr(finder, "__module__", "").startswith("__editable__")]
+    sys.meta_path[:] = [
+        finder for finder in sys.meta_path if not getattr(finder, "__module__", "").startswith("__editable__")
+    ]
     code = pytest.main(["-p", "no:cacheprovider", *sys.argv[1:]])
     if code == pytest.ExitCode.NO_TESTS_COLLECTED and "-m" in sys.argv:
         print(f"every test in {sys.argv[1]} was deselected by -m {sys.argv[sys.argv.index('-m') + 1]!r}")

@@ -27,7 +27,9 @@ def server_command(kind):
         return program("serving.model_server")
     binary = shutil.which("tensorflow_model_server")
     if binary is None:
-        pytest.skip(reason="tensorflow_model_server is not on PATH (it is not on PyPI); the local server ran these tests")
+        pytest.skip(
+            reason="tensorflow_model_server is not on PATH (it is not on PyPI); the local server ran these tests"
+        )
     return [binary]
 
 
@@ -38,8 +40,13 @@ class Server:
         self.kind = kind
         grpc_port, rest_port = free_ports(2)
         self.log_path = os.path.join(log_dir, f"{kind}-{grpc_port}.log")
-        args = [*server_command(kind), f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-                "--file_system_poll_wait_seconds=1", *flags]
+        args = [
+            *server_command(kind),
+            f"--port={grpc_port}",
+            f"--rest_api_port={rest_port}",
+            "--file_system_poll_wait_seconds=1",
+            *flags,
+        ]
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env())
         self.grpc_port, self.rest_port = grpc_port, rest_port
@@ -79,7 +86,7 @@ def task(smem_export):
 
 
 def inputs_of(task, count=4, offset=0):
-    examples = task.eval_examples[offset:offset + count]
+    examples = task.eval_examples[offset : offset + count]
     images = []
     for example in examples:
         with open(example.image_path, "rb") as f:
@@ -92,7 +99,10 @@ def reference(smem_export, task):
     """The exported signature called in this process, on the batch the tests send."""
     inputs = inputs_of(task)
     serve = tf.saved_model.load(smem_export[1]).signatures["serving_default"]
-    return inputs, {k: v.numpy() for k, v in serve(question=tf.constant(inputs["question"]), image=tf.constant(inputs["image"])).items()}
+    return inputs, {
+        k: v.numpy()
+        for k, v in serve(question=tf.constant(inputs["question"]), image=tf.constant(inputs["image"])).items()
+    }
 
 
 def base_with(tmp_path, export_path, *versions):
@@ -105,8 +115,12 @@ def base_with(tmp_path, export_path, *versions):
 @pytest.fixture(scope="module", params=KINDS)
 def server(request, smem_export, tmp_path_factory):
     base = base_with(tmp_path_factory.mktemp("served"), smem_export[1], 1)
-    running = Server(request.param, f"--model_name={MODEL}", f"--model_base_path={base}",
-                     log_dir=str(tmp_path_factory.mktemp("logs")))
+    running = Server(
+        request.param,
+        f"--model_name={MODEL}",
+        f"--model_base_path={base}",
+        log_dir=str(tmp_path_factory.mktemp("logs")),
+    )
     running.wait_for_version(MODEL, 1)
     yield running
     running.stop()

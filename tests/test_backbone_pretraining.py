@@ -14,12 +14,18 @@ from vqa_tf.training.backbone_pretraining import (
 )
 
 
-@pytest.mark.parametrize("values, message", [
-    (dict(backbone_pretraining="imagenet"), "must be '' or one of synthetic_cells"),
-    (dict(backbone_pretraining="synthetic_cells", source="vqa", input="features"), "for data.source = 'vqa' train on images"),
-    (dict(backbone_pretraining="synthetic_cells", backbone_weights="/w.h5"), "not both"),
-    (dict(backbone_pretraining="synthetic_cells", pretraining_scenes=0), "must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (dict(backbone_pretraining="imagenet"), "must be '' or one of synthetic_cells"),
+        (
+            dict(backbone_pretraining="synthetic_cells", source="vqa", input="features"),
+            "for data.source = 'vqa' train on images",
+        ),
+        (dict(backbone_pretraining="synthetic_cells", backbone_weights="/w.h5"), "not both"),
+        (dict(backbone_pretraining="synthetic_cells", pretraining_scenes=0), "must be at least 1"),
+    ],
+)
 def test_impossible_pretraining_settings_are_refused_by_name(values, message):
     with pytest.raises(ValueError, match=message):
         check_pretraining(DataConfig(**values))
@@ -34,8 +40,8 @@ def test_cell_labels_name_the_colour_and_shape_painted_in_each_cell():
     for image, colour, shape in zip(images, colours, shapes):
         assert shape.max() <= len(SHAPES)
         for row, col in zip(*np.nonzero(colour)):
-            cell = image[8 * row:8 * row + 8, 8 * col:8 * col + 8].reshape(-1, 3).astype(int)
-            painted = (np.abs(cell[:, None] - palette[None]).sum(-1) == 0)  # pixels of exactly one object colour
+            cell = image[8 * row : 8 * row + 8, 8 * col : 8 * col + 8].reshape(-1, 3).astype(int)
+            painted = np.abs(cell[:, None] - palette[None]).sum(-1) == 0  # pixels of exactly one object colour
             assert painted[:, colour[row, col] - 1].mean() >= 0.2  # the labelled colour covers ≥ a fifth
 
 

@@ -78,10 +78,13 @@ def test_invalid_constructor_arguments():
         small_model("ibowimg", padding_id=20)
 
 
-@pytest.mark.parametrize("argument, value, message", [
-    ("position_weights_init", "zeros", "position_weights_init must be one of ones, official; got 'zeros'"),
-    ("hop1_word_pooling", "mean", "word_pooling must be one of max, logsumexp; got 'mean'"),
-])
+@pytest.mark.parametrize(
+    "argument, value, message",
+    [
+        ("position_weights_init", "zeros", "position_weights_init must be one of ones, official; got 'zeros'"),
+        ("hop1_word_pooling", "mean", "word_pooling must be one of max, logsumexp; got 'mean'"),
+    ],
+)
 def test_unknown_smem_options_are_refused_by_name(argument, value, message):
     with pytest.raises(ValueError, match=message):
         small_model("smem_vqa", **{argument: value})

@@ -14,10 +14,15 @@ from vqa_tf.training import make_task, train
 def batches(tmp_path_factory):
     """One evaluation batch of the same questions as each baseline and as the full model sees it."""
     seen = {}
-    for name, experiment in [("full", "smem_two_hop_synthetic"), ("question_only", "question_only_synthetic"),
-                             ("image_only", "image_only_synthetic")]:
-        config = apply_overrides(get_experiment(experiment),
-                                 "data.num_train=24,data.num_eval=12,data.input=images,data.pretraining_scenes=16")
+    for name, experiment in [
+        ("full", "smem_two_hop_synthetic"),
+        ("question_only", "question_only_synthetic"),
+        ("image_only", "image_only_synthetic"),
+    ]:
+        config = apply_overrides(
+            get_experiment(experiment),
+            "data.num_train=24,data.num_eval=12,data.input=images,data.pretraining_scenes=16",
+        )
         task = make_task(config, str(tmp_path_factory.mktemp(name)))
         inputs, _ = next(iter(task.dataset(task.eval_examples, training=False, shuffle=False, batch_size=12)))
         seen[name] = {key: value.numpy() for key, value in inputs.items()}

@@ -72,22 +72,27 @@ def _ask_together(scheduler, xs, submit):
         return list(pool.map(one, xs))
 
 
-@pytest.mark.parametrize("bad, message", [
-    (13, "RuntimeError: row 13 broke the model"),
-    (14, "Unprintable"),  # an error that fails the error handling's own formatting
-    (7, "AttributeError"),  # outputs that are no dict
-    (8, "not batched"),  # a scalar output
-    (9, "not batched"),  # an output of other rows
-    (10, "AttributeError"),  # an output that is no array
-    (11, "AttributeError"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (13, "RuntimeError: row 13 broke the model"),
+        (14, "Unprintable"),  # an error that fails the error handling's own formatting
+        (7, "AttributeError"),  # outputs that are no dict
+        (8, "not batched"),  # a scalar output
+        (9, "not batched"),  # an output of other rows
+        (10, "AttributeError"),  # an output that is no array
+        (11, "AttributeError"),
+    ],
+)
 def test_an_unexpected_error_fails_only_its_request_and_the_batch_thread_goes_on(bad, message, submit):
     scheduler = BatchScheduler(_run, BatchingParameters(**ONE_THREAD))
     try:
         alone = _ask(scheduler, bad, submit=submit)
         assert isinstance(alone, ServingError) and alone.code == grpc.StatusCode.INTERNAL, alone
         assert message in alone.message
-        first, failed, last = _ask_together(scheduler, [1, bad, 3], submit)  # most likely one batch: the good ones are served
+        first, failed, last = _ask_together(
+            scheduler, [1, bad, 3], submit
+        )  # most likely one batch: the good ones are served
         np.testing.assert_array_equal(first, [2])
         np.testing.assert_array_equal(last, [6])
         assert isinstance(failed, ServingError) and failed.code == grpc.StatusCode.INTERNAL, failed
@@ -114,8 +119,9 @@ def test_a_deadline_shorter_than_the_batch_timeout_is_answered_in_time_and_its_r
         seen.extend(inputs["x"].tolist())
         return {"y": inputs["x"] * 2}
 
-    scheduler = BatchScheduler(run, BatchingParameters(max_batch_size=8, batch_timeout_micros=1_000_000,
-                                                       num_batch_threads=1))
+    scheduler = BatchScheduler(
+        run, BatchingParameters(max_batch_size=8, batch_timeout_micros=1_000_000, num_batch_threads=1)
+    )
     try:
         start = time.monotonic()
         late = _ask(scheduler, 5, timeout=0.2, submit=submit)  # the batch thread holds it while it waits 1 s
@@ -137,8 +143,9 @@ def test_a_request_whose_deadline_passes_in_the_queue_leaves_it_unrun(submit):
         return {"y": inputs["x"]}
 
     # one row fits the queue: a request that timed out must leave room for the next
-    scheduler = BatchScheduler(blocked, BatchingParameters(max_batch_size=1, max_enqueued_batches=1,
-                                                           num_batch_threads=1))
+    scheduler = BatchScheduler(
+        blocked, BatchingParameters(max_batch_size=1, max_enqueued_batches=1, num_batch_threads=1)
+    )
     try:
         with futures.ThreadPoolExecutor(2) as pool:
             running = pool.submit(_ask, scheduler, 1, SOON, submit)
@@ -183,8 +190,9 @@ def test_requests_awaited_on_one_loop_run_as_one_batch_and_a_cancelled_one_is_no
         calls.append(inputs["x"].tolist())
         return {"y": inputs["x"] * 2}
 
-    scheduler = BatchScheduler(run, BatchingParameters(max_batch_size=8, batch_timeout_micros=200_000,
-                                                       num_batch_threads=1))
+    scheduler = BatchScheduler(
+        run, BatchingParameters(max_batch_size=8, batch_timeout_micros=200_000, num_batch_threads=1)
+    )
 
     async def main():
         first = asyncio.ensure_future(scheduler.submit_async({"x": np.array([0])}))
@@ -193,8 +201,11 @@ def test_requests_awaited_on_one_loop_run_as_one_batch_and_a_cancelled_one_is_no
         await asyncio.sleep(0.05)
         together[-1].cancel()  # its client went away while it was queued
         release.set()
-        return await first, await asyncio.gather(*together[:-1]), await asyncio.gather(together[-1],
-                                                                                    return_exceptions=True)
+        return (
+            await first,
+            await asyncio.gather(*together[:-1]),
+            await asyncio.gather(together[-1], return_exceptions=True),
+        )
 
     try:
         first, answers, cancelled = asyncio.run(main())

@@ -20,15 +20,22 @@ from packaging.requirements import Requirement
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OWNED_FOLDERS = ("vqa_tf", "trainers", "export", "serving")
 # What //serving:model_server must not reach: the lean-serving contract of .importlinter, as targets.
-NOT_IN_THE_SERVER = {f"//vqa_tf:{name}" for name in (
-    "training", "export", "models", "layers", "losses", "configs", "data", "text", "vision")}
+NOT_IN_THE_SERVER = {
+    f"//vqa_tf:{name}"
+    for name in ("training", "export", "models", "layers", "losses", "configs", "data", "text", "vision")
+}
 
 
 def _query(expression, output="label"):
     if shutil.which("bazel") is None:
         pytest.skip(reason="Bazel is not on PATH (.ci/run installs Debian's bazel-bootstrap); pytest ran the rest")
-    done = subprocess.run(["bazel", "query", "--noshow_progress", f"--output={output}", expression], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["bazel", "query", "--noshow_progress", f"--output={output}", expression],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -58,8 +65,7 @@ def ownership_problems(modules, rules):
             continue
         for file in files:
             owners.setdefault(file, []).append(name)
-    return {module: targets for module, targets in owners.items()
-            if module in modules and len(targets) != 1}
+    return {module: targets for module, targets in owners.items() if module in modules and len(targets) != 1}
 
 
 def missing_tests(test_files, rules):
@@ -69,8 +75,12 @@ def missing_tests(test_files, rules):
 
 
 def _modules():
-    return {str(path.relative_to(ROOT)) for folder in OWNED_FOLDERS for path in (ROOT / folder).rglob("*.py")
-            if "__pycache__" not in path.parts}
+    return {
+        str(path.relative_to(ROOT))
+        for folder in OWNED_FOLDERS
+        for path in (ROOT / folder).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
 
 
 def _test_files():
@@ -94,8 +104,7 @@ def test_every_test_file_has_a_py_test(rules):
 
 def test_a_new_file_without_a_target_is_reported(rules):
     modules = _modules() | {"trainers/new_program.py", "vqa_tf/new_package/__init__.py"}
-    assert ownership_problems(modules, rules) == {"trainers/new_program.py": [],
-                                                  "vqa_tf/new_package/__init__.py": []}
+    assert ownership_problems(modules, rules) == {"trainers/new_program.py": [], "vqa_tf/new_package/__init__.py": []}
     duplicated = dict(rules, **{"//vqa_tf:copy": ("py_library", ["vqa_tf/errors.py"])})
     assert ownership_problems(_modules(), duplicated) == {"vqa_tf/errors.py": ["//vqa_tf:vqa_tf", "//vqa_tf:copy"]}
     assert missing_tests(_test_files() | {"tests/test_new.py"}, rules) == ["tests/test_new.py"]
@@ -103,8 +112,12 @@ def test_a_new_file_without_a_target_is_reported(rules):
 
 def test_every_program_is_a_binary(rules):
     binaries = {name for name, (kind, _) in rules.items() if kind == "py_binary"}
-    programs = {f"//{folder}:{path.stem}" for folder in ("trainers", "export", "serving")
-                for path in (ROOT / folder).glob("*.py") if path.name != "__init__.py"}
+    programs = {
+        f"//{folder}:{path.stem}"
+        for folder in ("trainers", "export", "serving")
+        for path in (ROOT / folder).glob("*.py")
+        if path.name != "__init__.py"
+    }
     assert programs <= binaries, programs - binaries
 
 
@@ -171,8 +184,13 @@ cli.run(lambda argv: print(os.getcwd()))
 def test_bazel_run_programs_resolve_relative_paths_where_bazel_run_was_called(tmp_path):
     """`bazel run` sets BUILD_WORKING_DIRECTORY and starts the program in its runfiles tree."""
     (tmp_path / "runfiles").mkdir()
-    done = subprocess.run([sys.executable, "-c", PRINT_WORKING_DIRECTORY], cwd=tmp_path / "runfiles",
-                          env=dict(os.environ, BUILD_WORKING_DIRECTORY=str(tmp_path)), capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_WORKING_DIRECTORY],
+        cwd=tmp_path / "runfiles",
+        env=dict(os.environ, BUILD_WORKING_DIRECTORY=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str(tmp_path)

@@ -21,13 +21,22 @@ from vqa_tf.models import MODELS, get_model_class
 
 def test_registry_holds_the_named_experiments():
     assert {
-        "smem_one_hop_synthetic", "smem_two_hop_synthetic", "ibowimg_synthetic", "rdan_synthetic",
-        "mdan_synthetic", "smem_two_hop_vqa", "ibowimg_vqa", "rdan_resnet152_vqa", "mdan_resnet152_flickr30k",
+        "smem_one_hop_synthetic",
+        "smem_two_hop_synthetic",
+        "ibowimg_synthetic",
+        "rdan_synthetic",
+        "mdan_synthetic",
+        "smem_two_hop_vqa",
+        "ibowimg_vqa",
+        "rdan_resnet152_vqa",
+        "mdan_resnet152_flickr30k",
     } <= set(EXPERIMENTS)
 
 
 def test_unknown_experiment_lists_the_valid_names():
-    with pytest.raises(KeyError, match="valid names: ibowimg_synthetic, ibowimg_vqa, image_only_synthetic, mdan_resnet152_flickr30k"):
+    with pytest.raises(
+        KeyError, match="valid names: ibowimg_synthetic, ibowimg_vqa, image_only_synthetic, mdan_resnet152_flickr30k"
+    ):
         get_experiment("smem")
 
 
@@ -71,7 +80,12 @@ def test_override_values_of_the_wrong_type():
 def test_rdan_preset_carries_the_paper_settings():
     c = get_experiment("rdan_resnet152_vqa")
     assert (c.model.name, c.model.hidden_dim, c.model.num_steps, c.model.dropout) == ("reasoning_dan", 512, 2, 0.5)
-    assert (c.data.backbone, c.data.image_size, c.data.top_answers, c.data.global_batch_size) == ("resnet152", 448, 2000, 128)
+    assert (c.data.backbone, c.data.image_size, c.data.top_answers, c.data.global_batch_size) == (
+        "resnet152",
+        448,
+        2000,
+        128,
+    )
     o = c.optimizer
     assert (o.name, o.learning_rate, o.momentum, o.weight_decay, o.clip_norm) == ("sgd", 0.1, 0.9, 5e-4, 0.1)
     assert (o.decay_boundaries, o.decay_unit, o.decay_factor, c.trainer.train_epochs) == ([30], "epochs", 0.1, 60)
@@ -80,7 +94,12 @@ def test_rdan_preset_carries_the_paper_settings():
 def test_mdan_preset_carries_the_paper_settings():
     c = get_experiment("mdan_resnet152_flickr30k")
     assert (c.task, c.model.name, c.model.margin, c.model.num_steps, c.model.hidden_dim) == (
-        "matching", "matching_dan", 100.0, 2, 512)
+        "matching",
+        "matching_dan",
+        100.0,
+        2,
+        512,
+    )
     assert (c.optimizer.learning_rate, c.optimizer.clip_norm, c.trainer.train_epochs) == (0.1, 0.1, 60)
     assert c.data.source == "karpathy"
 
@@ -93,7 +112,11 @@ def test_smem_preset_carries_the_paper_settings():
     o = c.optimizer
     assert (o.name, o.momentum, o.clip_norm, o.weight_decay) == ("sgd", 0.9, 10.0, 5e-4)
     assert (o.learning_rate, o.model_lr_multiplier, o.decay_factor, o.decay_boundaries[:2]) == (
-        1e-3, 10.0, 0.8, [30_000, 60_000])
+        1e-3,
+        10.0,
+        0.8,
+        [30_000, 60_000],
+    )
 
 
 def test_each_call_returns_a_fresh_config():
@@ -165,10 +188,13 @@ def test_every_experiment_survives_the_model_dir_round_trip(experiment, tmp_path
     assert load_config(str(tmp_path)) == config
 
 
-@pytest.mark.parametrize("experiment, model, message", [
-    ("smem_two_hop_synthetic", "matching_dan", "model 'matching_dan' is a matching model; a vqa experiment cannot"),
-    ("mdan_synthetic", "smem_vqa", "model 'smem_vqa' is a vqa model; a matching experiment cannot"),
-])
+@pytest.mark.parametrize(
+    "experiment, model, message",
+    [
+        ("smem_two_hop_synthetic", "matching_dan", "model 'matching_dan' is a matching model; a vqa experiment cannot"),
+        ("mdan_synthetic", "smem_vqa", "model 'smem_vqa' is a vqa model; a matching experiment cannot"),
+    ],
+)
 def test_a_model_of_the_other_task_is_refused_before_any_data_is_read(experiment, model, message, tmp_path):
     from vqa_tf.training import make_task
 

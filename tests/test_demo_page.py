@@ -47,8 +47,10 @@ def demo(server, examples):
 
 
 # An m-DAN that has learned the synthetic captions well enough to find an image by its caption among 12.
-MDAN_RUN = ("data.num_train=2000,data.num_eval=64,data.pretraining_scenes=2000,trainer.train_steps=600,"
-            "trainer.eval_every=1000,trainer.checkpoint_every=1000")
+MDAN_RUN = (
+    "data.num_train=2000,data.num_eval=64,data.pretraining_scenes=2000,trainer.train_steps=600,"
+    "trainer.eval_every=1000,trainer.checkpoint_every=1000"
+)
 GALLERY_SIZE = 12
 
 
@@ -70,11 +72,20 @@ def mdan_gallery(tmp_path_factory):
 @pytest.fixture(scope="module", params=KINDS)
 def search_demo(request, mdan_gallery, server, tmp_path_factory):
     base, index_dir, _ = mdan_gallery
-    mdan = Server(request.param, "--model_name=mdan", f"--model_base_path={base}",
-                  log_dir=str(tmp_path_factory.mktemp("mdan_logs")))
+    mdan = Server(
+        request.param,
+        "--model_name=mdan",
+        f"--model_base_path={base}",
+        log_dir=str(tmp_path_factory.mktemp("mdan_logs")),
+    )
     mdan.wait_for_version("mdan", None)
-    page_server = DemoServer("127.0.0.1", 0, f"127.0.0.1:{server.rest_port}", MODEL,
-                             search=("mdan", f"127.0.0.1:{mdan.rest_port}", GalleryIndex.load(index_dir)))
+    page_server = DemoServer(
+        "127.0.0.1",
+        0,
+        f"127.0.0.1:{server.rest_port}",
+        MODEL,
+        search=("mdan", f"127.0.0.1:{mdan.rest_port}", GalleryIndex.load(index_dir)),
+    )
     page_server.start()
     yield page_server
     page_server.shutdown()
@@ -131,9 +142,13 @@ def test_the_page_shows_the_rest_answer_and_draws_each_hop_where_it_looks(page, 
     attention = np.asarray(expected["attention"][0])  # [hops, H, W]
     assert page.eval_on_selector_all("canvas.overlay", "c => c.length") == len(attention)
     for hop, grid in enumerate(attention):
-        alpha = np.array(page.evaluate(
-            "id => { const c = document.getElementById(id); const d = c.getContext('2d').getImageData(0, 0, c.width, "
-            "c.height).data; return Array.from(d).filter((_, i) => i % 4 === 3); }", f"overlay-{hop}"))
+        alpha = np.array(
+            page.evaluate(
+                "id => { const c = document.getElementById(id); const d = c.getContext('2d').getImageData(0, 0, c.width, "
+                "c.height).data; return Array.from(d).filter((_, i) => i % 4 === 3); }",
+                f"overlay-{hop}",
+            )
+        )
         alpha = alpha.reshape(grid.shape)
         top = np.unravel_index(np.argmax(grid), grid.shape)
         assert alpha[top] == 255  # opaque where the hop looks most
@@ -145,8 +160,9 @@ def test_the_page_shows_the_rest_answer_and_draws_each_hop_where_it_looks(page, 
 
 
 def test_a_corrupt_upload_and_an_empty_question_show_the_server_error_and_the_page_goes_on(page, examples):
-    page.set_input_files("#file", files=[{"name": "broken.png", "mimeType": "image/png",
-                                          "buffer": b"\x89PNG\r\n\x1a\n" + b"\x00" * 64}])
+    page.set_input_files(
+        "#file", files=[{"name": "broken.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n" + b"\x00" * 64}]
+    )
     _ask(page, "is there a red square?")
     assert page.is_visible("#error") and "neither JPEG nor PNG" in page.inner_text("#error")
     _screenshot(page, "demo_page_error.png")
@@ -157,19 +173,25 @@ def test_a_corrupt_upload_and_an_empty_question_show_the_server_error_and_the_pa
     assert page.is_visible("#error") and "empty" in page.inner_text("#error").lower()
     _ask(page, "is there a red square?")
     assert page.is_hidden("#error") and page.inner_text("#answer") in ("yes", "no") + tuple(
-        page.eval_on_selector_all("#top-answers tbody tr", "rows => rows.map(r => r.cells[0].textContent)"))
+        page.eval_on_selector_all("#top-answers tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
+    )
 
 
 def test_the_page_server_passes_rest_errors_through_and_ships_every_asset(demo):
     with urllib.request.urlopen(demo.url) as response:
         html = response.read().decode()
-    assert "/static/demo.js" in html and "/static/demo.css" in html and "http" not in html.replace(
-        'name="viewport"', "")  # nothing is fetched from elsewhere
+    assert (
+        "/static/demo.js" in html and "/static/demo.css" in html and "http" not in html.replace('name="viewport"', "")
+    )  # nothing is fetched from elsewhere
     for asset in ("demo.js", "demo.css"):
         with urllib.request.urlopen(demo.url + "static/" + asset) as response:
             assert response.status == 200 and b"http://" not in response.read()
-    request = urllib.request.Request(demo.url + f"v1/models/{MODEL}:predict", data=b'{"instances": [{}]}',
-                                     method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        demo.url + f"v1/models/{MODEL}:predict",
+        data=b'{"instances": [{}]}',
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request)
     assert raised.value.code == 400 and "error" in json.loads(raised.value.read())
@@ -188,8 +210,9 @@ def test_the_search_tab_finds_each_image_by_its_caption(browser, search_demo, md
         for image_path, caption in gallery:
             page.fill("#sentence", caption)
             page.click("#search-button")
-            page.wait_for_function("document.querySelector('#thumbnails img') && "
-                                   "!document.getElementById('search-button').disabled")
+            page.wait_for_function(
+                "document.querySelector('#thumbnails img') && !document.getElementById('search-button').disabled"
+            )
             shown = page.eval_on_selector_all("#thumbnails img", "images => images.map(i => i.dataset.name)")
             expected = [os.path.basename(p) for p, _ in reference.search([caption], k=8)[0]]
             assert shown == expected, caption
@@ -213,8 +236,13 @@ def _children(pid):
 @pytest.mark.slow
 def test_vqa_demo_starts_its_model_server_and_stops_it_when_terminated(smem_export, tmp_path):
     base = base_with(tmp_path, smem_export[1], 1)
-    demo = subprocess.Popen([*program("serving.demo"), f"--model_base_path={base}", f"--model_name={MODEL}",
-                             "--port=0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env())
+    demo = subprocess.Popen(
+        [*program("serving.demo"), f"--model_base_path={base}", f"--model_name={MODEL}", "--port=0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env(),
+    )
     try:
         lines = []
         while not (lines and lines[-1].startswith("demo page at")):

@@ -47,7 +47,11 @@ def _grids(task, images):
 
 def _requests(task, count=4):
     examples = task.eval_examples[:count]
-    return examples, tf.constant([e.question for e in examples]), tf.stack([tf.io.read_file(e.image_path) for e in examples])
+    return (
+        examples,
+        tf.constant([e.question for e in examples]),
+        tf.stack([tf.io.read_file(e.image_path) for e in examples]),
+    )
 
 
 @pytest.mark.slow
@@ -56,8 +60,9 @@ def test_exported_model_equals_the_trained_one(vqa_export, trained):
     examples, questions, images = _requests(task)
     served = tf.saved_model.load(vqa_export[2]).signatures["serving_default"](question=questions, image=images)
     assert parts.backbone is None  # the synthetic presets train on the pretrained backbone's stored grids
-    expected = parts.core({"image_features": _grids(task, images), "token_ids": task.tokenizer(questions)},
-                          training=False)
+    expected = parts.core(
+        {"image_features": _grids(task, images), "token_ids": task.tokenizer(questions)}, training=False
+    )
     probabilities = tf.nn.softmax(expected["logits"]).numpy()
     top_k = served["top_scores"].shape[1]
     assert top_k == min(5, len(task.answers))  # the export's default top_k over the 15 synthetic answers
@@ -96,9 +101,18 @@ def test_a_fresh_process_with_only_tensorflow_and_text_answers(vqa_export, train
     task, _ = trained
     examples, questions, images = _requests(task)
     done = subprocess.run(
-        [sys.executable, "-c", FRESH, vqa_export[2], json.dumps([e.question for e in examples]),
-         json.dumps([e.image_path for e in examples])],
-        capture_output=True, text=True, timeout=300, cwd="/",
+        [
+            sys.executable,
+            "-c",
+            FRESH,
+            vqa_export[2],
+            json.dumps([e.question for e in examples]),
+            json.dumps([e.image_path for e in examples]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd="/",
     )
     assert done.returncode == 0, done.stderr[-3000:]
     answers, modules = done.stdout.strip().splitlines()[-2:]
@@ -117,16 +131,24 @@ def test_without_tensorflow_text_the_text_ops_are_missing(vqa_export):
 @pytest.mark.slow
 def test_saved_model_cli_lists_the_documented_signatures(vqa_export):
     cli_path = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    done = subprocess.run([cli_path, "show", "--all", "--dir", vqa_export[2]], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [cli_path, "show", "--all", "--dir", vqa_export[2]], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     text = done.stdout
-    for expected in ["signature_def['serving_default']", "signature_def['serve_features']",
-                     "inputs['question'] tensor_info:", "inputs['image'] tensor_info:",
-                     "inputs['image_features'] tensor_info:", "outputs['answer'] tensor_info:",
-                     "outputs['top_answers'] tensor_info:", "outputs['top_scores'] tensor_info:",
-                     "outputs['attention'] tensor_info:"]:
+    for expected in [
+        "signature_def['serving_default']",
+        "signature_def['serve_features']",
+        "inputs['question'] tensor_info:",
+        "inputs['image'] tensor_info:",
+        "inputs['image_features'] tensor_info:",
+        "outputs['answer'] tensor_info:",
+        "outputs['top_answers'] tensor_info:",
+        "outputs['top_scores'] tensor_info:",
+        "outputs['attention'] tensor_info:",
+    ]:
         assert expected in text, expected
-    serving = text[text.index("signature_def['serving_default']"):]
+    serving = text[text.index("signature_def['serving_default']") :]
     assert "dtype: DT_STRING" in serving and "dtype: DT_FLOAT" in serving
 
 
@@ -136,8 +158,10 @@ def test_only_core_and_text_ops_and_assets_and_warmup(vqa_export):
     ops = check_servable(path)
     assert any(op.startswith("TFText>") or op in ("CaseFoldUTF8", "RegexSplitWithOffsets") for op in ops)
     assert sorted(os.listdir(os.path.join(path, "assets"))) == ["answers.txt", "serving_limits.json", "vocab.txt"]
-    records = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
-               for r in tf.data.TFRecordDataset(os.path.join(path, WARMUP_FILE))]
+    records = [
+        prediction_log_pb2.PredictionLog.FromString(r.numpy())
+        for r in tf.data.TFRecordDataset(os.path.join(path, WARMUP_FILE))
+    ]
     assert [r.predict_log.request.model_spec.signature_name for r in records] == ["serving_default", "serve_features"]
 
 

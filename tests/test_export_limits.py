@@ -127,14 +127,22 @@ def test_forged_headers_within_the_limit_decode_no_more_than_they_claim(serve):
 @pytest.mark.slow
 def test_vqa_export_flags_set_the_limits_and_the_file(smem_export, tmp_path):
     model_dir, _ = smem_export
-    done = run([*program("export.export_saved_model"), f"--model_dir={model_dir}", f"--export_base={tmp_path}",
-                "--max_batch_rows=3", "--max_image_pixels=1000"])
+    done = run(
+        [
+            *program("export.export_saved_model"),
+            f"--model_dir={model_dir}",
+            f"--export_base={tmp_path}",
+            "--max_batch_rows=3",
+            "--max_image_pixels=1000",
+        ]
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     path = str(tmp_path / "1")
     with open(os.path.join(path, "assets", LIMITS_FILE)) as f:
         assert json.load(f) == {"max_batch_rows": 3, "max_image_pixels": 1000, "max_text_chars": 1000}
     # Its warm-up requests keep within its own limits, or a server would fail to load it.
     from vqa_tf.serving.servables import ModelVersion
+
     assert ModelVersion(path, 1).warm_up() == 2
     loaded = tf.saved_model.load(path)
     serve, features = loaded.signatures["serving_default"], loaded.signatures["serve_features"]
@@ -151,11 +159,14 @@ def test_vqa_export_flags_set_the_limits_and_the_file(smem_export, tmp_path):
 
 @pytest.mark.slow
 def test_matching_endpoints_enforce_the_limits(tmp_path):
-    config = apply_overrides(get_experiment("mdan_synthetic"),
-                             f"{TINY_RUN},trainer.train_steps=2,data.num_train=64,data.num_eval=32,{SMALL_DAN}")
+    config = apply_overrides(
+        get_experiment("mdan_synthetic"),
+        f"{TINY_RUN},trainer.train_steps=2,data.num_train=64,data.num_eval=32,{SMALL_DAN}",
+    )
     train(config, str(tmp_path / "mdan"))
-    loaded = tf.saved_model.load(export(str(tmp_path / "mdan"), str(tmp_path / "exports"), max_batch_rows=2,
-                                        max_image_pixels=64 * 64))
+    loaded = tf.saved_model.load(
+        export(str(tmp_path / "mdan"), str(tmp_path / "exports"), max_batch_rows=2, max_image_pixels=64 * 64)
+    )
     images, captions = tf.constant([small_png()] * 3), tf.constant(["a red square"] * 3)
     calls = {
         "serving_default": dict(image=images, caption=captions),

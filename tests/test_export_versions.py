@@ -76,12 +76,18 @@ def _export_command(model_dir, base):
 def test_two_concurrent_vqa_export_runs_write_two_distinct_complete_versions(smem_export, tmp_path):
     model_dir, _ = smem_export
     base = str(tmp_path / "base")
-    runs = [subprocess.Popen(_export_command(model_dir, base), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, env=env()) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            _export_command(model_dir, base), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env()
+        )
+        for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=600)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert sorted(line for out in outputs for line in out.splitlines() if line.startswith("exported")) == [
-        f"exported {base}/1", f"exported {base}/2"]
+        f"exported {base}/1",
+        f"exported {base}/2",
+    ]
     assert versions(base) == [1, 2] and _leftovers(base) == []
     for version in (1, 2):
         signature = tf.saved_model.load(f"{base}/{version}").signatures["serving_default"]
@@ -92,8 +98,9 @@ def test_two_concurrent_vqa_export_runs_write_two_distinct_complete_versions(sme
 def test_a_killed_export_leaves_no_version_and_the_next_export_cleans_up(smem_export, tmp_path):
     model_dir, _ = smem_export
     base = tmp_path / "base"
-    process = subprocess.Popen(_export_command(model_dir, str(base)), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=env())
+    process = subprocess.Popen(
+        _export_command(model_dir, str(base)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env()
+    )
     deadline = time.monotonic() + 300
     while not (base.is_dir() and any(n.startswith(".tmp-") for n in os.listdir(base))):
         assert process.poll() is None and time.monotonic() < deadline, "the export ended before writing"

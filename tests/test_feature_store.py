@@ -104,9 +104,16 @@ def test_an_incomplete_store_is_refused(synthetic, extractor, tmp_path):
 def test_the_binary_runs_and_reports_bad_input(synthetic, tmp_path):
     directory, _ = synthetic
     questions, _, pattern = vqa_paths(directory, "train")
-    command = [*program("trainers.extract_features"), "--format=vqa", f"--data={questions}",
-               f"--images={pattern}", "--backbone=small_cnn", f"--output_dir={tmp_path}", "--num_shards=2",
-               "--float16"]
+    command = [
+        *program("trainers.extract_features"),
+        "--format=vqa",
+        f"--data={questions}",
+        f"--images={pattern}",
+        "--backbone=small_cnn",
+        f"--output_dir={tmp_path}",
+        "--num_shards=2",
+        "--float16",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "wrote 2 shards, skipped 0" in done.stdout
@@ -143,8 +150,10 @@ def test_vqa_feature_dataset_yields_every_question_once_with_its_image(synthetic
     for inputs, targets in dataset:
         assert inputs["image_features"].shape[1:] == (8, 8, 66)
         for features, ids, answer, question_id in zip(
-            inputs["image_features"].numpy(), inputs["token_ids"].numpy(),
-            targets["answer"].numpy(), targets["question_id"].numpy(),
+            inputs["image_features"].numpy(),
+            inputs["token_ids"].numpy(),
+            targets["answer"].numpy(),
+            targets["question_id"].numpy(),
         ):
             example = examples[question_id]
             np.testing.assert_array_equal(features, records[example.image_id])
@@ -170,7 +179,9 @@ def test_input_contexts_split_the_data_between_pipelines(synthetic, store, text)
 def test_vqa_image_dataset_reads_the_files(synthetic, text):
     _, examples = synthetic
     tokenizer, answers = text
-    inputs, targets = next(iter(pipelines.vqa_image_dataset(examples, tokenizer, answers, 64, 5, training=True, seed=1)))
+    inputs, targets = next(
+        iter(pipelines.vqa_image_dataset(examples, tokenizer, answers, 64, 5, training=True, seed=1))
+    )
     assert inputs["images"].shape == (5, 64, 64, 3) and inputs["token_ids"].shape == (5, 12)
     first = examples[int(targets["question_id"][0])]
     np.testing.assert_array_equal(inputs["images"][0], load_image(tf.io.read_file(first.image_path), 64))
@@ -183,7 +194,9 @@ def test_caption_feature_dataset_pairs_each_caption_with_its_image(tmp_path, ext
     write_synthetic_captions(str(tmp_path), {"train": 10}, seed=4)
     examples = read_karpathy_json(captions_path(str(tmp_path)), str(tmp_path))
     store = str(tmp_path / "store")
-    extract(image_list("karpathy", captions_path(str(tmp_path)), str(tmp_path)), extractor, "small_cnn", store, 2, "float32")
+    extract(
+        image_list("karpathy", captions_path(str(tmp_path)), str(tmp_path)), extractor, "small_cnn", store, 2, "float32"
+    )
     vocabulary = str(tmp_path / "vocab.txt")
     Vocabulary.build(words_of(c for e in examples for c in e.captions)).save(vocabulary)
     tokenizer = QuestionTokenizer(vocabulary, max_length=10)
@@ -191,7 +204,9 @@ def test_caption_feature_dataset_pairs_each_caption_with_its_image(tmp_path, ext
     expected = sorted((e.image_id, tuple(tokenizer(tf.constant(c)).numpy())) for e in examples for c in e.captions)
     pairs = []
     for inputs, targets in pipelines.caption_feature_dataset(store, examples, tokenizer, 4, training=False):
-        for features, ids, image_id in zip(inputs["image_features"].numpy(), inputs["token_ids"].numpy(), targets["image_id"].numpy()):
+        for features, ids, image_id in zip(
+            inputs["image_features"].numpy(), inputs["token_ids"].numpy(), targets["image_id"].numpy()
+        ):
             np.testing.assert_array_equal(features, records[image_id])
             pairs.append((int(image_id), tuple(ids)))
     assert len(expected) == 20 and sorted(pairs) == expected  # two captions per training image, each once
@@ -201,14 +216,18 @@ def test_a_subset_of_a_split_reads_its_own_splits_store_and_mixed_examples_are_r
     from vqa_tf.configs import apply_overrides, get_experiment
     from vqa_tf.training import make_task
 
-    config = apply_overrides(get_experiment("smem_two_hop_synthetic"),
-                             "data.num_train=24,data.num_eval=14,data.pretraining_scenes=16")
+    config = apply_overrides(
+        get_experiment("smem_two_hop_synthetic"), "data.num_train=24,data.num_eval=14,data.pretraining_scenes=16"
+    )
     task = make_task(config, str(tmp_path))
 
     def grids(examples):
         dataset = task.dataset(examples, training=False, shuffle=False, batch_size=64)
-        return {int(q): g for inputs, targets in dataset
-                for q, g in zip(targets["question_id"].numpy(), inputs["image_features"].numpy())}
+        return {
+            int(q): g
+            for inputs, targets in dataset
+            for q, g in zip(targets["question_id"].numpy(), inputs["image_features"].numpy())
+        }
 
     for split in (task.train_examples, task.eval_examples):
         whole, part = grids(split), grids(split[3:9])
@@ -216,7 +235,9 @@ def test_a_subset_of_a_split_reads_its_own_splits_store_and_mixed_examples_are_r
         for question_id, grid in part.items():
             np.testing.assert_array_equal(grid, whole[question_id])
     # the two splits' grids differ, so a slice read from the other split's store would have failed above
-    assert not np.array_equal(grids(task.train_examples[:1])[task.train_examples[0].question_id],
-                              grids(task.eval_examples[:1])[task.eval_examples[0].question_id])
+    assert not np.array_equal(
+        grids(task.train_examples[:1])[task.train_examples[0].question_id],
+        grids(task.eval_examples[:1])[task.eval_examples[0].question_id],
+    )
     with pytest.raises(ValueError, match="must all come from one split"):
         task.dataset(task.train_examples[:2] + task.eval_examples[:2], training=False)

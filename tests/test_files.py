@@ -22,7 +22,7 @@ def _write_tree(root, files):
 
 def _read_tree(root):
     return {
-        f"{folder}/{name}"[len(root) + 1:]: tf.io.gfile.GFile(f"{folder}/{name}").read()
+        f"{folder}/{name}"[len(root) + 1 :]: tf.io.gfile.GFile(f"{folder}/{name}").read()
         for folder, _, names in tf.io.gfile.walk(root)
         for name in names
         if tf.io.gfile.exists(f"{folder}/{name}") and not tf.io.gfile.isdir(f"{folder}/{name}")
@@ -34,8 +34,12 @@ def _names(folder):
 
 
 def test_a_directory_appears_whole_with_every_file(folder):
-    files = {"saved_model.pb": "graph", "variables/variables.index": "index", "assets/vocab.txt": "words",
-             "assets.extra/tf_serving_warmup_requests": "warm-up"}
+    files = {
+        "saved_model.pb": "graph",
+        "variables/variables.index": "index",
+        "assets/vocab.txt": "words",
+        "assets.extra/tf_serving_warmup_requests": "warm-up",
+    }
     with atomic_path(f"{folder}/exports/1") as temporary:
         _write_tree(temporary, files)
         assert not tf.io.gfile.exists(f"{folder}/exports/1")

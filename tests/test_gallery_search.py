@@ -24,8 +24,10 @@ from vqa_tf.training import make_task, train
 def mdan(tmp_path_factory):
     """(export base path, gallery directory of 32 synthetic PNGs, {image file name: its first caption})."""
     model_dir = str(tmp_path_factory.mktemp("mdan"))
-    config = apply_overrides(get_experiment("mdan_synthetic"),
-                             f"{TINY_RUN},trainer.train_steps=4,data.num_train=64,data.num_eval=32,{SMALL_DAN}")
+    config = apply_overrides(
+        get_experiment("mdan_synthetic"),
+        f"{TINY_RUN},trainer.train_steps=4,data.num_train=64,data.num_eval=32,{SMALL_DAN}",
+    )
     train(config, model_dir)
     base = str(tmp_path_factory.mktemp("exports"))
     export(model_dir, base)
@@ -39,8 +41,9 @@ def mdan(tmp_path_factory):
 
 
 def _run(*args, timeout=600):
-    return subprocess.run([*program("serving.index_gallery"), *args], capture_output=True, text=True,
-                          timeout=timeout, env=env())
+    return subprocess.run(
+        [*program("serving.index_gallery"), *args], capture_output=True, text=True, timeout=timeout, env=env()
+    )
 
 
 def test_search_ranks_the_gallery_as_numpy_does_with_the_exported_embeddings(mdan, tmp_path):
@@ -108,8 +111,9 @@ def test_an_empty_gallery_is_refused_by_name(mdan, tmp_path):
     assert done.returncode == 1 and "holds no JPEG or PNG images" in done.stderr, done.stderr[-2000:]
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "broken.png").write_bytes(b"not a png")
-    _, _, left_out = embed_gallery(GalleryEmbedder(mdan[0]), list_images(str(tmp_path / "bad")),
-                                   str(tmp_path / "bad_out"), num_shards=1)
+    _, _, left_out = embed_gallery(
+        GalleryEmbedder(mdan[0]), list_images(str(tmp_path / "bad")), str(tmp_path / "bad_out"), num_shards=1
+    )
     assert [path for path, _ in left_out] == [str(tmp_path / "bad" / "broken.png")]
     with pytest.raises(GalleryError, match="no image of the gallery could be embedded"):
         read_gallery(str(tmp_path / "bad_out"))
@@ -120,8 +124,13 @@ def test_an_undecodable_or_unreadable_image_is_named_and_the_job_goes_on(mdan, t
     shutil.copytree(gallery, tmp_path / "gallery")
     (tmp_path / "gallery" / "zz_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     (tmp_path / "gallery" / "zz_missing.png").symlink_to(tmp_path / "nowhere.png")
-    done = _run(f"--export={base}", f"--images={tmp_path / 'gallery'}", f"--output_dir={tmp_path / 'out'}",
-                "--num_shards=2", "--batch_size=8")
+    done = _run(
+        f"--export={base}",
+        f"--images={tmp_path / 'gallery'}",
+        f"--output_dir={tmp_path / 'out'}",
+        "--num_shards=2",
+        "--batch_size=8",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "left out 2 images" in done.stdout
     assert f"left out {tmp_path / 'gallery' / 'zz_corrupt.png'}:" in done.stdout
@@ -136,20 +145,35 @@ def test_an_undecodable_or_unreadable_image_is_named_and_the_job_goes_on(mdan, t
 def test_workers_split_the_shards_and_the_last_one_builds_the_index(mdan, tmp_path):
     base, gallery, captions = mdan
     out = tmp_path / "out"
-    common = [f"--export={base}", f"--images={gallery}", f"--output_dir={out}", "--num_shards=4", "--num_workers=2",
-              "--index_type=exact"]
+    common = [
+        f"--export={base}",
+        f"--images={gallery}",
+        f"--output_dir={out}",
+        "--num_shards=4",
+        "--num_workers=2",
+        "--index_type=exact",
+    ]
     first = _run(*common, "--worker_index=1")
     assert first.returncode == 0, first.stderr[-3000:]
     assert "embedded 2 shards" in first.stdout and "index not built yet" in first.stdout
-    assert sorted(os.listdir(out)) == ["embeddings-00001-of-00004.npz", "embeddings-00003-of-00004.npz",
-                                       "gallery.json"]
+    assert sorted(os.listdir(out)) == ["embeddings-00001-of-00004.npz", "embeddings-00003-of-00004.npz", "gallery.json"]
     second = _run(*common, "--worker_index=0")
     assert second.returncode == 0 and "indexed 32 images (exact)" in second.stdout, second.stderr[-3000:]
     assert sorted(GalleryIndex.load(str(out / "index")).paths) == list_images(gallery)
     name = sorted(captions)[0]
-    searched = subprocess.run([*program("serving.search_gallery"), f"--export={base}", f"--index={out / 'index'}",
-                               f"--query={captions[name]}", "--k=3"], capture_output=True, text=True, timeout=600,
-                              env=env())
+    searched = subprocess.run(
+        [
+            *program("serving.search_gallery"),
+            f"--export={base}",
+            f"--index={out / 'index'}",
+            f"--query={captions[name]}",
+            "--k=3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env(),
+    )
     assert searched.returncode == 0, searched.stderr[-3000:]
     assert searched.stdout.splitlines()[0] == captions[name] and len(searched.stdout.splitlines()) == 4
     other = _run(*common[:3], "--num_shards=5")
@@ -161,8 +185,9 @@ def test_a_killed_indexing_job_resumes_where_it_stopped(mdan, tmp_path):
     base, gallery, _ = mdan
     out = tmp_path / "out"
     args = [f"--export={base}", f"--images={gallery}", f"--output_dir={out}", "--num_shards=16", "--batch_size=1"]
-    job = subprocess.Popen([*program("serving.index_gallery"), *args], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=env())
+    job = subprocess.Popen(
+        [*program("serving.index_gallery"), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env()
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (out.is_dir() and any(n.endswith(".npz") for n in os.listdir(out))):
         time.sleep(0.05)

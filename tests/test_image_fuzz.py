@@ -38,8 +38,12 @@ def answers_or_refuses(serve_and_reference, image):
 
 
 @FUZZ
-@given(image=st.binary(max_size=512) | st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"]).flatmap(
-    lambda magic: st.binary(max_size=512).map(lambda rest: magic + rest)))
+@given(
+    image=st.binary(max_size=512)
+    | st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"]).flatmap(
+        lambda magic: st.binary(max_size=512).map(lambda rest: magic + rest)
+    )
+)
 def test_random_bytes(serve_and_reference, image):
     answers_or_refuses(serve_and_reference, image)
 

@@ -22,12 +22,24 @@ from vqa_tf.utils.ports import free_ports
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONSOLE_SCRIPTS = {
-    "vqa-extract-features", "vqa-train-vqa", "vqa-train-matching", "vqa-evaluate", "vqa-attention-figures",
-    "vqa-export", "vqa-model-server", "vqa-predict", "vqa-quickstart", "vqa-index", "vqa-search", "vqa-demo",
+    "vqa-extract-features",
+    "vqa-train-vqa",
+    "vqa-train-matching",
+    "vqa-evaluate",
+    "vqa-attention-figures",
+    "vqa-export",
+    "vqa-model-server",
+    "vqa-predict",
+    "vqa-quickstart",
+    "vqa-index",
+    "vqa-search",
+    "vqa-demo",
 }
 # What the model server may load of vqa_tf: the serving package and the helpers below it.
 LEAN = ("vqa_tf.serving", "vqa_tf.utils", "vqa_tf.errors", "vqa_tf.cli", "vqa_tf.programs")
-SOURCE_IGNORED = shutil.ignore_patterns(".git", "bazel-*", "build", "dist", "runs", "__pycache__", "*.egg-info", ".pytest_cache")
+SOURCE_IGNORED = shutil.ignore_patterns(
+    ".git", "bazel-*", "build", "dist", "runs", "__pycache__", "*.egg-info", ".pytest_cache"
+)
 
 
 @pytest.mark.slow
@@ -35,9 +47,20 @@ def test_the_wheel_installs_one_top_level_name_with_the_programs_inside_it(tmp_p
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=SOURCE_IGNORED)
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "wheel"),
-         str(source)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "wheel"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     (wheel,) = (tmp_path / "wheel").glob("vqa_tf-*.whl")
@@ -56,7 +79,9 @@ def _help(script):
 
 @pytest.mark.slow
 def test_every_console_script_answers_help_with_its_description_and_flags():
-    installed = {e.name for e in importlib.metadata.entry_points(group="console_scripts") if e.value.startswith("vqa_tf.")}
+    installed = {
+        e.name for e in importlib.metadata.entry_points(group="console_scripts") if e.value.startswith("vqa_tf.")
+    }
     assert installed == CONSOLE_SCRIPTS
     with futures.ThreadPoolExecutor(3) as pool:
         answers = dict(pool.map(_help, sorted(CONSOLE_SCRIPTS)))
@@ -79,17 +104,37 @@ for module in sys.argv[1:]:
 def test_the_programs_import_as_installed_from_a_source_tree_without_the_install(tmp_path):
     """A Bazel runfiles tree is laid out like the source tree: vqa_tf.programs finds the folders beside vqa_tf/."""
     done = subprocess.run(
-        [sys.executable, "-c", FIND_PROGRAMS_WITHOUT_THE_INSTALL, "vqa_tf.programs.serving.model_server",
-         "vqa_tf.programs.trainers.train_vqa", "vqa_tf.programs.export.export_saved_model"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        [
+            sys.executable,
+            "-c",
+            FIND_PROGRAMS_WITHOUT_THE_INSTALL,
+            "vqa_tf.programs.serving.model_server",
+            "vqa_tf.programs.trainers.train_vqa",
+            "vqa_tf.programs.export.export_saved_model",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == [str(ROOT / "serving/model_server.py"), str(ROOT / "trainers/train_vqa.py"),
-                                   str(ROOT / "export/export_saved_model.py")]
+    assert done.stdout.split() == [
+        str(ROOT / "serving/model_server.py"),
+        str(ROOT / "trainers/train_vqa.py"),
+        str(ROOT / "export/export_saved_model.py"),
+    ]
 
 
 def _lint_imports(root):
-    return subprocess.run(["lint-imports", "--config", str(ROOT / ".importlinter"), "--no-cache"], cwd=root,
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(root)))
+    return subprocess.run(
+        ["lint-imports", "--config", str(ROOT / ".importlinter"), "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+    )
 
 
 def test_the_import_contracts_hold():
@@ -98,12 +143,15 @@ def test_the_import_contracts_hold():
     assert "Contracts: 2 kept, 0 broken." in done.stdout
 
 
-@pytest.mark.parametrize("module, upstream_import, contract", [
-    ("vqa_tf/models/smem_vqa.py", "from vqa_tf.training import train", "Data flows one way"),
-    ("vqa_tf/serving/clients.py", "from vqa_tf.training.model_dir import CHECKPOINT_DIR", "demo process loads"),
-    ("vqa_tf/serving/tensors.py", "import keras", "demo process loads"),
-    ("vqa_tf/search/gallery_index.py", "from vqa_tf.data import synthetic", "demo process loads"),
-])
+@pytest.mark.parametrize(
+    "module, upstream_import, contract",
+    [
+        ("vqa_tf/models/smem_vqa.py", "from vqa_tf.training import train", "Data flows one way"),
+        ("vqa_tf/serving/clients.py", "from vqa_tf.training.model_dir import CHECKPOINT_DIR", "demo process loads"),
+        ("vqa_tf/serving/tensors.py", "import keras", "demo process loads"),
+        ("vqa_tf/search/gallery_index.py", "from vqa_tf.data import synthetic", "demo process loads"),
+    ],
+)
 def test_an_import_against_the_flow_breaks_a_contract(tmp_path, module, upstream_import, contract):
     shutil.copytree(ROOT / "vqa_tf", tmp_path / "vqa_tf", ignore=SOURCE_IGNORED)
     path = tmp_path / module
@@ -135,9 +183,20 @@ def test_the_model_server_answers_without_the_training_stack_or_a_keras_model(sm
     base = base_with(tmp_path, smem_export[1], 1)
     modules_file, (port,) = tmp_path / "modules.json", free_ports(1)
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVER_WITH_MODULE_LIST, str(modules_file), f"--port={port}",
-         f"--model_name={MODEL}", f"--model_base_path={base}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(), cwd=tmp_path,
+        [
+            sys.executable,
+            "-c",
+            SERVER_WITH_MODULE_LIST,
+            str(modules_file),
+            f"--port={port}",
+            f"--model_name={MODEL}",
+            f"--model_base_path={base}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env(),
+        cwd=tmp_path,
     )
     client = GrpcClient(f"127.0.0.1:{port}")
     try:

@@ -17,8 +17,10 @@ from vqa_tf.training import train
 from vqa_tf.training import model_dir as files
 from vqa_tf.training.backbone_pretraining import pretrained_backbone_weights
 
-SMALL_RECIPE = ("data.pretraining_scenes=12000,data.num_train=2400,data.num_eval=240,trainer.train_steps={steps},"
-                "trainer.eval_every=500,trainer.checkpoint_every=100000,trainer.steps_per_loop=100")
+SMALL_RECIPE = (
+    "data.pretraining_scenes=12000,data.num_train=2400,data.num_eval=240,trainer.train_steps={steps},"
+    "trainer.eval_every=500,trainer.checkpoint_every=100000,trainer.steps_per_loop=100"
+)
 
 
 def open_ended(accuracy):
@@ -43,8 +45,7 @@ def _train(experiment, steps, model_dir, backbone):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment, steps", [("smem_two_hop_synthetic", 1000), ("rdan_synthetic", 1000)])
-def test_attention_models_answer_open_ended_questions_from_the_image(experiment, steps, tmp_path,
-                                                                     pretrained_backbone):
+def test_attention_models_answer_open_ended_questions_from_the_image(experiment, steps, tmp_path, pretrained_backbone):
     metrics = _train(experiment, steps, tmp_path / "run", pretrained_backbone)
     accuracy = metrics["accuracy_per_answer_type"]
     assert open_ended(accuracy) >= 0.7, accuracy  # measured: SMem 0.89 (colour 1.0, shape 0.78)

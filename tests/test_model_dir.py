@@ -27,8 +27,9 @@ pytestmark = pytest.mark.slow
 def _serve(path, questions, images):
     import tensorflow_text  # noqa: F401  (the exported graph's tokenizer ops)
 
-    out = tf.saved_model.load(path).signatures["serving_default"](question=tf.constant(questions),
-                                                                   image=tf.constant(images))
+    out = tf.saved_model.load(path).signatures["serving_default"](
+        question=tf.constant(questions), image=tf.constant(images)
+    )
     return {name: value.numpy() for name, value in out.items()}
 
 
@@ -84,7 +85,9 @@ def test_a_feature_store_run_exports_with_its_extraction_weights_all_under_ram(t
     images = [tf.io.read_file(e.image_path).numpy() for e in examples]
     served = _serve(path, [e.question for e in examples], images)
     grids = extraction_cnn(load_images(tf.constant(images), 64))
-    expected = parts.model({"image_features": grids, "token_ids": task.tokenizer(tf.constant([e.question for e in examples]))})
+    expected = parts.model(
+        {"image_features": grids, "token_ids": task.tokenizer(tf.constant([e.question for e in examples]))}
+    )
     np.testing.assert_allclose(served["attention"], expected["attention"].numpy(), atol=1e-5)
     assert [a.decode() for a in served["answer"]] == [
         task.answers.answers[i] for i in np.argmax(expected["logits"].numpy(), axis=1)
@@ -100,9 +103,18 @@ def test_train_checkpoint_resume_evaluate_and_export_with_every_path_under_ram(c
     model_dir = f"{root}/run"
     train(config, model_dir)
     assert tf.train.latest_checkpoint(f"{model_dir}/checkpoints") == f"{model_dir}/checkpoints/ckpt-4"
-    for name in ("config.json", "vocab.txt", "answers.txt", "best.keras", "best.json", "metrics/eval_00000004.json",
-                 "data/train_questions.json", "data/images/eval/000000.png", "backbone.weights.h5",
-                 "features/train/metadata.json"):
+    for name in (
+        "config.json",
+        "vocab.txt",
+        "answers.txt",
+        "best.keras",
+        "best.json",
+        "metrics/eval_00000004.json",
+        "data/train_questions.json",
+        "data/images/eval/000000.png",
+        "backbone.weights.h5",
+        "features/train/metadata.json",
+    ):
         assert tf.io.gfile.exists(f"{model_dir}/{name}"), name
     assert tf.io.gfile.glob(f"{model_dir}/train/events.out.tfevents.*")
 

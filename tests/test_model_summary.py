@@ -11,11 +11,20 @@ import model_summary  # noqa: E402
 from vqa_tf.models import build_model  # noqa: E402
 
 SMALL = {
-    "smem_vqa": dict(vocab_size=50, num_answers=7, grid_height=3, grid_width=5, feature_dim=16,
-                     embedding_dim=12, max_question_length=25, num_hops=3),
+    "smem_vqa": dict(
+        vocab_size=50,
+        num_answers=7,
+        grid_height=3,
+        grid_width=5,
+        feature_dim=16,
+        embedding_dim=12,
+        max_question_length=25,
+        num_hops=3,
+    ),
     "ibowimg": dict(vocab_size=50, num_answers=7, grid_height=3, grid_width=5, feature_dim=16, embedding_dim=12),
-    "reasoning_dan": dict(vocab_size=50, num_answers=7, grid_height=3, grid_width=5, feature_dim=16,
-                          hidden_dim=12, num_steps=3),
+    "reasoning_dan": dict(
+        vocab_size=50, num_answers=7, grid_height=3, grid_width=5, feature_dim=16, hidden_dim=12, num_steps=3
+    ),
     "matching_dan": dict(vocab_size=50, grid_height=3, grid_width=5, feature_dim=16, hidden_dim=12, num_steps=1),
 }
 

@@ -88,8 +88,7 @@ def test_position_weighted_bag_of_words(rng):
     mask = _mask(lengths, 5)
     layer = _randomized(layers.BagOfWords(max_length=7, use_bias=True), words, mask)
     expected = [
-        ref.position_weighted_bow(_np(words[b]), _np(layer.position_weights), _np(layer.bias))
-        for b in range(3)
+        ref.position_weighted_bow(_np(words[b]), _np(layer.position_weights), _np(layer.bias)) for b in range(3)
     ]
     np.testing.assert_allclose(_np(layer(words, mask)), np.stack(expected), **TOL)
 
@@ -100,8 +99,22 @@ def test_dan_text_encoder_ragged(rng):
     encoded, mask = encoder(ids)
     p = {
         "embeddings": _np(encoder.word_embedding.embeddings),
-        "lstm_forward": tuple(_np(w) for w in (encoder.lstm.forward_layer.cell.kernel, encoder.lstm.forward_layer.cell.recurrent_kernel, encoder.lstm.forward_layer.cell.bias)),
-        "lstm_backward": tuple(_np(w) for w in (encoder.lstm.backward_layer.cell.kernel, encoder.lstm.backward_layer.cell.recurrent_kernel, encoder.lstm.backward_layer.cell.bias)),
+        "lstm_forward": tuple(
+            _np(w)
+            for w in (
+                encoder.lstm.forward_layer.cell.kernel,
+                encoder.lstm.forward_layer.cell.recurrent_kernel,
+                encoder.lstm.forward_layer.cell.bias,
+            )
+        ),
+        "lstm_backward": tuple(
+            _np(w)
+            for w in (
+                encoder.lstm.backward_layer.cell.kernel,
+                encoder.lstm.backward_layer.cell.recurrent_kernel,
+                encoder.lstm.backward_layer.cell.bias,
+            )
+        ),
     }
     for b in range(3):
         expected = ref.dan_text_encoder(p, ids[b])

@@ -35,9 +35,16 @@ def _flags(folder, images_train=None):
 def test_the_own_data_recipe_trains_on_a_vqa_format_directory_and_leaves_chance(own_data, tmp_path):
     model_dir = tmp_path / "run"
     steps = 1000
-    done = run([*program("trainers.train_vqa"), "--experiment=vqa_own_data", f"--model_dir={model_dir}",
-                *_flags(own_data), f"--params_override=trainer.train_epochs=0,trainer.train_steps={steps},"
-                                   f"trainer.eval_every={steps}"], timeout=1200)
+    done = run(
+        [
+            *program("trainers.train_vqa"),
+            "--experiment=vqa_own_data",
+            f"--model_dir={model_dir}",
+            *_flags(own_data),
+            f"--params_override=trainer.train_epochs=0,trainer.train_steps={steps},trainer.eval_every={steps}",
+        ],
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.load(open(model_dir / "metrics" / f"eval_{steps:08d}.json"))
     accuracy = metrics["accuracy_per_answer_type"]
@@ -50,11 +57,21 @@ def test_the_own_data_recipe_trains_on_a_vqa_format_directory_and_leaves_chance(
 
 def test_an_image_directory_is_refused_before_training_with_the_pattern_form(own_data, tmp_path):
     images = f"{own_data}/images/train"
-    with pytest.raises(DataError, match=r"must name each image through one \{image_id\} field .* give "
-                                        r"'.*/images/train/COCO_train2014_\{image_id:012d\}\.jpg'"):
+    with pytest.raises(
+        DataError,
+        match=r"must name each image through one \{image_id\} field .* give "
+        r"'.*/images/train/COCO_train2014_\{image_id:012d\}\.jpg'",
+    ):
         read_vqa(f"{own_data}/train_questions.json", images, f"{own_data}/train_annotations.json")
-    done = run([*program("trainers.train_vqa"), "--experiment=vqa_own_data", f"--model_dir={tmp_path / 'run'}",
-                *_flags(own_data, images_train=images)], timeout=600)
+    done = run(
+        [
+            *program("trainers.train_vqa"),
+            "--experiment=vqa_own_data",
+            f"--model_dir={tmp_path / 'run'}",
+            *_flags(own_data, images_train=images),
+        ],
+        timeout=600,
+    )
     assert done.returncode != 0
     assert "must name each image through one {image_id} field" in done.stderr
     assert not os.path.exists(tmp_path / "run" / "checkpoints")

@@ -54,8 +54,9 @@ def test_vqa_preset_trains_and_evaluates_on_fixture_files(tmp_path, experiment):
     config.data.train_data, config.data.train_annotations, config.data.train_images = train_split
     config.data.eval_data, config.data.eval_annotations, config.data.eval_images = val_split
     if config.data.input == "features":  # r-DAN; SMem trains its CNN with the model
-        config.data.train_features = _features(config, "vqa", train_split[0], train_split[2],
-                                               str(tmp_path / "features_train"))
+        config.data.train_features = _features(
+            config, "vqa", train_split[0], train_split[2], str(tmp_path / "features_train")
+        )
         config.data.eval_features = _features(config, "vqa", val_split[0], val_split[2], str(tmp_path / "features_val"))
     model_dir = str(tmp_path / "model")
     metrics = train(config, model_dir)
@@ -68,14 +69,19 @@ def test_vqa_preset_trains_and_evaluates_on_fixture_files(tmp_path, experiment):
 @pytest.mark.slow
 def test_mdan_preset_trains_and_evaluates_on_fixture_files(tmp_path):
     config = apply_overrides(get_experiment("mdan_resnet152_flickr30k"), FEW_STEPS)
-    captions = ["a dog runs on the grass .", "two people ride bikes .", "a red car parked outside .",
-                "a child holds a balloon .", "a cat sleeps on a sofa ."]
+    captions = [
+        "a dog runs on the grass .",
+        "two people ride bikes .",
+        "a red car parked outside .",
+        "a child holds a balloon .",
+        "a cat sleeps on a sofa .",
+    ]
     records = []
     for imgid in range(6):
         filename = f"{1000 + imgid}.jpg"
         write_image(tmp_path / "flickr30k-images" / filename, size=(120, 160))
         split = "train" if imgid < 4 else "test"
-        records.append(karpathy_image(imgid, filename, captions[imgid % 5:] + captions[: imgid % 5], split=split))
+        records.append(karpathy_image(imgid, filename, captions[imgid % 5 :] + captions[: imgid % 5], split=split))
     data = write_json(tmp_path / "dataset_flickr30k.json", {"dataset": "flickr30k", "images": records})
     images = str(tmp_path / "flickr30k-images")
     config.data.train_data, config.data.train_images = data, images

@@ -21,11 +21,20 @@ def test_the_papers_sampled_negatives_draw_one_negative_caption_and_image_per_pa
     similarity = rng.normal(scale=3.0, size=(6, 6)).astype("float64")
     ids = list(range(6)) if image_ids is None else image_ids
     terms = ref.hinge_terms(similarity, 2.0, ids)  # {pair: (caption terms, image terms)} over its negatives
-    draws = np.stack([
-        np.asarray(bidirectional_ranking_loss(similarity.astype("float32"), 2.0, "sampled",
-                                              None if image_ids is None else np.array(image_ids), seed=draw))
-        for draw in range(400)
-    ])
+    draws = np.stack(
+        [
+            np.asarray(
+                bidirectional_ranking_loss(
+                    similarity.astype("float32"),
+                    2.0,
+                    "sampled",
+                    None if image_ids is None else np.array(image_ids),
+                    seed=draw,
+                )
+            )
+            for draw in range(400)
+        ]
+    )
     for i, (to_captions, to_images) in terms.items():
         possible = {round(a + b, 4) for a in to_captions for b in to_images}
         assert {round(float(x), 4) for x in draws[:, i]} <= possible, i
@@ -45,8 +54,9 @@ def test_ranking_loss_hand_worked():
     # 2 − 5 + 4 = 1; image negative S[1,0] = 1 gives 2 − 5 + 1 < 0, so 0. Pair 1 (positive 3):
     # caption negative S[1,0] = 1 gives 0; image negative S[0,1] = 4 gives 2 − 3 + 4 = 3.
     similarity = np.array([[5.0, 4.0], [1.0, 3.0]], "float32")
-    np.testing.assert_allclose(np.asarray(bidirectional_ranking_loss(similarity, margin=2.0, negatives="all")),
-                               [1.0, 3.0])
+    np.testing.assert_allclose(
+        np.asarray(bidirectional_ranking_loss(similarity, margin=2.0, negatives="all")), [1.0, 3.0]
+    )
 
 
 def test_other_captions_of_the_same_image_are_never_negatives():
@@ -54,7 +64,8 @@ def test_other_captions_of_the_same_image_are_never_negatives():
     # image 0) would cost pair 0 a hinge of 2 − 5 + 4.5 = 1.5; as a positive it costs nothing.
     similarity = np.array([[5.0, 4.5, 0.0], [4.5, 5.0, 0.0], [0.0, 0.0, 5.0]], "float32")
     unmasked = np.asarray(bidirectional_ranking_loss(similarity, margin=2.0, negatives="all"))
-    masked = np.asarray(bidirectional_ranking_loss(similarity, margin=2.0, negatives="all",
-                                                   image_ids=np.array([7, 7, 8])))
+    masked = np.asarray(
+        bidirectional_ranking_loss(similarity, margin=2.0, negatives="all", image_ids=np.array([7, 7, 8]))
+    )
     np.testing.assert_allclose(unmasked, [3.0, 3.0, 0.0])
     np.testing.assert_allclose(masked, [0.0, 0.0, 0.0])

@@ -41,8 +41,10 @@ def test_verify_image_file_accepts_png_and_jpeg(tmp_path, name):
 
 def test_verify_image_file_missing(tmp_path):
     path = str(tmp_path / "none.png")
-    assert_data_error(lambda: verify_image_file(path, "question_id 42 in q.json"),
-                      f"missing image file {path} for question_id 42 in q.json")
+    assert_data_error(
+        lambda: verify_image_file(path, "question_id 42 in q.json"),
+        f"missing image file {path} for question_id 42 in q.json",
+    )
 
 
 def test_verify_image_file_directory_is_missing(tmp_path):
@@ -59,8 +61,9 @@ def test_verify_image_file_truncated(tmp_path, name):
 
 def test_verify_image_file_not_an_image(tmp_path):
     path = write_text(tmp_path / "a.png", "<html>not found</html>")
-    assert_data_error(lambda: verify_image_file(path, "image 3"),
-                      f"corrupt image file {path} for image 3: not a JPEG or PNG file")
+    assert_data_error(
+        lambda: verify_image_file(path, "image 3"), f"corrupt image file {path} for image 3: not a JPEG or PNG file"
+    )
 
 
 # --- VQA -----------------------------------------------------------------------------------------
@@ -75,8 +78,9 @@ def vqa(tmp_path):
     write_image(tmp_path / "images" / PATTERN.format(image_id=9))
     write_image(tmp_path / "images" / PATTERN.format(image_id=25))
     files = {
-        "questions": vqa_questions((90, 9, "What color is the bus?"), (91, 9, "Is it raining?"),
-                                   (250, 25, "How many cars?")),
+        "questions": vqa_questions(
+            (90, 9, "What color is the bus?"), (91, 9, "Is it raining?"), (250, 25, "How many cars?")
+        ),
         "annotations": vqa_annotations((90, 9, TEN), (91, 9, ("no",) * 10), (250, 25, ("2",) * 9 + ("3",))),
     }
 
@@ -85,8 +89,12 @@ def vqa(tmp_path):
         for name, edit in edits.items():
             edit(files[name])
         paths = {name: write_json(tmp_path / f"{name}.json", value) for name, value in files.items()}
-        return read_vqa(paths["questions"], str(tmp_path / "images" / PATTERN),
-                        paths["annotations"] if annotated else None, check_images=check_images)
+        return read_vqa(
+            paths["questions"],
+            str(tmp_path / "images" / PATTERN),
+            paths["annotations"] if annotated else None,
+            check_images=check_images,
+        )
 
     read.dir = tmp_path
     read.questions, read.annotations = str(tmp_path / "questions.json"), str(tmp_path / "annotations.json")
@@ -97,8 +105,13 @@ def test_reads_official_vqa_files(vqa):
     examples = vqa()
     assert [e.question_id for e in examples] == [90, 91, 250]
     assert examples[0] == VQAExample(
-        question_id=90, image_id=9, image_path=str(vqa.dir / "images" / "COCO_train2014_000000000009.jpg"),
-        question="What color is the bus?", answers=TEN, answer_type="other", question_type="what color is",
+        question_id=90,
+        image_id=9,
+        image_path=str(vqa.dir / "images" / "COCO_train2014_000000000009.jpg"),
+        question="What color is the bus?",
+        answers=TEN,
+        answer_type="other",
+        question_type="what color is",
     )
     assert examples[2].answers == ("2",) * 9 + ("3",)
 
@@ -111,8 +124,16 @@ def test_reads_vqa_questions_without_annotations(vqa):
 
 def test_vqa_round_trip_with_evidence_masks(tmp_path):
     examples = [
-        VQAExample(0, 5, str(tmp_path / "img" / "5.png"), "is there a square on the top?", ("yes",),
-                   "absolute_position", "is there", str(tmp_path / "data" / "masks" / "0.png")),
+        VQAExample(
+            0,
+            5,
+            str(tmp_path / "img" / "5.png"),
+            "is there a square on the top?",
+            ("yes",),
+            "absolute_position",
+            "is there",
+            str(tmp_path / "data" / "masks" / "0.png"),
+        ),
         VQAExample(1, 6, str(tmp_path / "img" / "6.png"), "what is left of the circle?", ("square",)),
     ]
     for path in [e.image_path for e in examples] + [examples[0].evidence_mask_path]:
@@ -131,13 +152,18 @@ def test_vqa_writer_annotation_fields(tmp_path):
     assert annotation["multiple_choice_answer"] == "blue"  # the first of the tie
     assert annotation["answers"][4] == {"answer": "green", "answer_confidence": "yes", "answer_id": 5}
     assert set(json.loads((tmp_path / "q.json").read_text())) == {
-        "info", "task_type", "data_type", "data_subtype", "license", "questions"}
+        "info",
+        "task_type",
+        "data_type",
+        "data_subtype",
+        "license",
+        "questions",
+    }
 
 
 def test_vqa_writer_refuses_to_annotate_an_unanswered_example(tmp_path):
     with pytest.raises(ValueError, match="question_id 3 has no answers"):
-        write_vqa_json([VQAExample(3, 4, "4.jpg", "what?")], str(tmp_path / "q.json"),
-                       str(tmp_path / "a.json"))
+        write_vqa_json([VQAExample(3, 4, "4.jpg", "what?")], str(tmp_path / "q.json"), str(tmp_path / "a.json"))
     assert not (tmp_path / "q.json").exists()
 
 
@@ -153,31 +179,40 @@ def test_vqa_missing_question_file(vqa):
 
 
 def test_vqa_missing_top_level_key(vqa):
-    assert_data_error(lambda: vqa(questions=lambda q: q.pop("questions")),
-                      f"{vqa.questions} (top level): missing field 'questions'")
+    assert_data_error(
+        lambda: vqa(questions=lambda q: q.pop("questions")), f"{vqa.questions} (top level): missing field 'questions'"
+    )
 
 
 def test_vqa_missing_annotations_key(vqa):
-    assert_data_error(lambda: vqa(annotations=lambda a: a.pop("annotations")),
-                      f"{vqa.annotations} (top level): missing field 'annotations'")
+    assert_data_error(
+        lambda: vqa(annotations=lambda a: a.pop("annotations")),
+        f"{vqa.annotations} (top level): missing field 'annotations'",
+    )
 
 
 def test_vqa_question_missing_field(vqa):
-    assert_data_error(lambda: vqa(questions=lambda q: q["questions"][1].pop("question")),
-                      f"question 1 (question_id 91) in {vqa.questions}: missing field 'question'")
+    assert_data_error(
+        lambda: vqa(questions=lambda q: q["questions"][1].pop("question")),
+        f"question 1 (question_id 91) in {vqa.questions}: missing field 'question'",
+    )
 
 
 def test_vqa_question_id_of_wrong_type(vqa):
     def edit(questions):
         questions["questions"][2]["question_id"] = "250"
 
-    assert_data_error(lambda: vqa(questions=edit),
-                      f"question 2 in {vqa.questions}: field 'question_id' should be an integer, got '250'")
+    assert_data_error(
+        lambda: vqa(questions=edit),
+        f"question 2 in {vqa.questions}: field 'question_id' should be an integer, got '250'",
+    )
 
 
 def test_vqa_question_record_not_an_object(vqa):
-    assert_data_error(lambda: vqa(questions=lambda q: q["questions"].append("Is it?")),
-                      f"question 3 in {vqa.questions}: should be an object")
+    assert_data_error(
+        lambda: vqa(questions=lambda q: q["questions"].append("Is it?")),
+        f"question 3 in {vqa.questions}: should be an object",
+    )
 
 
 @pytest.mark.parametrize("text", ["", "  \t"])
@@ -185,59 +220,65 @@ def test_vqa_empty_question(vqa, text):
     def edit(questions):
         questions["questions"][0]["question"] = text
 
-    assert_data_error(lambda: vqa(questions=edit),
-                      f"question 0 (question_id 90) in {vqa.questions}: empty question")
+    assert_data_error(lambda: vqa(questions=edit), f"question 0 (question_id 90) in {vqa.questions}: empty question")
 
 
 def test_vqa_duplicate_question_id(vqa):
     def edit(questions):
         questions["questions"][2]["question_id"] = 90
 
-    assert_data_error(lambda: vqa(questions=edit, check_images=False),
-                      f"question 2 (question_id 90) in {vqa.questions}: duplicate question_id")
+    assert_data_error(
+        lambda: vqa(questions=edit, check_images=False),
+        f"question 2 (question_id 90) in {vqa.questions}: duplicate question_id",
+    )
 
 
 def test_vqa_question_without_annotation(vqa):
-    assert_data_error(lambda: vqa(annotations=lambda a: a["annotations"].pop(1)),
-                      f"question 1 (question_id 91) in {vqa.questions}: no annotation in "
-                      f"{vqa.annotations}")
+    assert_data_error(
+        lambda: vqa(annotations=lambda a: a["annotations"].pop(1)),
+        f"question 1 (question_id 91) in {vqa.questions}: no annotation in {vqa.annotations}",
+    )
 
 
 def test_vqa_annotation_without_question(vqa):
-    assert_data_error(lambda: vqa(questions=lambda q: q["questions"].pop(2)),
-                      f"annotation 2 (question_id 250) in {vqa.annotations}: no question with this "
-                      f"question_id in {vqa.questions}")
+    assert_data_error(
+        lambda: vqa(questions=lambda q: q["questions"].pop(2)),
+        f"annotation 2 (question_id 250) in {vqa.annotations}: no question with this question_id in {vqa.questions}",
+    )
 
 
 def test_vqa_annotation_for_another_image(vqa):
     def edit(annotations):
         annotations["annotations"][1]["image_id"] = 25
 
-    assert_data_error(lambda: vqa(annotations=edit),
-                      f"annotation 1 (question_id 91) in {vqa.annotations}: image_id 25 differs "
-                      "from the question's 9")
+    assert_data_error(
+        lambda: vqa(annotations=edit),
+        f"annotation 1 (question_id 91) in {vqa.annotations}: image_id 25 differs from the question's 9",
+    )
 
 
 def test_vqa_annotation_missing_field(vqa):
-    assert_data_error(lambda: vqa(annotations=lambda a: a["annotations"][0].pop("answer_type")),
-                      f"annotation 0 (question_id 90) in {vqa.annotations}: missing field 'answer_type'")
+    assert_data_error(
+        lambda: vqa(annotations=lambda a: a["annotations"][0].pop("answer_type")),
+        f"annotation 0 (question_id 90) in {vqa.annotations}: missing field 'answer_type'",
+    )
 
 
 def test_vqa_annotation_without_answers(vqa):
     def edit(annotations):
         annotations["annotations"][0]["answers"] = []
 
-    assert_data_error(lambda: vqa(annotations=edit),
-                      f"annotation 0 (question_id 90) in {vqa.annotations}: no answers")
+    assert_data_error(lambda: vqa(annotations=edit), f"annotation 0 (question_id 90) in {vqa.annotations}: no answers")
 
 
 def test_vqa_answer_of_wrong_type(vqa):
     def edit(annotations):
         annotations["annotations"][2]["answers"][9]["answer"] = 3
 
-    assert_data_error(lambda: vqa(annotations=edit),
-                      f"answer 9 of annotation 2 (question_id 250) in {vqa.annotations}: "
-                      "field 'answer' should be a string, got 3")
+    assert_data_error(
+        lambda: vqa(annotations=edit),
+        f"answer 9 of annotation 2 (question_id 250) in {vqa.annotations}: field 'answer' should be a string, got 3",
+    )
 
 
 def test_vqa_missing_image(vqa):
@@ -256,9 +297,11 @@ def test_vqa_missing_evidence_mask(vqa):
     def edit(annotations):
         annotations["annotations"][1]["evidence_mask"] = "masks/91.png"
 
-    assert_data_error(lambda: vqa(annotations=edit),
-                      f"missing image file {vqa.dir / 'masks' / '91.png'} for the evidence mask of "
-                      f"question_id 91 in {vqa.annotations}")
+    assert_data_error(
+        lambda: vqa(annotations=edit),
+        f"missing image file {vqa.dir / 'masks' / '91.png'} for the evidence mask of "
+        f"question_id 91 in {vqa.annotations}",
+    )
 
 
 # --- DAQUAR --------------------------------------------------------------------------------------
@@ -290,7 +333,9 @@ def daquar(tmp_path):
 def test_reads_daquar(daquar):
     examples = daquar(DAQUAR_TEXT.replace("\n", "\r\n") + "\n")  # Windows line ends and a trailing blank line
     assert examples[1] == VQAExample(
-        question_id=1, image_id=10, image_path=str(daquar.images / "image10.png"),
+        question_id=1,
+        image_id=10,
+        image_path=str(daquar.images / "image10.png"),
         question="what is on the floor on the right side of the image10 behind the door frame ?",
         answers=("garbage_bin",),
     )
@@ -320,36 +365,45 @@ def test_daquar_round_trip(tmp_path):
     assert read_daquar(path, str(images)) == examples
 
 
-@pytest.mark.parametrize("example", [
-    VQAExample(0, 1, "image1.png", "what is it", ("cup",)),
-    VQAExample(0, 1, "image1.png", "what is it ?", ("cup", "mug")),
-    VQAExample(0, 1, "image1.png", "what is it ?", ("cup\nmug",)),
-])
+@pytest.mark.parametrize(
+    "example",
+    [
+        VQAExample(0, 1, "image1.png", "what is it", ("cup",)),
+        VQAExample(0, 1, "image1.png", "what is it ?", ("cup", "mug")),
+        VQAExample(0, 1, "image1.png", "what is it ?", ("cup\nmug",)),
+    ],
+)
 def test_daquar_writer_refuses_what_the_format_cannot_hold(tmp_path, example):
     with pytest.raises(ValueError, match="question_id 0: DAQUAR needs"):
         write_daquar([example], str(tmp_path / "qa.txt"))
 
 
 def test_daquar_odd_number_of_lines(daquar):
-    assert_data_error(lambda: daquar(DAQUAR_TEXT + "how many chairs are there in the image3 ?\n"),
-                      f"question 3 (line 7) in {daquar.path}: no answer line after the question")
+    assert_data_error(
+        lambda: daquar(DAQUAR_TEXT + "how many chairs are there in the image3 ?\n"),
+        f"question 3 (line 7) in {daquar.path}: no answer line after the question",
+    )
 
 
 def test_daquar_empty_answer(daquar):
-    assert_data_error(lambda: daquar(DAQUAR_TEXT.replace("desk\n", "  \n")),
-                      f"question 0 (line 1) in {daquar.path}: empty answer on line 2")
+    assert_data_error(
+        lambda: daquar(DAQUAR_TEXT.replace("desk\n", "  \n")),
+        f"question 0 (line 1) in {daquar.path}: empty answer on line 2",
+    )
 
 
 def test_daquar_question_without_image(daquar):
-    assert_data_error(lambda: daquar(DAQUAR_TEXT.replace(" in the image3 ?\nbook", " ?\nbook")),
-                      f"question 2 (line 5) in {daquar.path}: the question does not end with "
-                      "'in the imageN ?'")
+    assert_data_error(
+        lambda: daquar(DAQUAR_TEXT.replace(" in the image3 ?\nbook", " ?\nbook")),
+        f"question 2 (line 5) in {daquar.path}: the question does not end with 'in the imageN ?'",
+    )
 
 
 @pytest.mark.parametrize("question", ["", "in the image3 ?"])
 def test_daquar_empty_question(daquar, question):
-    assert_data_error(lambda: daquar(DAQUAR_TEXT + f"{question}\nchair\n"),
-                      f"question 3 (line 7) in {daquar.path}: empty question")
+    assert_data_error(
+        lambda: daquar(DAQUAR_TEXT + f"{question}\nchair\n"), f"question 3 (line 7) in {daquar.path}: empty question"
+    )
 
 
 def test_daquar_not_utf8(daquar):
@@ -363,8 +417,7 @@ def test_daquar_missing_file(daquar):
 
 def test_daquar_missing_image(daquar):
     (daquar.images / "image10.png").unlink()
-    assert_data_error(daquar,
-                      f"missing image file {daquar.images / 'image10.png'} for question 1 in {daquar.path}")
+    assert_data_error(daquar, f"missing image file {daquar.images / 'image10.png'} for question 1 in {daquar.path}")
 
 
 def test_daquar_corrupt_image(daquar):
@@ -400,21 +453,24 @@ def karpathy(tmp_path):
 
 def test_reads_flickr30k_split(karpathy):
     examples = karpathy()
-    assert examples[0] == CaptionExample(0, str(karpathy.root / "1000092795.jpg"),
-                                         ("Two young guys with shaggy hair.", "Two friends."), "train")
+    assert examples[0] == CaptionExample(
+        0, str(karpathy.root / "1000092795.jpg"), ("Two young guys with shaggy hair.", "Two friends."), "train"
+    )
     assert [e.split for e in examples] == ["train", "test", "val"]
     assert [e.image_id for e in karpathy(splits="test")] == [1]
     assert [e.image_id for e in karpathy(splits=("train", "val"))] == [0, 2]
 
 
 def test_reads_coco_split_with_cocoid_and_filepath(tmp_path):
-    image = karpathy_image(0, "COCO_val2014_000000391895.jpg", ["A man riding a bike."], "restval",
-                           filepath="val2014", cocoid=391895)
+    image = karpathy_image(
+        0, "COCO_val2014_000000391895.jpg", ["A man riding a bike."], "restval", filepath="val2014", cocoid=391895
+    )
     write_image(tmp_path / "coco" / "val2014" / image["filename"])
     path = write_json(tmp_path / "dataset_coco.json", {"dataset": "coco", "images": [image]})
     assert read_karpathy_json(path, str(tmp_path / "coco")) == [
-        CaptionExample(391895, str(tmp_path / "coco" / "val2014" / image["filename"]),
-                       ("A man riding a bike.",), "restval")
+        CaptionExample(
+            391895, str(tmp_path / "coco" / "val2014" / image["filename"]), ("A man riding a bike.",), "restval"
+        )
     ]
 
 
@@ -435,53 +491,60 @@ def test_karpathy_round_trip(tmp_path):
 
 def test_karpathy_writer_refuses_images_outside_the_root(tmp_path):
     with pytest.raises(ValueError, match="image_id 3: /elsewhere/3.png is not under"):
-        write_karpathy_json([CaptionExample(3, "/elsewhere/3.png", ("A cat.",))], str(tmp_path / "c.json"),
-                            str(tmp_path))
+        write_karpathy_json(
+            [CaptionExample(3, "/elsewhere/3.png", ("A cat.",))], str(tmp_path / "c.json"), str(tmp_path)
+        )
 
 
 def test_karpathy_malformed_json(karpathy):
     path = write_text(karpathy.root.parent / "bad.json", '{"images": [\n{"filename": "a.jpg" "imgid": 0}]}')
-    assert_data_error(lambda: read_karpathy_json(path, str(karpathy.root)),
-                      f"malformed JSON in {path}: line 2 column 22: Expecting ','")
+    assert_data_error(
+        lambda: read_karpathy_json(path, str(karpathy.root)),
+        f"malformed JSON in {path}: line 2 column 22: Expecting ','",
+    )
 
 
 def test_karpathy_missing_top_level_key(karpathy):
-    assert_data_error(lambda: karpathy(lambda v: v.pop("images")),
-                      f"{karpathy.path} (top level): missing field 'images'")
+    assert_data_error(
+        lambda: karpathy(lambda v: v.pop("images")), f"{karpathy.path} (top level): missing field 'images'"
+    )
 
 
 def test_karpathy_image_missing_field(karpathy):
-    assert_data_error(lambda: karpathy(lambda v: v["images"][1].pop("filename")),
-                      f"image 1 (imgid 1) in {karpathy.path}: missing field 'filename'")
+    assert_data_error(
+        lambda: karpathy(lambda v: v["images"][1].pop("filename")),
+        f"image 1 (imgid 1) in {karpathy.path}: missing field 'filename'",
+    )
 
 
 def test_karpathy_split_of_wrong_type(karpathy):
     def edit(value):
         value["images"][2]["split"] = ["val"]
 
-    assert_data_error(lambda: karpathy(edit),
-                      f"image 2 (imgid 2) in {karpathy.path}: field 'split' should be a string, got ['val']")
+    assert_data_error(
+        lambda: karpathy(edit), f"image 2 (imgid 2) in {karpathy.path}: field 'split' should be a string, got ['val']"
+    )
 
 
 def test_karpathy_sentence_missing_raw(karpathy):
-    assert_data_error(lambda: karpathy(lambda v: v["images"][0]["sentences"][1].pop("raw")),
-                      f"sentence 1 of image 0 (imgid 0) in {karpathy.path}: missing field 'raw'")
+    assert_data_error(
+        lambda: karpathy(lambda v: v["images"][0]["sentences"][1].pop("raw")),
+        f"sentence 1 of image 0 (imgid 0) in {karpathy.path}: missing field 'raw'",
+    )
 
 
 def test_karpathy_image_without_captions(karpathy):
     def edit(value):
         value["images"][1]["sentences"] = []
 
-    assert_data_error(lambda: karpathy(edit, splits="train"),
-                      f"image 1 (imgid 1) in {karpathy.path}: no captions")
+    assert_data_error(lambda: karpathy(edit, splits="train"), f"image 1 (imgid 1) in {karpathy.path}: no captions")
 
 
 def test_karpathy_empty_caption(karpathy):
     def edit(value):
         value["images"][2]["sentences"][0]["raw"] = " "
 
-    assert_data_error(lambda: karpathy(edit),
-                      f"sentence 0 of image 2 (imgid 2) in {karpathy.path}: empty caption")
+    assert_data_error(lambda: karpathy(edit), f"sentence 0 of image 2 (imgid 2) in {karpathy.path}: empty caption")
 
 
 def test_karpathy_duplicate_image_id(karpathy):

@@ -5,11 +5,13 @@ from vqa_tf.metrics import image_to_text_ranks, rank_metrics, retrieval_metrics,
 
 # 3 images with 2 captions each; row = image, column = caption.
 CAPTION_TO_IMAGE = [0, 0, 1, 1, 2, 2]
-SIMILARITY = np.array([
-    [0.9, 0.2, 0.5, 0.1, 0.3, 0.0],
-    [0.8, 0.7, 0.6, 0.75, 0.1, 0.2],
-    [0.4, 0.95, 0.9, 0.85, 0.3, 0.2],
-])
+SIMILARITY = np.array(
+    [
+        [0.9, 0.2, 0.5, 0.1, 0.3, 0.0],
+        [0.8, 0.7, 0.6, 0.75, 0.1, 0.2],
+        [0.4, 0.95, 0.9, 0.85, 0.3, 0.2],
+    ]
+)
 
 
 def test_image_to_text_ranks_by_best_own_caption():

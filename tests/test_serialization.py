@@ -71,17 +71,13 @@ def fresh_process_results(tmp_path_factory):
         arrays = inputs if isinstance(inputs, dict) else {str(i): v for i, v in enumerate(inputs)}
         np.savez(directory / f"{name}.inputs.npz", **arrays)
     script = Path(__file__).with_name("fresh_process_load.py")
-    done = subprocess.run(
-        [sys.executable, str(script), str(directory)], capture_output=True, text=True, timeout=300
-    )
+    done = subprocess.run([sys.executable, str(script), str(directory)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return directory, expected
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name", [f"layer_{n}" for n in sorted(LAYER_CASES)] + [f"model_{n}" for n in MODEL_NAMES]
-)
+@pytest.mark.parametrize("name", [f"layer_{n}" for n in sorted(LAYER_CASES)] + [f"model_{n}" for n in MODEL_NAMES])
 def test_keras_file_round_trip_in_fresh_process(fresh_process_results, name):
     directory, expected = fresh_process_results
     loaded = np.load(directory / f"{name}.outputs.npz")

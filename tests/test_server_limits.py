@@ -32,11 +32,17 @@ MAX_TENSOR_ELEMENTS = MAX_ELEMENTS // 2 + 1  # above the "one value" case below,
 @pytest.fixture(scope="module")
 def local(smem_export, tmp_path_factory):
     base = base_with(tmp_path_factory.mktemp("served"), smem_export[1], 1)
-    running = Server("local", f"--model_name={MODEL}", f"--model_base_path={base}",
-                     f"--rest_api_timeout_in_ms={TIMEOUT_MS}", f"--rest_api_max_body_bytes={MAX_BODY}",
-                     f"--grpc_max_message_bytes={MAX_MESSAGE}", "--rest_api_num_threads=4",
-                     f"--max_tensor_elements={MAX_TENSOR_ELEMENTS}",
-                     log_dir=str(tmp_path_factory.mktemp("logs")))
+    running = Server(
+        "local",
+        f"--model_name={MODEL}",
+        f"--model_base_path={base}",
+        f"--rest_api_timeout_in_ms={TIMEOUT_MS}",
+        f"--rest_api_max_body_bytes={MAX_BODY}",
+        f"--grpc_max_message_bytes={MAX_MESSAGE}",
+        "--rest_api_num_threads=4",
+        f"--max_tensor_elements={MAX_TENSOR_ELEMENTS}",
+        log_dir=str(tmp_path_factory.mktemp("logs")),
+    )
     running.wait_for_version(MODEL, 1)
     yield running
     running.stop()
@@ -93,16 +99,30 @@ def declared_not_sent(grid):
     question = tensor(types_pb2.DT_STRING, [1], string_val=[b"is there a red square?"])
     return {
         # measured: 125 bytes declaring 327 MB of float features; TensorFlow's make_ndarray took 13 s and 2.5 GB
-        "features": (predict_request("serve_features", question=question,
-                                     image_features=tensor(types_pb2.DT_FLOAT, [20000, 8, 8, 64])), ["image_features"]),
+        "features": (
+            predict_request(
+                "serve_features", question=question, image_features=tensor(types_pb2.DT_FLOAT, [20000, 8, 8, 64])
+            ),
+            ["image_features"],
+        ),
         # measured: 422 bytes declaring 20000 questions and images, one value each; padded out, 26 s and 9 GB
-        "strings": (predict_request("serving_default",
-                                    question=tensor(types_pb2.DT_STRING, [20000], string_val=question.string_val),
-                                    image=tensor(types_pb2.DT_STRING, [20000], string_val=[png])), ["question", "image"]),
+        "strings": (
+            predict_request(
+                "serving_default",
+                question=tensor(types_pb2.DT_STRING, [20000], string_val=question.string_val),
+                image=tensor(types_pb2.DT_STRING, [20000], string_val=[png]),
+            ),
+            ["question", "image"],
+        ),
         # one value for this model's grid: TensorFlow repeats it into 128 MB of float32
-        "one value": (predict_request("serve_features", question=question,
-                                      image_features=tensor(types_pb2.DT_FLOAT, [rows, *grid], float_val=[0.5])),
-                      ["image_features"]),
+        "one value": (
+            predict_request(
+                "serve_features",
+                question=question,
+                image_features=tensor(types_pb2.DT_FLOAT, [rows, *grid], float_val=[0.5]),
+            ),
+            ["image_features"],
+        ),
     }
 
 
@@ -127,8 +147,11 @@ def test_a_tensor_its_values_do_not_fill_is_refused_cheaply(local, reference, gr
 
 def test_a_tensor_over_the_element_limit_flag_is_refused(local, grid):
     rows = MAX_ELEMENTS // math.prod(grid)
-    request = predict_request("serve_features", question=tensor(types_pb2.DT_STRING, [1], string_val=[b"a question"]),
-                              image_features=tensor(types_pb2.DT_FLOAT, [rows, *grid], float_val=[0.5]))
+    request = predict_request(
+        "serve_features",
+        question=tensor(types_pb2.DT_STRING, [1], string_val=[b"a question"]),
+        image_features=tensor(types_pb2.DT_FLOAT, [rows, *grid], float_val=[0.5]),
+    )
     with pytest.raises(ServingError) as error:
         assert_cheap(local, lambda: local.grpc.send(request))
     assert error.value.code.name == "INVALID_ARGUMENT"
@@ -136,7 +159,9 @@ def test_a_tensor_over_the_element_limit_flag_is_refused(local, grid):
 
 
 def test_a_grpc_message_above_the_limit_is_refused(local):
-    request = predict_request("serving_default", question=tensor(types_pb2.DT_STRING, [1], string_val=[b"x" * MAX_MESSAGE]))
+    request = predict_request(
+        "serving_default", question=tensor(types_pb2.DT_STRING, [1], string_val=[b"x" * MAX_MESSAGE])
+    )
     with pytest.raises(ServingError) as error:
         local.grpc.send(request)
     assert error.value.code.name == "RESOURCE_EXHAUSTED"
@@ -222,8 +247,13 @@ def test_a_body_sent_after_100_continue_is_answered(local):
 def test_concurrent_rpcs_above_the_limit_are_refused(smem_export, tmp_path, reference):
     """Local flag: with --grpc_max_concurrent_rpcs=1 some of 16 simultaneous requests are refused."""
     base = base_with(tmp_path, smem_export[1], 1)
-    server = Server("local", f"--model_name={MODEL}", f"--model_base_path={base}", "--grpc_max_concurrent_rpcs=1",
-                    log_dir=str(tmp_path))
+    server = Server(
+        "local",
+        f"--model_name={MODEL}",
+        f"--model_base_path={base}",
+        "--grpc_max_concurrent_rpcs=1",
+        log_dir=str(tmp_path),
+    )
     try:
         server.wait_for_version(MODEL, 1)
         inputs = {name: values * 8 for name, values in reference[0].items()}

@@ -50,7 +50,10 @@ def _post(server, path, body):
 def test_rest_predict_answers_a_batch_in_columns_and_in_rows(server, reference):
     inputs, expected = reference
     _assert_same_answers(server.rest.predict(MODEL, inputs), expected)
-    rows = [{"question": q, "image": {"b64": base64.b64encode(i).decode()}} for q, i in zip(inputs["question"], inputs["image"])]
+    rows = [
+        {"question": q, "image": {"b64": base64.b64encode(i).decode()}}
+        for q, i in zip(inputs["question"], inputs["image"])
+    ]
     status, body = _post(server, f"/v1/models/{MODEL}:predict", json.dumps({"instances": rows}))
     assert status == 200, body
     assert [p["answer"] for p in body["predictions"]] == [a.decode() for a in expected["answer"]]
@@ -63,10 +66,15 @@ def test_get_model_metadata_lists_the_documented_signatures(server):
     defs = server.grpc.signature_defs(MODEL)
     assert {"serving_default", "serve_features"} <= set(defs)
     serving = defs["serving_default"]
-    assert {k: v.dtype for k, v in serving.inputs.items()} == {"question": tf.string.as_datatype_enum, "image": tf.string.as_datatype_enum}
+    assert {k: v.dtype for k, v in serving.inputs.items()} == {
+        "question": tf.string.as_datatype_enum,
+        "image": tf.string.as_datatype_enum,
+    }
     assert {k: v.dtype for k, v in serving.outputs.items()} == {
-        "answer": tf.string.as_datatype_enum, "top_answers": tf.string.as_datatype_enum,
-        "top_scores": tf.float32.as_datatype_enum, "attention": tf.float32.as_datatype_enum,
+        "answer": tf.string.as_datatype_enum,
+        "top_answers": tf.string.as_datatype_enum,
+        "top_scores": tf.float32.as_datatype_enum,
+        "attention": tf.float32.as_datatype_enum,
     }
     assert [d.size for d in defs["serve_features"].inputs["image_features"].tensor_shape.dim] == [-1, 8, 8, 66]
     rest = server.rest.signature_defs(MODEL)
@@ -91,7 +99,11 @@ BAD_REQUESTS = {
     "non-UTF-8": (dict(question=[b"is there a red \xff\xfe square?"]), ("INVALID_ARGUMENT",), "not valid UTF-8"),
     "unknown model": (dict(model="no_such_model"), ("NOT_FOUND",), "no_such_model"),
     # TF Serving itself answers an unknown signature with FAILED_PRECONDITION (400 over REST).
-    "unknown signature": (dict(signature="no_such_signature"), ("INVALID_ARGUMENT", "FAILED_PRECONDITION"), "no_such_signature"),
+    "unknown signature": (
+        dict(signature="no_such_signature"),
+        ("INVALID_ARGUMENT", "FAILED_PRECONDITION"),
+        "no_such_signature",
+    ),
 }
 
 
@@ -157,16 +169,27 @@ def _wait_for(condition, timeout=60):
 @pytest.mark.parametrize("kind", KINDS)
 def test_batching_server_answers_concurrent_requests_each_with_its_own_rows(kind, smem_export, task, tmp_path):
     params = tmp_path / "batching.txt"
-    params.write_text("max_batch_size { value: 8 }\nbatch_timeout_micros { value: 20000 }\n"
-                      "num_batch_threads { value: 2 }\nallowed_batch_sizes: 4\nallowed_batch_sizes: 8\n")
+    params.write_text(
+        "max_batch_size { value: 8 }\nbatch_timeout_micros { value: 20000 }\n"
+        "num_batch_threads { value: 2 }\nallowed_batch_sizes: 4\nallowed_batch_sizes: 8\n"
+    )
     base = base_with(tmp_path, smem_export[1], 1)
-    server = Server(kind, f"--model_name={MODEL}", f"--model_base_path={base}", "--enable_batching",
-                    f"--batching_parameters_file={params}", log_dir=str(tmp_path))
+    server = Server(
+        kind,
+        f"--model_name={MODEL}",
+        f"--model_base_path={base}",
+        "--enable_batching",
+        f"--batching_parameters_file={params}",
+        log_dir=str(tmp_path),
+    )
     try:
         server.wait_for_version(MODEL, 1)
         inputs = inputs_of(task, count=12)
         serve = tf.saved_model.load(smem_export[1]).signatures["serving_default"]
-        expected = {k: v.numpy() for k, v in serve(question=tf.constant(inputs["question"]), image=tf.constant(inputs["image"])).items()}
+        expected = {
+            k: v.numpy()
+            for k, v in serve(question=tf.constant(inputs["question"]), image=tf.constant(inputs["image"])).items()
+        }
         questions = list(inputs["question"])
         questions[5] = ""  # a bad request among good ones fails alone
 
@@ -194,8 +217,10 @@ def test_batching_server_answers_concurrent_requests_each_with_its_own_rows(kind
 def test_a_model_config_file_serves_its_policy_and_labels(kind, smem_export, reference, tmp_path):
     base = base_with(tmp_path, smem_export[1], 1, 2)
     config = tmp_path / "models.config"
-    config.write_text(f'model_config_list {{ config {{ name: "{MODEL}" base_path: "{base}" model_platform: "tensorflow" '
-                      'model_version_policy { latest { num_versions: 2 } } version_labels { key: "stable" value: 1 } } }')
+    config.write_text(
+        f'model_config_list {{ config {{ name: "{MODEL}" base_path: "{base}" model_platform: "tensorflow" '
+        'model_version_policy { latest { num_versions: 2 } } version_labels { key: "stable" value: 1 } } }'
+    )
     server = Server(kind, f"--model_config_file={config}", log_dir=str(tmp_path))
     try:
         server.wait_for_version(MODEL, 2)
@@ -205,15 +230,26 @@ def test_a_model_config_file_serves_its_policy_and_labels(kind, smem_export, ref
         def served_version(**spec):
             request = server.grpc.predict_request(MODEL, inputs)
             for key, value in spec.items():
-                setattr(request.model_spec, key, value) if key != "version" else request.model_spec.version.CopyFrom(value)
+                setattr(request.model_spec, key, value) if key != "version" else request.model_spec.version.CopyFrom(
+                    value
+                )
             return server.grpc.send(request).model_spec.version.value
 
         assert served_version() == 2
         assert served_version(version=wrappers_pb2.Int64Value(value=1)) == 1
         assert served_version(version_label="stable") == 1
-        status, body = _post(server, f"/v1/models/{MODEL}/labels/stable:predict",
-                             json.dumps({"inputs": {"question": inputs["question"],
-                                                    "image": [{"b64": base64.b64encode(i).decode()} for i in inputs["image"]]}}))
+        status, body = _post(
+            server,
+            f"/v1/models/{MODEL}/labels/stable:predict",
+            json.dumps(
+                {
+                    "inputs": {
+                        "question": inputs["question"],
+                        "image": [{"b64": base64.b64encode(i).decode()} for i in inputs["image"]],
+                    }
+                }
+            ),
+        )
         assert status == 200 and body["outputs"]["answer"] == [a.decode() for a in expected["answer"]]
     finally:
         server.stop()
@@ -245,8 +281,10 @@ def test_the_local_server_listens_on_loopback_only(server):
 def test_an_mdan_export_serves_its_embeddings_and_pair_scores(kind, tmp_path):
     server_command(kind)  # skips before training when this kind of server is not installed
     model_dir = str(tmp_path / "mdan")
-    config = apply_overrides(get_experiment("mdan_synthetic"),
-                             f"{TINY_RUN},{SMALL_DAN},trainer.train_steps=2,data.num_train=64,data.num_eval=32")
+    config = apply_overrides(
+        get_experiment("mdan_synthetic"),
+        f"{TINY_RUN},{SMALL_DAN},trainer.train_steps=2,data.num_train=64,data.num_eval=32",
+    )
     train(config, model_dir)
     base = str(tmp_path / "exports")
     export(model_dir, base)

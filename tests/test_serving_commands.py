@@ -25,8 +25,13 @@ def test_vqa_predict_answers_over_the_server_and_draws_attention(server, referen
     inputs, expected = reference
     images = _image_files(task)
     port = server.grpc_port if transport == "server" else server.rest_port
-    done = _predict(f"--{transport}=127.0.0.1:{port}", f"--model_name={MODEL}", *[f"--image={p}" for p in images],
-                    *[f"--question={q}" for q in inputs["question"][:2]], f"--attention_dir={tmp_path}")
+    done = _predict(
+        f"--{transport}=127.0.0.1:{port}",
+        f"--model_name={MODEL}",
+        *[f"--image={p}" for p in images],
+        *[f"--question={q}" for q in inputs["question"][:2]],
+        f"--attention_dir={tmp_path}",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line.split("\t") for line in done.stdout.splitlines() if "\t" in line]
     assert [(path, question, answer) for path, question, answer, _ in lines] == [
@@ -39,19 +44,29 @@ def test_vqa_predict_answers_over_the_server_and_draws_attention(server, referen
 def test_vqa_predict_in_process_pairs_one_image_with_each_question(smem_export, reference, task):
     inputs, expected = reference
     image = task.eval_examples[0].image_path
-    done = _predict(f"--saved_model={smem_export[1]}", f"--image={image}", f"--question={inputs['question'][0]}",
-                    "--question=is there a blue circle?")
+    done = _predict(
+        f"--saved_model={smem_export[1]}",
+        f"--image={image}",
+        f"--question={inputs['question'][0]}",
+        "--question=is there a blue circle?",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line.split("\t") for line in done.stdout.splitlines() if "\t" in line]
     assert [line[0] for line in lines] == [image, image]
     assert lines[0][2] == expected["answer"][0].decode() and lines[1][2] in task.answers.answers
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--image=/no/such/image.png", "--question=is there a red square?"], "image file /no/such/image.png not found"),
-    (["--question=a?", "--question=b?", "--question=c?"], "got 2 images and 3 questions"),
-    (["--question="], "a question has no words"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--image=/no/such/image.png", "--question=is there a red square?"],
+            "image file /no/such/image.png not found",
+        ),
+        (["--question=a?", "--question=b?", "--question=c?"], "got 2 images and 3 questions"),
+        (["--question="], "a question has no words"),
+    ],
+)
 def test_vqa_predict_reports_bad_input_in_one_line(smem_export, task, args, message):
     images = [f"--image={p}" for p in _image_files(task)] if not args[0].startswith("--image") else []
     done = _predict(f"--saved_model={smem_export[1]}", *images, *args)
@@ -61,8 +76,15 @@ def test_vqa_predict_reports_bad_input_in_one_line(smem_export, task, args, mess
 
 def test_the_quick_start_trains_exports_serves_and_answers_over_grpc(tmp_path):
     model_dir = tmp_path / "smem"
-    done = run([*program("serving.quickstart"), f"--model_dir={model_dir}", "--num_questions=64",
-                f"--params_override={TINY},trainer.train_steps=8"], timeout=900)
+    done = run(
+        [
+            *program("serving.quickstart"),
+            f"--model_dir={model_dir}",
+            "--num_questions=64",
+            f"--params_override={TINY},trainer.train_steps=8",
+        ],
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     trained = float(re.search(r"final evaluation: accuracy ([\d.]+)", out).group(1))
@@ -79,17 +101,31 @@ def test_the_quick_start_trains_exports_serves_and_answers_over_grpc(tmp_path):
     assert f"in-process evaluation of the same checkpoint: {trained:.4f}" in out
     assert len(os.listdir(model_dir / "served_attention_figures")) == 12
     # A second run resumes (nothing left to train), exports version 2 and serves it.
-    again = run([*program("serving.quickstart"), f"--model_dir={model_dir}", "--num_questions=8",
-                 "--num_figures=0", f"--params_override={TINY},trainer.train_steps=8"], timeout=900)
+    again = run(
+        [
+            *program("serving.quickstart"),
+            f"--model_dir={model_dir}",
+            "--num_questions=8",
+            "--num_figures=0",
+            f"--params_override={TINY},trainer.train_steps=8",
+        ],
+        timeout=900,
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "serves 'smem' version 2" in again.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--model_base_path=/tmp/a", "--model_config_file=/tmp/b"], "give exactly one of --model_base_path"),
-    (["--model_base_path=/tmp/a", "--batching_parameters_file=/tmp/b"], "--batching_parameters_file needs --enable_batching"),
-    (["--model_config_file=/no/such/models.config"], "cannot read the model config file /no/such/models.config"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model_base_path=/tmp/a", "--model_config_file=/tmp/b"], "give exactly one of --model_base_path"),
+        (
+            ["--model_base_path=/tmp/a", "--batching_parameters_file=/tmp/b"],
+            "--batching_parameters_file needs --enable_batching",
+        ),
+        (["--model_config_file=/no/such/models.config"], "cannot read the model config file /no/such/models.config"),
+    ],
+)
 def test_the_model_server_refuses_contradictory_flags_in_one_line(args, message):
     done = run([*program("serving.model_server"), *args], timeout=120)
     assert done.returncode != 0

@@ -11,7 +11,12 @@ import pytest
 
 from vqa_tf.serving.batching import BatchScheduler
 from vqa_tf.serving.errors import ServingError
-from vqa_tf.serving.server_config import BatchingParameters, ModelConfig, read_batching_parameters, read_model_config_file
+from vqa_tf.serving.server_config import (
+    BatchingParameters,
+    ModelConfig,
+    read_batching_parameters,
+    read_model_config_file,
+)
 
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "serving", "config")
 
@@ -37,24 +42,41 @@ def test_version_policies_and_labels(tmp_path):
 
 def test_the_shipped_batching_parameters():
     params = read_batching_parameters(os.path.join(CONFIG_DIR, "batching_parameters.txt"))
-    assert params == BatchingParameters(max_batch_size=32, batch_timeout_micros=5000, num_batch_threads=1,
-                                        max_enqueued_batches=64)
+    assert params == BatchingParameters(
+        max_batch_size=32, batch_timeout_micros=5000, num_batch_threads=1, max_enqueued_batches=64
+    )
 
 
-@pytest.mark.parametrize("reader, text, message", [
-    (read_model_config_file, "model_config_list { config { name: 'a' } }", "needs a name and a base_path"),
-    (read_model_config_file, "model_config_list { config { nme: 'a' } }", "cannot read the model config file"),
-    (read_model_config_file, "model_config_list { config { name: 'a' base_path: '/a' model_platform: 'onnx' } }",
-     "only tensorflow"),
-    (read_model_config_file, "model_config_list { config { name: 'a' base_path: '/a' } config { name: 'a' base_path: '/b' } }",
-     "unique"),
-    (read_batching_parameters,
-     "max_batch_size { value: 8 }\nallowed_batch_sizes: 4\nallowed_batch_sizes: 8\npad_variable_length_inputs: true",
-     "'pad_variable_length_inputs' is not supported"),
-    (read_batching_parameters, "max_batch_size { value: 8 }\nallowed_batch_sizes: 4", "must increase and end with max_batch_size 8"),
-    (read_batching_parameters, "max_batch_size { value: 0 }", "must be positive"),
-    (read_batching_parameters, "max_batch_size = 8", "cannot parse"),
-], ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None)
+@pytest.mark.parametrize(
+    "reader, text, message",
+    [
+        (read_model_config_file, "model_config_list { config { name: 'a' } }", "needs a name and a base_path"),
+        (read_model_config_file, "model_config_list { config { nme: 'a' } }", "cannot read the model config file"),
+        (
+            read_model_config_file,
+            "model_config_list { config { name: 'a' base_path: '/a' model_platform: 'onnx' } }",
+            "only tensorflow",
+        ),
+        (
+            read_model_config_file,
+            "model_config_list { config { name: 'a' base_path: '/a' } config { name: 'a' base_path: '/b' } }",
+            "unique",
+        ),
+        (
+            read_batching_parameters,
+            "max_batch_size { value: 8 }\nallowed_batch_sizes: 4\nallowed_batch_sizes: 8\npad_variable_length_inputs: true",
+            "'pad_variable_length_inputs' is not supported",
+        ),
+        (
+            read_batching_parameters,
+            "max_batch_size { value: 8 }\nallowed_batch_sizes: 4",
+            "must increase and end with max_batch_size 8",
+        ),
+        (read_batching_parameters, "max_batch_size { value: 0 }", "must be positive"),
+        (read_batching_parameters, "max_batch_size = 8", "cannot parse"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None,
+)
 def test_bad_config_files_are_refused_by_name(tmp_path, reader, text, message):
     path = tmp_path / "config.txt"
     path.write_text(text)
@@ -91,8 +113,12 @@ def _submit_together(scheduler, requests):
 
 def test_concurrent_requests_run_as_one_padded_batch_and_get_their_own_rows():
     run = Recorder()
-    scheduler = BatchScheduler(run, BatchingParameters(max_batch_size=8, batch_timeout_micros=500_000,
-                                                       num_batch_threads=2, allowed_batch_sizes=(4, 8)))
+    scheduler = BatchScheduler(
+        run,
+        BatchingParameters(
+            max_batch_size=8, batch_timeout_micros=500_000, num_batch_threads=2, allowed_batch_sizes=(4, 8)
+        ),
+    )
     requests = [np.full([1, 3], float(i)) for i in range(5)] + [np.full([2, 3], 10.0)]
     results = _submit_together(scheduler, requests)
     for x, y in zip(requests, results):
@@ -104,7 +130,9 @@ def test_concurrent_requests_run_as_one_padded_batch_and_get_their_own_rows():
 
 def test_a_bad_request_fails_alone_in_its_batch():
     run = Recorder()
-    scheduler = BatchScheduler(run, BatchingParameters(max_batch_size=8, batch_timeout_micros=500_000, num_batch_threads=1))
+    scheduler = BatchScheduler(
+        run, BatchingParameters(max_batch_size=8, batch_timeout_micros=500_000, num_batch_threads=1)
+    )
     requests = [np.ones([1, 2]), -np.ones([1, 2]), np.full([1, 2], 3.0)]
     good, bad, other = _submit_together(scheduler, requests)
     np.testing.assert_array_equal(good, [[2, 2]])

@@ -19,18 +19,35 @@ from test_server_limits import assert_answers_like
 from vqa_tf.serving import ServingError
 
 pytestmark = pytest.mark.slow
-CLIENT_ERRORS = {"INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED", "OUT_OF_RANGE",
-                 "UNIMPLEMENTED"}
+CLIENT_ERRORS = {
+    "INVALID_ARGUMENT",
+    "NOT_FOUND",
+    "FAILED_PRECONDITION",
+    "RESOURCE_EXHAUSTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+}
 BOUND_SECONDS = 10.0  # generous: a fuzzed request may legitimately run the model on a loaded box
-FUZZ = settings(max_examples=40, derandomize=True, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture(scope="module")
 def local(smem_export, tmp_path_factory):
     base = base_with(tmp_path_factory.mktemp("served"), smem_export[1], 1)
-    running = Server("local", f"--model_name={MODEL}", f"--model_base_path={base}", "--rest_api_timeout_in_ms=2000",
-                     "--rest_api_max_body_bytes=65536", log_dir=str(tmp_path_factory.mktemp("logs")))
+    running = Server(
+        "local",
+        f"--model_name={MODEL}",
+        f"--model_base_path={base}",
+        "--rest_api_timeout_in_ms=2000",
+        "--rest_api_max_body_bytes=65536",
+        log_dir=str(tmp_path_factory.mktemp("logs")),
+    )
     running.wait_for_version(MODEL, 1)
     yield running
     running.stop()
@@ -42,8 +59,19 @@ def still_serving(local, reference):
     assert_answers_like(local.grpc.predict(MODEL, inputs), expected)
 
 
-DTYPES = [types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE, types_pb2.DT_INT32, types_pb2.DT_INT64, types_pb2.DT_STRING,
-          types_pb2.DT_BOOL, types_pb2.DT_HALF, types_pb2.DT_UINT8, types_pb2.DT_COMPLEX64, types_pb2.DT_RESOURCE, 999]
+DTYPES = [
+    types_pb2.DT_FLOAT,
+    types_pb2.DT_DOUBLE,
+    types_pb2.DT_INT32,
+    types_pb2.DT_INT64,
+    types_pb2.DT_STRING,
+    types_pb2.DT_BOOL,
+    types_pb2.DT_HALF,
+    types_pb2.DT_UINT8,
+    types_pb2.DT_COMPLEX64,
+    types_pb2.DT_RESOURCE,
+    999,
+]
 DIMS = st.one_of(st.integers(-3, 4), st.sampled_from([-1, 2**31, 2**62, 20000]))
 
 
@@ -64,8 +92,10 @@ def tensors(draw):
     return proto
 
 
-@given(signature=st.sampled_from(["serving_default", "serve_features", "nope", ""]),
-       inputs=st.dictionaries(st.sampled_from(["question", "image", "image_features", "other"]), tensors(), max_size=3))
+@given(
+    signature=st.sampled_from(["serving_default", "serve_features", "nope", ""]),
+    inputs=st.dictionaries(st.sampled_from(["question", "image", "image_features", "other"]), tensors(), max_size=3),
+)
 @FUZZ
 def test_random_tensor_protos(local, reference, signature, inputs):
     request = predict_pb2.PredictRequest()
@@ -82,23 +112,38 @@ def test_random_tensor_protos(local, reference, signature, inputs):
 
 
 TEXT = st.one_of(st.text(max_size=60), st.binary(max_size=60).map(lambda b: b.decode("latin-1")))
-JSON = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | TEXT,
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4), max_leaves=12)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=12,
+)
 BODIES = st.one_of(
     st.binary(max_size=300),
     JSON.map(lambda v: json.dumps(v).encode()),
-    st.fixed_dictionaries({}, optional={"signature_name": JSON | st.sampled_from(["serving_default", "serve_features"]),
-                                        "instances": JSON | st.lists(st.fixed_dictionaries(
-                                            {"question": TEXT, "image": st.fixed_dictionaries({"b64": TEXT})}), max_size=3),
-                                        "inputs": JSON}).map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "signature_name": JSON | st.sampled_from(["serving_default", "serve_features"]),
+            "instances": JSON
+            | st.lists(
+                st.fixed_dictionaries({"question": TEXT, "image": st.fixed_dictionaries({"b64": TEXT})}), max_size=3
+            ),
+            "inputs": JSON,
+        },
+    ).map(lambda v: json.dumps(v).encode()),
 )
 HEADER_VALUES = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=20)
 
 
-@given(body=BODIES, path=st.sampled_from([f"/v1/models/{MODEL}:predict", f"/v1/models/{MODEL}", "/v1/x", "/%ff"]),
-       method=st.sampled_from(["POST", "GET", "PUT"]), length=st.one_of(st.none(), HEADER_VALUES),
-       extra=st.dictionaries(st.sampled_from(["Connection", "Transfer-Encoding", "Expect", "X-Y"]), HEADER_VALUES,
-                             max_size=2))
+@given(
+    body=BODIES,
+    path=st.sampled_from([f"/v1/models/{MODEL}:predict", f"/v1/models/{MODEL}", "/v1/x", "/%ff"]),
+    method=st.sampled_from(["POST", "GET", "PUT"]),
+    length=st.one_of(st.none(), HEADER_VALUES),
+    extra=st.dictionaries(
+        st.sampled_from(["Connection", "Transfer-Encoding", "Expect", "X-Y"]), HEADER_VALUES, max_size=2
+    ),
+)
 @FUZZ
 def test_random_rest_requests(local, reference, body, path, method, length, extra):
     headers = dict(extra, **({"Content-Length": length} if length is not None else {}))

@@ -47,17 +47,20 @@ def _proto(dtype, shape, **values):
     return tensor_pb2.TensorProto(dtype=dtype, tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=dims), **values)
 
 
-@pytest.mark.parametrize("proto, message", [
-    (_proto(1, [20000, 8, 8, 64]), "more than the limit"),  # 125 bytes that TensorFlow fills out to 5 GB
-    (_proto(7, [20000], string_val=[b"a"]), "holds 20000 elements but 1 values"),  # TF pads with the last value
-    (_proto(1, [2, 2], float_val=[1.0] * 5), "4 elements but 5 values"),
-    (_proto(1, [3], tensor_content=b"\0" * 8), "needs 12 bytes"),
-    (_proto(1, [-1, 4]), "negative"),
-    (_proto(3, [2**40, 2**40], int_val=[1]), "more than the limit"),
-    (_proto(7, [1], tensor_content=b"abcd"), "string_val"),
-    (_proto(20, [1]), "cannot be sent"),  # DT_RESOURCE
-    (_proto(8, [1], scomplex_val=[1.0]), "0.5 values"),
-])
+@pytest.mark.parametrize(
+    "proto, message",
+    [
+        (_proto(1, [20000, 8, 8, 64]), "more than the limit"),  # 125 bytes that TensorFlow fills out to 5 GB
+        (_proto(7, [20000], string_val=[b"a"]), "holds 20000 elements but 1 values"),  # TF pads with the last value
+        (_proto(1, [2, 2], float_val=[1.0] * 5), "4 elements but 5 values"),
+        (_proto(1, [3], tensor_content=b"\0" * 8), "needs 12 bytes"),
+        (_proto(1, [-1, 4]), "negative"),
+        (_proto(3, [2**40, 2**40], int_val=[1]), "more than the limit"),
+        (_proto(7, [1], tensor_content=b"abcd"), "string_val"),
+        (_proto(20, [1]), "cannot be sent"),  # DT_RESOURCE
+        (_proto(8, [1], scomplex_val=[1.0]), "0.5 values"),
+    ],
+)
 def test_refuses_a_tensor_its_values_do_not_fill(proto, message):
     with pytest.raises(ValueError, match=message):
         from_proto(proto)

@@ -68,8 +68,9 @@ def test_yes_no_questions_come_in_every_phrasing_and_both_forms_each_balanced(sa
 def test_a_skewed_set_answers_each_yes_no_template_with_its_majority_at_the_prior():
     skewed = list(SpatialShapesVQA(seed=5, yes_prior=0.8).samples(600 * len(TASKS)))
     for task in YES_NO_TASKS:
-        affirmative = np.mean([s.answer == MAJORITY_ANSWER[task] for s in skewed
-                               if s.task == task and s.form == "affirmative"])
+        affirmative = np.mean(
+            [s.answer == MAJORITY_ANSWER[task] for s in skewed if s.task == task and s.form == "affirmative"]
+        )
         assert abs(affirmative - 0.8) < 0.05, (task, affirmative)
         # a negated question verifies the same skewed statement, so its majority answer is the other one
         negated = np.mean([s.answer != MAJORITY_ANSWER[task] for s in skewed if s.task == task and s.form == "negated"])
@@ -169,8 +170,12 @@ def test_evidence_masks_agree_with_the_pixels_and_the_answer(samples):
             position = fields["position"]
             assert _color_pixels(image, fields["color"])[mask].all()
             rows, cols = _rows_cols(mask)
-            inside = {"top": rows.max() < SIZE / 2, "bottom": rows.min() >= SIZE / 2,
-                      "left": cols.max() < SIZE / 2, "right": cols.min() >= SIZE / 2}[position]
+            inside = {
+                "top": rows.max() < SIZE / 2,
+                "bottom": rows.min() >= SIZE / 2,
+                "left": cols.max() < SIZE / 2,
+                "right": cols.min() >= SIZE / 2,
+            }[position]
             assert inside == holds, s.question
         else:
             by_kind = {(o.color, o.shape): object_mask(o, SIZE) for o in s.objects}
@@ -180,9 +185,12 @@ def test_evidence_masks_agree_with_the_pixels_and_the_answer(samples):
             assert _color_pixels(image, fields["color"])[subject].all()
             assert _color_pixels(image, fields["other_color"])[other].all()
             (sr, sc), (orow, oc) = _rows_cols(subject), _rows_cols(other)
-            holds_in_pixels = {"above": sr.max() < orow.min(), "below": sr.min() > orow.max(),
-                               "to the left of": sc.max() < oc.min(),
-                               "to the right of": sc.min() > oc.max()}[fields["relation"]]
+            holds_in_pixels = {
+                "above": sr.max() < orow.min(),
+                "below": sr.min() > orow.max(),
+                "to the left of": sc.max() < oc.min(),
+                "to the right of": sc.min() > oc.max(),
+            }[fields["relation"]]
             assert holds_in_pixels == holds, s.question
 
 
@@ -192,14 +200,23 @@ def test_caption_gallery_is_unique_and_its_distractors_are_false():
     assert len({s.caption for s in gallery}) == 200
     for sample in gallery[:50]:
         assert sample.fact.holds_in(sample.objects) and sample.fact.converse.holds_in(sample.objects)
-        subject, relation, other = sample.fact.converse.subject, sample.fact.converse.relation, sample.fact.converse.other
+        subject, relation, other = (
+            sample.fact.converse.subject,
+            sample.fact.converse.relation,
+            sample.fact.converse.other,
+        )
         assert (subject, other) == (sample.fact.other, sample.fact.subject) and relation in ("below", "right of")
         distractors = data.distractors(sample, 5)
         assert len(distractors) == 5
         for d in distractors:
             assert not d.holds_in(sample.objects)
-            changed = sum(a != b for a, b in zip(d.subject + (d.relation,) + d.other,
-                                                  sample.fact.subject + (sample.fact.relation,) + sample.fact.other))
+            changed = sum(
+                a != b
+                for a, b in zip(
+                    d.subject + (d.relation,) + d.other,
+                    sample.fact.subject + (sample.fact.relation,) + sample.fact.other,
+                )
+            )
             swapped = (d.subject, d.other) == (sample.fact.other, sample.fact.subject)
             assert changed == 1 or swapped, (d.text, sample.caption)
 

@@ -9,7 +9,11 @@ from vqa_tf.text import AnswerVocabulary, QuestionTokenizer, Vocabulary, words_o
 
 @pytest.fixture
 def vocabulary_path(tmp_path):
-    questions = ["Is there a red square?", "Is the red square above the blue circle?", "Is there a BLUE circle on the left?"]
+    questions = [
+        "Is there a red square?",
+        "Is the red square above the blue circle?",
+        "Is there a BLUE circle on the left?",
+    ]
     vocabulary = Vocabulary.build(words_of(questions), min_count=2)
     path = tmp_path / "vocab.txt"
     vocabulary.save(path)

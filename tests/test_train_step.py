@@ -15,15 +15,21 @@ BATCH, CLIP, LEARNING_RATE = 4, 0.05, 0.5
 
 def _setup(clip, loss_weight=1.0):
     config = ExperimentConfig(
-        task="vqa", model=SMemVQAConfig(embedding_dim=8, num_hops=2, dropout=0.0),
+        task="vqa",
+        model=SMemVQAConfig(embedding_dim=8, num_hops=2, dropout=0.0),
         data=DataConfig(global_batch_size=BATCH),
-        optimizer=OptimizerConfig(name="sgd", momentum=0.0, learning_rate=LEARNING_RATE, clip_norm=clip,
-                                  loss_weight=loss_weight))
-    arguments = model_arguments(config.model, vocab_size=12, num_answers=5, grid_height=2, grid_width=3,
-                                feature_dim=4, max_question_length=6)
+        optimizer=OptimizerConfig(
+            name="sgd", momentum=0.0, learning_rate=LEARNING_RATE, clip_norm=clip, loss_weight=loss_weight
+        ),
+    )
+    arguments = model_arguments(
+        config.model, vocab_size=12, num_answers=5, grid_height=2, grid_width=3, feature_dim=4, max_question_length=6
+    )
     rng = np.random.default_rng(0)
-    inputs = {"image_features": rng.standard_normal((BATCH, 2, 3, 4)).astype(np.float32),
-              "token_ids": rng.integers(1, 12, (BATCH, 6)).astype(np.int32)}
+    inputs = {
+        "image_features": rng.standard_normal((BATCH, 2, 3, 4)).astype(np.float32),
+        "token_ids": rng.integers(1, 12, (BATCH, 6)).astype(np.int32),
+    }
     targets = {"answer": rng.integers(0, 5, BATCH).astype(np.int32)}
     return config, arguments, inputs, targets
 
@@ -52,8 +58,11 @@ def test_one_step_all_reduces_once_and_applies_the_clipped_gradient(monkeypatch,
 
     calls = []
     all_reduce = tf.distribute.ReplicaContext.all_reduce
-    monkeypatch.setattr(tf.distribute.ReplicaContext, "all_reduce",
-                        lambda self, *args, **kwargs: calls.append(1) or all_reduce(self, *args, **kwargs))
+    monkeypatch.setattr(
+        tf.distribute.ReplicaContext,
+        "all_reduce",
+        lambda self, *args, **kwargs: calls.append(1) or all_reduce(self, *args, **kwargs),
+    )
     step = make_train_step(strategy, model, model, optimizer, config, jit_compile=False)
     dataset = tf.data.Dataset.from_tensors((inputs, targets)).repeat()
     loss = step(iter(strategy.distribute_datasets_from_function(lambda context: dataset)))

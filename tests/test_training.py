@@ -55,8 +55,12 @@ def test_one_device_run_writes_checkpoints_metrics_summaries_and_the_best_model(
     metrics = json.load(open(os.path.join(model_dir, "metrics", f"eval_{STEPS:08d}.json")))
     assert set(metrics["accuracy_per_answer_type"]) == set(TASKS)
     assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["num_questions"] == 64
-    for key in ("pointing_accuracy_per_hop", "evidence_weight_per_hop", "attention_entropy_per_hop",
-                "same_argmax_other_question_per_hop"):
+    for key in (
+        "pointing_accuracy_per_hop",
+        "evidence_weight_per_hop",
+        "attention_entropy_per_hop",
+        "same_argmax_other_question_per_hop",
+    ):
         assert len(metrics[key]["absolute_position"]) == 2 and len(metrics[key]["overall"]) == 2, key
     assert set(metrics["accuracy_per_question_type"]) == {"affirmative", "negated", "open"}
     crossed = metrics["accuracy_per_answer_and_question_type"]
@@ -94,10 +98,15 @@ def test_two_worker_processes_match_one_device(one_device_run, tmp_path):
     workers = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        workers.append(subprocess.Popen(
-            command(str(tmp_path / f"worker{index}"), STEPS, "--strategy=multi_worker", override=SGD),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(TF_CONFIG=tf_config),
-        ))
+        workers.append(
+            subprocess.Popen(
+                command(str(tmp_path / f"worker{index}"), STEPS, "--strategy=multi_worker", override=SGD),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env(TF_CONFIG=tf_config),
+            )
+        )
     outputs = [w.communicate(timeout=600) for w in workers]
     for worker, (_, stderr) in zip(workers, outputs):
         assert worker.returncode == 0, stderr[-3000:]
@@ -122,8 +131,11 @@ def test_a_deterministic_seed_reproduces_its_run_exactly_from_scratch(tmp_path):
     """Each run writes its own data, pretrains its own backbone and trains with dropout and shuffled batches."""
     dirs = [str(tmp_path / name) for name in ("first", "again", "other_seed")]
     for model_dir, seed in zip(dirs, (0, 0, 1)):
-        done = run(command(model_dir, STEPS, "--deterministic",
-                           override=f"data.shuffle=true,model.dropout=0.3,trainer.seed={seed}"))
+        done = run(
+            command(
+                model_dir, STEPS, "--deterministic", override=f"data.shuffle=true,model.dropout=0.3,trainer.seed={seed}"
+            )
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     first, again, other = (model_weights(d) for d in dirs)
     assert max_difference(first, again) == 0.0
@@ -139,10 +151,12 @@ def test_a_warm_start_copies_the_layers_of_the_same_name_from_another_run(tmp_pa
     assert done.returncode == 0, done.stderr[-3000:]
     for name in (files.DATA_DIR, files.FEATURES_DIR, files.PRETRAINED_BACKBONE):  # the same data, as a warm start needs
         (shutil.copytree if os.path.isdir(os.path.join(one_hop, name)) else shutil.copy)(
-            os.path.join(one_hop, name), os.path.join(two_hop, name))
+            os.path.join(one_hop, name), os.path.join(two_hop, name)
+        )
     # A zero learning rate keeps the copied weights as they came.
-    done = run(command(two_hop, 1, override=f"trainer.init_model_dir={one_hop},optimizer.name=sgd,"
-                                            "optimizer.learning_rate=0.0"))
+    done = run(
+        command(two_hop, 1, override=f"trainer.init_model_dir={one_hop},optimizer.name=sgd,optimizer.learning_rate=0.0")
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     shared = ("word_embedding", "attention_embedding", "evidence_embedding_1", "question_vector", "answer_logits")
     assert f"initialised {', '.join(shared)} from {one_hop}" in done.stdout
@@ -219,11 +233,16 @@ def test_training_hands_sigterm_back_when_it_returns(tmp_path):
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     model_dir = str(tmp_path)
     # The learning rate jumps by 1e30 at step 6: the loss overflows right after.
-    override = "optimizer.name=sgd,optimizer.learning_rate=0.01,optimizer.decay_boundaries=[6],optimizer.decay_factor=1e30"
+    override = (
+        "optimizer.name=sgd,optimizer.learning_rate=0.01,optimizer.decay_boundaries=[6],optimizer.decay_factor=1e30"
+    )
     done = run(command(model_dir, 40, override=override))
     assert done.returncode == 1
-    assert re.search(r"^error: the training loss became (nan|inf|finite, but the weights not) between steps \d+ and \d+; stopping",
-                     done.stderr, re.M)
+    assert re.search(
+        r"^error: the training loss became (nan|inf|finite, but the weights not) between steps \d+ and \d+; stopping",
+        done.stderr,
+        re.M,
+    )
     assert "The last good checkpoint is kept" in done.stderr
     saved = checkpoint_steps(model_dir)
     assert saved and saved[-1] <= 8
@@ -235,8 +254,10 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     "args, message",
     [
         (["--experiment=smem"], "error: unknown experiment 'smem'; valid names: ibowimg_synthetic"),
-        (["--experiment=smem_two_hop_synthetic", "--params_override=trainer.steps=1"],
-         "'steps' is not a field in 'trainer'; valid: train_steps"),
+        (
+            ["--experiment=smem_two_hop_synthetic", "--params_override=trainer.steps=1"],
+            "'steps' is not a field in 'trainer'; valid: train_steps",
+        ),
         (["--experiment=mdan_synthetic"], "is a matching task; use vqa-train-matching"),
     ],
 )
@@ -248,8 +269,9 @@ def test_bad_experiment_names_and_overrides_list_the_valid_ones(tmp_path, args, 
 
 @pytest.mark.slow
 def test_mixed_precision_and_xla_train_and_evaluate(tmp_path):
-    done = run(command(str(tmp_path), 4, "--mixed_precision", "--jit_compile",
-                       experiment="rdan_synthetic", model=SMALL_DAN))
+    done = run(
+        command(str(tmp_path), 4, "--mixed_precision", "--jit_compile", experiment="rdan_synthetic", model=SMALL_DAN)
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     # XLA was measured slower on CPU: the explicit flag is obeyed, and its cost said once.
     assert done.stderr.count("0.12× as fast with XLA as without it") == 1, done.stderr[-3000:]
@@ -262,8 +284,16 @@ def test_mixed_precision_and_xla_train_and_evaluate(tmp_path):
 
 @pytest.mark.slow
 def test_matching_binary_trains_and_reports_recall(tmp_path):
-    done = run(command(str(tmp_path), 4, binary="trainers.train_matching", experiment="mdan_synthetic",
-                       model=SMALL_DAN, override="data.num_train=64,data.num_eval=32"))
+    done = run(
+        command(
+            str(tmp_path),
+            4,
+            binary="trainers.train_matching",
+            experiment="mdan_synthetic",
+            model=SMALL_DAN,
+            override="data.num_train=64,data.num_eval=32",
+        )
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "text_to_image: R@1" in done.stdout
     metrics = json.load(open(os.path.join(str(tmp_path), "metrics", "eval_00000004.json")))
@@ -280,8 +310,14 @@ def test_evaluate_and_attention_figures_binaries(one_device_run, tmp_path):
     trained = json.load(open(os.path.join(model_dir, "metrics", f"eval_{STEPS:08d}.json")))
     assert evaluated["accuracy"] == trained["accuracy"]
     figures = str(tmp_path / "figures")
-    done = run([*program("trainers.attention_figures"), f"--model_dir={model_dir}",
-                "--num_examples=3", f"--output_dir={figures}"])
+    done = run(
+        [
+            *program("trainers.attention_figures"),
+            f"--model_dir={model_dir}",
+            "--num_examples=3",
+            f"--output_dir={figures}",
+        ]
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     pngs = sorted(os.listdir(figures))
     assert len(pngs) == 3 and all(open(os.path.join(figures, p), "rb").read(4) == b"\x89PNG" for p in pngs)

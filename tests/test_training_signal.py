@@ -14,9 +14,7 @@ def _loss(name, model, batch, answers, training):
     if name == "matching_dan":
         similarity = tf.matmul(out["image_embedding"], out["text_embedding"], transpose_b=True)
         return tf.reduce_mean(bidirectional_ranking_loss(similarity, margin=1.0))
-    return tf.reduce_mean(
-        keras.losses.sparse_categorical_crossentropy(answers, out["logits"], from_logits=True)
-    )
+    return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(answers, out["logits"], from_logits=True))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

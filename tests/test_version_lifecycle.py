@@ -64,7 +64,8 @@ def _served_version(server, inputs):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_deleting_the_newest_version_serves_the_previous_one_and_a_new_export_may_reuse_its_number(
-        kind, smem_export, reference, tmp_path):
+    kind, smem_export, reference, tmp_path
+):
     """Under `latest {num_versions: 1}`, deleting version 2 loads version 1 again; an export into the freed
     number (3 top answers instead of 5) is then served as version 2."""
     base = base_with(tmp_path, smem_export[1], 1, 2)
@@ -89,7 +90,8 @@ def test_deleting_the_newest_version_serves_the_previous_one_and_a_new_export_ma
 
 
 def test_a_savedmodel_replaced_under_its_number_is_reloaded_while_requests_go_on(
-        smem_export, top3_export, reference, tmp_path):
+    smem_export, top3_export, reference, tmp_path
+):
     """Local server only: `tensorflow_model_server` knows a version by its number alone and never reloads a
     number it serves. Version 1 is a symbolic link, re-pointed in one step (os.replace) at a SavedModel with
     3 top answers; the server loads the new one before it retires the old, so requests sent all along are
@@ -167,16 +169,24 @@ def test_a_version_that_failed_to_load_is_tried_again_once_its_files_change(smem
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_deadline_ends_the_wait_for_a_batch_and_requests_in_flight_finish_on_an_unloaded_version(
-        kind, smem_export, reference, tmp_path):
+    kind, smem_export, reference, tmp_path
+):
     """Batches wait 5 s for company. A gRPC deadline of 0.5 s is answered DEADLINE_EXCEEDED in time; requests
     waiting for their batch when their only version is deleted (which unloads it) are answered by it, and
     later requests find no version."""
     params = tmp_path / "batching.txt"
-    params.write_text("max_batch_size { value: 16 }\nbatch_timeout_micros { value: 5000000 }\n"
-                      "num_batch_threads { value: 1 }\n")
+    params.write_text(
+        "max_batch_size { value: 16 }\nbatch_timeout_micros { value: 5000000 }\nnum_batch_threads { value: 1 }\n"
+    )
     base = base_with(tmp_path, smem_export[1], 1)
-    server = Server(kind, f"--model_name={MODEL}", f"--model_base_path={base}", "--enable_batching",
-                    f"--batching_parameters_file={params}", log_dir=str(tmp_path))
+    server = Server(
+        kind,
+        f"--model_name={MODEL}",
+        f"--model_base_path={base}",
+        "--enable_batching",
+        f"--batching_parameters_file={params}",
+        log_dir=str(tmp_path),
+    )
     try:
         server.wait_for_version(MODEL, 1)
         inputs, expected = reference
@@ -187,7 +197,7 @@ def test_a_deadline_ends_the_wait_for_a_batch_and_requests_in_flight_finish_on_a
         assert error.value.code == grpc.StatusCode.DEADLINE_EXCEEDED and time.monotonic() - start < 5, error.value
         hurried.close()
 
-        row = [{name: values[i:i + 1] for name, values in inputs.items()} for i in range(4)]
+        row = [{name: values[i : i + 1] for name, values in inputs.items()} for i in range(4)]
         with futures.ThreadPoolExecutor(4) as pool:
             waiting = [pool.submit((server.grpc if i % 2 else server.rest).predict, MODEL, row[i]) for i in range(4)]
             time.sleep(0.3)
@@ -209,12 +219,15 @@ def _batch_threads():
 
 
 def test_a_version_unloaded_under_its_requests_answers_them_then_stops_its_batch_threads(
-        smem_export, reference, tmp_path):
+    smem_export, reference, tmp_path
+):
     """In-process, to see the threads and the race REST has: it resolves a version to read its inputs, then
     predicts on it. Local server only by nature."""
     base = base_with(tmp_path, smem_export[1], 1)
-    model = ServedModel(ModelConfig(MODEL, base),
-                        BatchingParameters(max_batch_size=8, batch_timeout_micros=1_000_000, num_batch_threads=2))
+    model = ServedModel(
+        ModelConfig(MODEL, base),
+        BatchingParameters(max_batch_size=8, batch_timeout_micros=1_000_000, num_batch_threads=2),
+    )
     before = _batch_threads()
     model.poll()
     questions, expected = reference

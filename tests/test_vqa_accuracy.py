@@ -114,6 +114,7 @@ def test_evaluate_vqa_overall_and_per_type():
 
 def test_evaluate_vqa_groups_by_caller_key_and_skips_empty_fields():
     examples = [_example(1, ["yes"] * 10, "presence"), _example(2, ["no"] * 10, "position"), _example(3, ["no"] * 10)]
+
     def parity(example):
         return "even" if example.question_id % 2 == 0 else "odd"
 

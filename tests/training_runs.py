@@ -24,11 +24,23 @@ def program(module):
     return [sys.executable, "-m", f"vqa_tf.programs.{module}"]
 
 
-def command(model_dir, steps, *extra, binary="trainers.train_vqa", experiment="smem_two_hop_synthetic",
-            model=SMALL_SMEM, override=""):
+def command(
+    model_dir,
+    steps,
+    *extra,
+    binary="trainers.train_vqa",
+    experiment="smem_two_hop_synthetic",
+    model=SMALL_SMEM,
+    override="",
+):
     overrides = f"{TINY_RUN},{model},trainer.train_steps={steps}" + (f",{override}" if override else "")
-    return [*program(binary), f"--experiment={experiment}", f"--model_dir={model_dir}",
-            f"--params_override={overrides}", *extra]
+    return [
+        *program(binary),
+        f"--experiment={experiment}",
+        f"--model_dir={model_dir}",
+        f"--params_override={overrides}",
+        *extra,
+    ]
 
 
 def env(**extra):

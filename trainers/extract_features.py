@@ -41,11 +41,18 @@ def main(argv):
     del argv
     images = image_list(FLAGS.format, FLAGS.data, FLAGS.images, FLAGS.check_images)
     image_size = FLAGS.image_size or BACKBONES[FLAGS.backbone].image_size
-    extractor = Extractor(build_backbone(FLAGS.backbone, image_size, FLAGS.backbone_weights), image_size,
-                          FLAGS.batch_size)
+    extractor = Extractor(
+        build_backbone(FLAGS.backbone, image_size, FLAGS.backbone_weights), image_size, FLAGS.batch_size
+    )
     written, skipped = extract(
-        images, extractor, FLAGS.backbone, FLAGS.output_dir, FLAGS.num_shards,
-        "float16" if FLAGS.float16 else "float32", FLAGS.worker_index, FLAGS.num_workers,
+        images,
+        extractor,
+        FLAGS.backbone,
+        FLAGS.output_dir,
+        FLAGS.num_shards,
+        "float16" if FLAGS.float16 else "float32",
+        FLAGS.worker_index,
+        FLAGS.num_workers,
     )
     print(f"wrote {written} shards, skipped {skipped} finished shards, in {FLAGS.output_dir}")
 

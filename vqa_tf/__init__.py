@@ -10,10 +10,24 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = frozenset({
-    "configs", "data", "errors", "export", "layers", "losses", "metrics", "models", "serving", "text", "training",
-    "utils", "vision", "visualization",
-})
+_SUBPACKAGES = frozenset(
+    {
+        "configs",
+        "data",
+        "errors",
+        "export",
+        "layers",
+        "losses",
+        "metrics",
+        "models",
+        "serving",
+        "text",
+        "training",
+        "utils",
+        "vision",
+        "visualization",
+    }
+)
 
 
 def __getattr__(name):

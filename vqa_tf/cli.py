@@ -43,7 +43,7 @@ def asked_verbosity(argv):
         value = None
         for name in ("--verbosity", "-v"):
             if arg.startswith(name + "="):
-                value = arg[len(name) + 1:]
+                value = arg[len(name) + 1 :]
             elif arg == name and i + 1 < len(argv):
                 value = argv[i + 1]
         if value is not None:

@@ -86,8 +86,9 @@ def _synthetic(task, model):
 def _synthetic_smem(num_hops):
     # Q's position weights start at 1: ours (uniform ±0.08, the official start, lowered relative position
     # to 50–68% on three seeds: measured)
-    return _synthetic("vqa", SMemVQAConfig(embedding_dim=128, num_hops=num_hops, dropout=0.2,
-                                           position_weights_init="ones"))
+    return _synthetic(
+        "vqa", SMemVQAConfig(embedding_dim=128, num_hops=num_hops, dropout=0.2, position_weights_init="ones")
+    )
 
 
 @register("smem_one_hop_synthetic")
@@ -132,8 +133,9 @@ def image_only_synthetic():
 def mdan_synthetic():
     # every in-batch negative: ours (the paper samples one per pair; benchmarks/results/synthetic_results.md
     # compares the three loss forms)
-    return _synthetic("matching", MatchingDANConfig(hidden_dim=128, num_steps=2, dropout=0.2, margin=1.0,
-                                                    negatives="all"))
+    return _synthetic(
+        "matching", MatchingDANConfig(hidden_dim=128, num_steps=2, dropout=0.2, margin=1.0, negatives="all")
+    )
 
 
 @register("vqa_own_data")
@@ -152,9 +154,17 @@ def vqa_own_data():
     return ExperimentConfig(
         task="vqa",
         model=SMemVQAConfig(embedding_dim=128, num_hops=2, dropout=0.2, position_weights_init="ones"),
-        data=DataConfig(source="vqa", input="images", backbone="small_cnn", backbone_pretraining="synthetic_cells",
-                        train_backbone=False, image_size=64, max_question_length=16, top_answers=1000,
-                        global_batch_size=64),
+        data=DataConfig(
+            source="vqa",
+            input="images",
+            backbone="small_cnn",
+            backbone_pretraining="synthetic_cells",
+            train_backbone=False,
+            image_size=64,
+            max_question_length=16,
+            top_answers=1000,
+            global_batch_size=64,
+        ),
         optimizer=OptimizerConfig(name="adam", learning_rate=1e-3),
         trainer=TrainerConfig(train_epochs=30, steps_per_loop=100, checkpoint_every=1000, eval_every=1000),
         runtime=RuntimeConfig(deterministic=True),

@@ -58,5 +58,7 @@ def load_config(model_dir):
             **{name: section(**saved[name]) for name, section in _SECTIONS.items()},
         )
     except TypeError as error:  # a field this version does not have
-        raise ValueError(f"{path} was written by another version of vqa_tf and cannot be read by this one "
-                         f"({error}); retrain, or use the version that wrote it") from None
+        raise ValueError(
+            f"{path} was written by another version of vqa_tf and cannot be read by this one "
+            f"({error}); retrain, or use the version that wrote it"
+        ) from None

@@ -68,9 +68,7 @@ def read_karpathy_json(path, images_root, splits=None, check_images=True):
         sentences = get_field(record, "sentences", list, where)
         if not sentences:
             raise DataError(f"{where}: no captions")
-        captions = tuple(
-            get_field(s, "raw", str, f"sentence {i} of {where}") for i, s in enumerate(sentences)
-        )
+        captions = tuple(get_field(s, "raw", str, f"sentence {i} of {where}") for i, s in enumerate(sentences))
         for i, caption in enumerate(captions):
             if not caption.strip():
                 raise DataError(f"sentence {i} of {where}: empty caption")

@@ -108,7 +108,7 @@ def write_daquar(examples, qa_path):
                 f"one one-line answer, got {question!r} and {e.answers!r}"
             )
         body = question[:-1].rstrip()
-        lines += [f"{body} in the image{e.image_id}{question[len(body):]}", e.answers[0]]
+        lines += [f"{body} in the image{e.image_id}{question[len(body) :]}", e.answers[0]]
     folder = os.path.dirname(qa_path)
     if folder:
         tf.io.gfile.makedirs(folder)

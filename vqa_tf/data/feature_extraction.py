@@ -52,9 +52,7 @@ class Extractor:
 
     def metadata(self, backbone_name, num_shards, dtype):
         _, height, width, channels = self.backbone.output.shape
-        return feature_store.StoreMetadata(
-            height, width, channels, dtype, backbone_name, self.image_size, num_shards
-        )
+        return feature_store.StoreMetadata(height, width, channels, dtype, backbone_name, self.image_size, num_shards)
 
     def images(self, image_ids, paths):
         """A dataset of (image_id batch, decoded and resized image batch)."""

@@ -27,9 +27,7 @@ def read_json(path):
     try:
         return json.loads(data)
     except json.JSONDecodeError as error:
-        raise DataError(
-            f"malformed JSON in {path}: line {error.lineno} column {error.colno}: {error.msg}"
-        ) from None
+        raise DataError(f"malformed JSON in {path}: line {error.lineno} column {error.colno}: {error.msg}") from None
     except UnicodeDecodeError as error:
         raise DataError(f"malformed JSON in {path}: not UTF-8 ({error.reason})") from None
 

@@ -46,9 +46,7 @@ def _by_image(rows):
         groups[image_id].append(values)
     image_ids = sorted(groups)
     table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(image_ids, tf.int64), tf.range(len(image_ids), dtype=tf.int64)
-        ),
+        tf.lookup.KeyValueTensorInitializer(tf.constant(image_ids, tf.int64), tf.range(len(image_ids), dtype=tf.int64)),
         default_value=-1,
     )
     columns = list(zip(*[list(zip(*groups[i])) for i in image_ids]))
@@ -121,8 +119,15 @@ def vqa_feature_dataset(
     """
     rows = vqa_answer_rows(examples, answer_vocabulary)
     return _feature_text_dataset(
-        feature_dir, rows, ("answer", "question_id"), tokenizer, global_batch_size, input_context, training,
-        training if shuffle is None else shuffle, seed,
+        feature_dir,
+        rows,
+        ("answer", "question_id"),
+        tokenizer,
+        global_batch_size,
+        input_context,
+        training,
+        training if shuffle is None else shuffle,
+        seed,
     )
 
 
@@ -145,7 +150,9 @@ def _feature_text_dataset(
     return _finish(dataset, tokenizer, batch, shuffle, seed, training, "image_features")
 
 
-def _image_text_dataset(paths, texts, targets, tokenizer, image_size, global_batch_size, input_context, training, shuffle, seed):
+def _image_text_dataset(
+    paths, texts, targets, tokenizer, image_size, global_batch_size, input_context, training, shuffle, seed
+):
     dataset = tf.data.Dataset.from_tensor_slices((paths, texts, targets))
     dataset, _ = _shard(dataset, input_context, len(paths))
     if shuffle:
@@ -182,8 +189,16 @@ def vqa_image_dataset(
         "question_id": np.array([r[3] for r in rows], np.int64),
     }
     return _image_text_dataset(
-        [path_of[r[0]] for r in rows], [r[1] for r in rows], targets, tokenizer, image_size,
-        global_batch_size, input_context, training, training if shuffle is None else shuffle, seed,
+        [path_of[r[0]] for r in rows],
+        [r[1] for r in rows],
+        targets,
+        tokenizer,
+        image_size,
+        global_batch_size,
+        input_context,
+        training,
+        training if shuffle is None else shuffle,
+        seed,
     )
 
 
@@ -196,8 +211,16 @@ def caption_image_dataset(
         raise DataError("no captions to train on")
     targets = {"image_id": np.array([p[2] for p in pairs], np.int64)}
     return _image_text_dataset(
-        [p[0] for p in pairs], [p[1] for p in pairs], targets, tokenizer, image_size,
-        global_batch_size, input_context, training, training if shuffle is None else shuffle, seed,
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+        targets,
+        tokenizer,
+        image_size,
+        global_batch_size,
+        input_context,
+        training,
+        training if shuffle is None else shuffle,
+        seed,
     )
 
 
@@ -213,8 +236,15 @@ def caption_feature_dataset(
     if not rows:
         raise DataError("no captions to train on")
     return _feature_text_dataset(
-        feature_dir, rows, ("image_id",), tokenizer, global_batch_size, input_context, training,
-        training if shuffle is None else shuffle, seed,
+        feature_dir,
+        rows,
+        ("image_id",),
+        tokenizer,
+        global_batch_size,
+        input_context,
+        training,
+        training if shuffle is None else shuffle,
+        seed,
     )
 
 
@@ -222,7 +252,9 @@ def gallery_image_dataset(examples, image_size, batch_size):
     """Each image of `examples` once, from its file: (image_id [B], images [B, S, S, 3]), in `examples` order."""
     image_ids = np.array([e.image_id for e in examples], np.int64)
     dataset = tf.data.Dataset.from_tensor_slices((image_ids, [e.image_path for e in examples]))
-    dataset = dataset.map(lambda i, path: (i, load_image(tf.io.read_file(path), image_size)), num_parallel_calls=AUTOTUNE)
+    dataset = dataset.map(
+        lambda i, path: (i, load_image(tf.io.read_file(path), image_size)), num_parallel_calls=AUTOTUNE
+    )
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
 
 
@@ -241,4 +273,8 @@ def caption_text_dataset(examples, tokenizer, batch_size):
     if not pairs:
         raise DataError("no captions to embed")
     dataset = tf.data.Dataset.from_tensor_slices((np.array([p[0] for p in pairs], np.int64), [p[1] for p in pairs]))
-    return dataset.batch(batch_size).map(lambda i, text: (i, tokenizer(text)), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    return (
+        dataset.batch(batch_size)
+        .map(lambda i, text: (i, tokenizer(text)), num_parallel_calls=AUTOTUNE)
+        .prefetch(AUTOTUNE)
+    )

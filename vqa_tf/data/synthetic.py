@@ -71,30 +71,46 @@ MAJORITY_ANSWER = {task: "yes" if fact else "no" for task, fact in MAJORITY_FACT
 # {relation} and the second object's {other_color} {other_shape}.
 PHRASINGS = {
     "presence": {
-        "affirmative": ("is there a {color} {shape}?", "can you see a {color} {shape}?",
-                        "does the image contain a {color} {shape}?"),
+        "affirmative": (
+            "is there a {color} {shape}?",
+            "can you see a {color} {shape}?",
+            "does the image contain a {color} {shape}?",
+        ),
         "negated": ("is there no {color} {shape}?", "is the image without a {color} {shape}?"),
     },
     "absolute_position": {
-        "affirmative": ("is there a {color} {shape} on the {position}?", "is the {color} {shape} on the {position}?",
-                        "is the {color} {shape} in the {position} half?"),
-        "negated": ("is the {color} {shape} not on the {position}?",
-                    "is the {color} {shape} outside the {position} half?"),
+        "affirmative": (
+            "is there a {color} {shape} on the {position}?",
+            "is the {color} {shape} on the {position}?",
+            "is the {color} {shape} in the {position} half?",
+        ),
+        "negated": (
+            "is the {color} {shape} not on the {position}?",
+            "is the {color} {shape} outside the {position} half?",
+        ),
     },
     "relative_position": {
-        "affirmative": ("is the {color} {shape} {relation} the {other_color} {other_shape}?",
-                        "is there a {color} {shape} {relation} the {other_color} {other_shape}?"),
+        "affirmative": (
+            "is the {color} {shape} {relation} the {other_color} {other_shape}?",
+            "is there a {color} {shape} {relation} the {other_color} {other_shape}?",
+        ),
         "negated": ("is the {color} {shape} not {relation} the {other_color} {other_shape}?",),
     },
     "attribute": {
         "affirmative": ("is the {shape} {color}?", "is the {shape} coloured {color}?"),
         "negated": ("is the {shape} not {color}?",),
     },
-    "color": {"open": ("what colour is the {shape}?", "what color is the {shape}?",
-                       "which colour does the {shape} have?")},
+    "color": {
+        "open": ("what colour is the {shape}?", "what color is the {shape}?", "which colour does the {shape} have?")
+    },
     "shape": {"open": ("what shape is the {color} object?", "what is the shape of the {color} object?")},
-    "count": {"open": ("how many {shape}s are there?", "how many {shape}s are in the image?",
-                       "what number of {shape}s is there?")},
+    "count": {
+        "open": (
+            "how many {shape}s are there?",
+            "how many {shape}s are in the image?",
+            "what number of {shape}s is there?",
+        )
+    },
 }
 MAX_COUNT = 3
 _RELATION_TEXT = {"above": "above", "below": "below", "left of": "to the left of", "right of": "to the right of"}
@@ -359,7 +375,9 @@ class SpatialShapesCaptions:
             return related(a, relation, b) and not any(related(a, r, b) for r in cross)
 
         objects = place(rng, [subject, other], self.image_size, [one_axis])
-        image, _ = render(objects, self.image_size, _backdrop(_rng(self.seed, index, 4), self.background, self.image_size))
+        image, _ = render(
+            objects, self.image_size, _backdrop(_rng(self.seed, index, 4), self.background, self.image_size)
+        )
         fact = CaptionFact(
             subject=(subject[2], subject[0], subject[1]),
             relation=relation,
@@ -380,7 +398,9 @@ class SpatialShapesCaptions:
         seen, index = set(), start
         while len(seen) < count:
             if index - start >= max_draws_per_image * count:
-                raise ValueError(f"found only {len(seen)} distinct captions in {index - start} draws; asked for {count}")
+                raise ValueError(
+                    f"found only {len(seen)} distinct captions in {index - start} draws; asked for {count}"
+                )
             sample = self.sample(index)
             index += 1
             if sample.caption not in seen:

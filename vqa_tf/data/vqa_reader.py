@@ -18,6 +18,7 @@ from vqa_tf.data.examples import VQAExample
 from vqa_tf.data.image_files import verify_image_files
 from vqa_tf.data.json_files import get_field, read_json, write_json
 
+
 def read_vqa(questions_path, image_pattern, annotations_path=None, check_images=True):
     """Reads a VQA question file and, if given, its annotation file.
 
@@ -116,10 +117,7 @@ def write_vqa_json(examples, questions_path, annotations_path=None):
     if annotations_path is not None:  # before writing anything: it raises on a bad example
         annotations = [_annotation(e, os.path.dirname(annotations_path)) for e in examples]
     header = {"info": {}, "data_type": "", "data_subtype": "", "license": {}}
-    questions = [
-        {"image_id": e.image_id, "question": e.question, "question_id": e.question_id}
-        for e in examples
-    ]
+    questions = [{"image_id": e.image_id, "question": e.question, "question_id": e.question_id} for e in examples]
     write_json({**header, "task_type": "Open-Ended", "questions": questions}, questions_path)
     if annotations_path is not None:
         write_json({**header, "annotations": annotations}, annotations_path)
@@ -152,9 +150,7 @@ def _annotate(examples, questions_path, annotations_path):
         mask = get_field(record, "evidence_mask", str, where) if "evidence_mask" in record else None
         annotated[question_id] = dataclasses.replace(
             examples[question_id],
-            answers=tuple(
-                get_field(a, "answer", str, f"answer {i} of {where}") for i, a in enumerate(answers)
-            ),
+            answers=tuple(get_field(a, "answer", str, f"answer {i} of {where}") for i, a in enumerate(answers)),
             answer_type=get_field(record, "answer_type", str, where),
             question_type=get_field(record, "question_type", str, where),
             evidence_mask_path=None if mask is None else os.path.join(folder, mask),
@@ -162,8 +158,7 @@ def _annotate(examples, questions_path, annotations_path):
     for index, question_id in enumerate(examples):
         if question_id not in annotated:
             raise DataError(
-                f"question {index} (question_id {question_id}) in {questions_path}: "
-                f"no annotation in {annotations_path}"
+                f"question {index} (question_id {question_id}) in {questions_path}: no annotation in {annotations_path}"
             )
     return {question_id: annotated[question_id] for question_id in examples}
 

@@ -96,15 +96,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = urllib.parse.unquote(self.path.split("?", 1)[0])
         if path in ("/", "/index.html"):
             return self._file(os.path.join(STATIC_DIR, "index.html"))
-        if path.startswith("/static/") and "/" not in path[len("/static/"):]:
-            return self._file(os.path.join(STATIC_DIR, path[len("/static/"):]))
+        if path.startswith("/static/") and "/" not in path[len("/static/") :]:
+            return self._file(os.path.join(STATIC_DIR, path[len("/static/") :]))
         if path == "/config.json":
-            return self._json(200, {"model_name": self.server.model_name, "search_model": self.server.search_model,
-                                    "examples": list(self.server.examples)})
-        if path.startswith("/examples/") and path[len("/examples/"):] in self.server.examples:
-            return self._image(self.server.examples[path[len("/examples/"):]])
+            return self._json(
+                200,
+                {
+                    "model_name": self.server.model_name,
+                    "search_model": self.server.search_model,
+                    "examples": list(self.server.examples),
+                },
+            )
+        if path.startswith("/examples/") and path[len("/examples/") :] in self.server.examples:
+            return self._image(self.server.examples[path[len("/examples/") :]])
         if path.startswith("/gallery/") and self.server.index is not None:
-            number = path[len("/gallery/"):]
+            number = path[len("/gallery/") :]
             if number.isdigit() and int(number) < len(self.server.index.paths):
                 return self._image(self.server.index.paths[int(number)])
         self._json(404, {"error": f"no such page: {path[:200]}"})
@@ -124,8 +130,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         """The request's body, or None once a JSON error has been sent."""
         length = self.headers.get("Content-Length", "")
         if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            self._json(413 if length.isdigit() else 411,
-                       {"error": f"the request needs a Content-Length of at most {MAX_BODY_BYTES} bytes"})
+            self._json(
+                413 if length.isdigit() else 411,
+                {"error": f"the request needs a Content-Length of at most {MAX_BODY_BYTES} bytes"},
+            )
             return None
         return self.rfile.read(int(length))
 
@@ -161,5 +169,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except (ValueError, KeyError, TypeError, GalleryError) as error:
             return self._json(400, {"error": f"cannot search: {error}"})
         paths = self.server.index.paths
-        self._json(200, {"results": [{"image": f"/gallery/{i}", "name": posixpath.basename(paths[i]),
-                                      "score": float(score)} for i, score in zip(numbers[0], scores[0])]})
+        self._json(
+            200,
+            {
+                "results": [
+                    {"image": f"/gallery/{i}", "name": posixpath.basename(paths[i]), "score": float(score)}
+                    for i, score in zip(numbers[0], scores[0])
+                ]
+            },
+        )

@@ -1,7 +1,7 @@
 """Export: a training model_dir as a versioned SavedModel with every preprocessing step in the graph.
 
-    from vqa_tf.export import export
-    export("runs/smem", "runs/smem/exports")     # → runs/smem/exports/1
+from vqa_tf.export import export
+export("runs/smem", "runs/smem/exports")     # → runs/smem/exports/1
 """
 
 from vqa_tf.export.input_checks import LIMITS_FILE, MAX_BATCH_ROWS, MAX_IMAGE_PIXELS, ServingLimits

@@ -48,7 +48,8 @@ class ServingLimits:
         """The dict of tensors `inputs` after checking none has more than max_batch_rows rows."""
         checks = [
             tf.debugging.assert_less_equal(
-                tf.shape(tensor)[0], self.max_batch_rows,
+                tf.shape(tensor)[0],
+                self.max_batch_rows,
                 message=f"a request has more {name} rows than max_batch_rows={self.max_batch_rows}",
             )
             for name, tensor in inputs.items()
@@ -79,8 +80,11 @@ class LimitsAsset(tf.Module):
         self._scratch = tempfile.TemporaryDirectory()  # removed with this object, once the archive is written
         self.lines = tf.lookup.StaticHashTable(
             tf.lookup.TextFileInitializer(
-                limits.write(self._scratch.name), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
-                tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+                limits.write(self._scratch.name),
+                tf.string,
+                tf.lookup.TextFileIndex.WHOLE_LINE,
+                tf.int64,
+                tf.lookup.TextFileIndex.LINE_NUMBER,
             ),
             default_value=-1,
         )
@@ -92,7 +96,8 @@ def checked_text(text, name):
     (Tokenization rejects a string with no words.)
     """
     too_long = tf.debugging.assert_less_equal(
-        tf.strings.length(text), MAX_TEXT_CHARS,
+        tf.strings.length(text),
+        MAX_TEXT_CHARS,
         message=f"a {name} is longer than {MAX_TEXT_CHARS} characters",
     )
     with tf.control_dependencies([too_long]):

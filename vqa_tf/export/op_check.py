@@ -42,9 +42,14 @@ def check_servable(export_dir):
     if python or unknown:
         raise UnservableOpError(
             f"{export_dir} uses ops TF Serving cannot run: "
-            + "; ".join(filter(None, [
-                f"Python functions {python}" if python else "",
-                f"ops registered by neither TensorFlow nor TensorFlow Text {unknown}" if unknown else "",
-            ]))
+            + "; ".join(
+                filter(
+                    None,
+                    [
+                        f"Python functions {python}" if python else "",
+                        f"ops registered by neither TensorFlow nor TensorFlow Text {unknown}" if unknown else "",
+                    ],
+                )
+            )
         )
     return sorted(ops)

@@ -43,8 +43,10 @@ def serving_backbone(config, parts, model_dir, backbone_weights=None):
     data = config.data
     if parts.backbone is not None:
         if backbone_weights:
-            raise ValueError("backbone weights are for runs trained on stored features; this run trained its CNN, "
-                             "and its checkpoint holds the CNN's weights")
+            raise ValueError(
+                "backbone weights are for runs trained on stored features; this run trained its CNN, "
+                "and its checkpoint holds the CNN's weights"
+            )
         return parts.backbone
     weights = backbone_weights or files.backbone_weights(config, model_dir)
     if not weights:
@@ -69,8 +71,10 @@ def export_module(model_dir, top_k=5, backbone_weights=None, limits=ServingLimit
     """
     config, parts, _ = restore_model(model_dir)
     if config.data.baseline:
-        raise ValueError(f"{model_dir} holds a blind baseline (data.baseline={config.data.baseline}), trained for "
-                         "comparison on blinded inputs; it is not exported")
+        raise ValueError(
+            f"{model_dir} holds a blind baseline (data.baseline={config.data.baseline}), trained for "
+            "comparison on blinded inputs; it is not exported"
+        )
     backbone = serving_backbone(config, parts, model_dir, backbone_weights)
     tokenizer = QuestionTokenizer(files.path(model_dir, files.VOCABULARY_FILE), config.data.max_question_length)
     if config.task == "vqa":
@@ -96,8 +100,15 @@ def write_warmup_requests(export_dir, requests):
             writer.write(log.SerializeToString())
 
 
-def export(model_dir, export_base, version=None, top_k=5, backbone_weights=None, max_batch_rows=MAX_BATCH_ROWS,
-           max_image_pixels=MAX_IMAGE_PIXELS):
+def export(
+    model_dir,
+    export_base,
+    version=None,
+    top_k=5,
+    backbone_weights=None,
+    max_batch_rows=MAX_BATCH_ROWS,
+    max_image_pixels=MAX_IMAGE_PIXELS,
+):
     """Exports the latest checkpoint of `model_dir` to `<export_base>/<version>`; returns that path.
 
     The signatures refuse a call of more than `max_batch_rows` rows and an
@@ -116,8 +127,10 @@ def export(model_dir, export_base, version=None, top_k=5, backbone_weights=None,
     vocabulary = Vocabulary.load(files.path(model_dir, files.VOCABULARY_FILE))
     # Warm-up requests the graph's own limits accept, or a server would fail to load the version.
     text, image = warmup_inputs(vocabulary, min(module.image_size, math.isqrt(limits.max_image_pixels)))
-    warmup = [(name, {key: value[:limits.max_batch_rows] for key, value in inputs.items()})
-              for name, inputs in module.warmup_requests(text, image)]
+    warmup = [
+        (name, {key: value[: limits.max_batch_rows] for key, value in inputs.items()})
+        for name, inputs in module.warmup_requests(text, image)
+    ]
     with claimed_version(export_base, version) as version:
         target = posixpath.join(export_base, str(version))
         with atomic_path(target, overwrite=False) as temporary:

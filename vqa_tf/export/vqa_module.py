@@ -36,8 +36,11 @@ class VQAExportModule:
         self.limits = limits
         self.answers = tf.lookup.StaticHashTable(
             tf.lookup.TextFileInitializer(
-                answers_path, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
-                tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+                answers_path,
+                tf.int64,
+                tf.lookup.TextFileIndex.LINE_NUMBER,
+                tf.string,
+                tf.lookup.TextFileIndex.WHOLE_LINE,
             ),
             default_value="",
         )
@@ -82,5 +85,8 @@ class VQAExportModule:
         """One request per endpoint, two rows each, for TF Serving to replay at load."""
         return [
             ("serving_default", {"question": [text, text], "image": [image, image]}),
-            ("serve_features", {"question": [text, text], "image_features": np.zeros((2, *self.grid_shape), np.float32)}),
+            (
+                "serve_features",
+                {"question": [text, text], "image_features": np.zeros((2, *self.grid_shape), np.float32)},
+            ),
         ]

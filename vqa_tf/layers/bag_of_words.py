@@ -41,9 +41,7 @@ class BagOfWords(keras.layers.Layer):
                 name="position_weights", shape=(self.max_length,), initializer=self.position_weights_initializer
             )
         if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias", shape=(word_vectors_shape[-1],), initializer="zeros"
-            )
+            self.bias = self.add_weight(name="bias", shape=(word_vectors_shape[-1],), initializer="zeros")
 
     def call(self, word_vectors, word_mask):
         weights = ops.cast(word_mask, word_vectors.dtype)
@@ -55,16 +53,12 @@ class BagOfWords(keras.layers.Layer):
         return question
 
     def _position_weights_for(self, length):
-        message = (
-            f"the question has more token positions than max_length={self.max_length}"
-        )
+        message = f"the question has more token positions than max_length={self.max_length}"
         if isinstance(length, int):
             if length > self.max_length:
                 raise ValueError(f"{message}: got {length}.")
             return self.position_weights[:length]
-        with tf.control_dependencies(
-            [tf.debugging.assert_less_equal(length, self.max_length, message=message)]
-        ):
+        with tf.control_dependencies([tf.debugging.assert_less_equal(length, self.max_length, message=message)]):
             return self.position_weights[:length]
 
     def compute_output_shape(self, word_vectors_shape, word_mask_shape=None):
@@ -72,9 +66,11 @@ class BagOfWords(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "max_length": self.max_length,
-            "use_bias": self.use_bias,
-            "position_weights_initializer": keras.initializers.serialize(self.position_weights_initializer),
-        })
+        config.update(
+            {
+                "max_length": self.max_length,
+                "use_bias": self.use_bias,
+                "position_weights_initializer": keras.initializers.serialize(self.position_weights_initializer),
+            }
+        )
         return config

@@ -12,9 +12,7 @@ from vqa_tf.layers.masking import masked_mean, masked_softmax
 
 
 def _dense_weights(layer, name, input_dim, units):
-    kernel = layer.add_weight(
-        name=f"{name}_kernel", shape=(input_dim, units), initializer="glorot_uniform"
-    )
+    kernel = layer.add_weight(name=f"{name}_kernel", shape=(input_dim, units), initializer="glorot_uniform")
     bias = layer.add_weight(name=f"{name}_bias", shape=(units,), initializer="zeros")
     return kernel, bias
 
@@ -108,18 +106,10 @@ class VisualAttentionStep(keras.layers.Layer):
 
     def build(self, regions_shape, memory_shape):
         feature_dim = regions_shape[-1]
-        self.region_kernel, self.region_bias = _dense_weights(
-            self, "region", feature_dim, self.hidden_dim
-        )
-        self.memory_kernel, self.memory_bias = _dense_weights(
-            self, "memory", memory_shape[-1], self.hidden_dim
-        )
-        self.score_vector = self.add_weight(
-            name="score_vector", shape=(self.hidden_dim,), initializer="glorot_uniform"
-        )
-        self.projection_kernel, self.projection_bias = _dense_weights(
-            self, "projection", feature_dim, self.hidden_dim
-        )
+        self.region_kernel, self.region_bias = _dense_weights(self, "region", feature_dim, self.hidden_dim)
+        self.memory_kernel, self.memory_bias = _dense_weights(self, "memory", memory_shape[-1], self.hidden_dim)
+        self.score_vector = self.add_weight(name="score_vector", shape=(self.hidden_dim,), initializer="glorot_uniform")
+        self.projection_kernel, self.projection_bias = _dense_weights(self, "projection", feature_dim, self.hidden_dim)
 
     def call(self, regions, memory):
         region_part = ops.tanh(ops.matmul(regions, self.region_kernel) + self.region_bias)
@@ -175,15 +165,9 @@ class TextualAttentionStep(keras.layers.Layer):
         self.hidden_dim = hidden_dim
 
     def build(self, words_shape, memory_shape, word_mask_shape=None):
-        self.word_kernel, self.word_bias = _dense_weights(
-            self, "word", words_shape[-1], self.hidden_dim
-        )
-        self.memory_kernel, self.memory_bias = _dense_weights(
-            self, "memory", memory_shape[-1], self.hidden_dim
-        )
-        self.score_vector = self.add_weight(
-            name="score_vector", shape=(self.hidden_dim,), initializer="glorot_uniform"
-        )
+        self.word_kernel, self.word_bias = _dense_weights(self, "word", words_shape[-1], self.hidden_dim)
+        self.memory_kernel, self.memory_bias = _dense_weights(self, "memory", memory_shape[-1], self.hidden_dim)
+        self.score_vector = self.add_weight(name="score_vector", shape=(self.hidden_dim,), initializer="glorot_uniform")
 
     def call(self, words, memory, word_mask):
         word_part = ops.tanh(ops.matmul(words, self.word_kernel) + self.word_bias)

@@ -38,9 +38,7 @@ class RegionEmbedding(keras.layers.Layer):
             shape=(feature_dim, self.units),
             initializer="glorot_uniform",
         )
-        self.region_bias = self.add_weight(
-            name="region_bias", shape=(num_regions, self.units), initializer="zeros"
-        )
+        self.region_bias = self.add_weight(name="region_bias", shape=(num_regions, self.units), initializer="zeros")
 
     def call(self, regions):
         return ops.matmul(regions, self.kernel) + self.region_bias

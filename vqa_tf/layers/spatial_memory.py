@@ -63,9 +63,7 @@ class WordGuidedHop(keras.layers.Layer):
         self.word_pooling = word_pooling
 
     def call(self, word_vectors, attention_embedding, evidence_embedding, word_mask):
-        correlation = ops.matmul(
-            word_vectors, ops.transpose(attention_embedding, (0, 2, 1))
-        )
+        correlation = ops.matmul(word_vectors, ops.transpose(attention_embedding, (0, 2, 1)))
         has_padding = ops.sum(ops.cast(word_mask, "int32"), axis=1) < self.question_length
         # The padding rows are zero: they join the pooling as one zero score.
         if self.word_pooling == "max":
@@ -83,9 +81,7 @@ class WordGuidedHop(keras.layers.Layer):
         config.update({"question_length": self.question_length, "word_pooling": self.word_pooling})
         return config
 
-    def compute_output_spec(
-        self, word_vectors, attention_embedding, evidence_embedding, word_mask
-    ):
+    def compute_output_spec(self, word_vectors, attention_embedding, evidence_embedding, word_mask):
         batch, regions, units = evidence_embedding.shape
         dtype = self.compute_dtype
         return (

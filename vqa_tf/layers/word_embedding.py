@@ -27,9 +27,7 @@ class WordEmbedding(keras.layers.Layer):
     def __init__(self, vocab_size, embedding_dim, padding_id=0, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= padding_id < vocab_size:
-            raise ValueError(
-                f"padding_id={padding_id} must lie in [0, vocab_size={vocab_size})."
-            )
+            raise ValueError(f"padding_id={padding_id} must lie in [0, vocab_size={vocab_size}).")
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.padding_id = padding_id
@@ -44,9 +42,7 @@ class WordEmbedding(keras.layers.Layer):
     def call(self, token_ids):
         token_ids = ops.cast(token_ids, "int32")
         checks = [
-            tf.debugging.assert_non_negative(
-                token_ids, message="token_ids must be non-negative"
-            ),
+            tf.debugging.assert_non_negative(token_ids, message="token_ids must be non-negative"),
             tf.debugging.assert_less(
                 token_ids,
                 self.vocab_size,

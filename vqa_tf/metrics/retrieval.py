@@ -17,8 +17,10 @@ def _check(similarity, caption_to_image):
         raise ValueError("similarity holds NaN or infinite scores")
     num_images, num_captions = similarity.shape
     if caption_to_image.shape != (num_captions,):
-        raise ValueError(f"caption_to_image must have one image index per caption ({num_captions}), "
-                         f"got shape {caption_to_image.shape}")
+        raise ValueError(
+            f"caption_to_image must have one image index per caption ({num_captions}), "
+            f"got shape {caption_to_image.shape}"
+        )
     integer = np.issubdtype(caption_to_image.dtype, np.integer)
     if not integer or np.any((caption_to_image < 0) | (caption_to_image >= num_images)):
         raise ValueError(f"caption_to_image must hold integer image indices in [0, {num_images})")

@@ -16,8 +16,15 @@ WORDNET_DIR_ENV = "VQA_TF_WORDNET_DIR"
 _FILES = ("index.noun", "data.noun", "noun.exc")
 # NLTK's noun suffix rules, applied once when a word is not in noun.exc.
 _NOUN_SUFFIXES = (
-    ("s", ""), ("ses", "s"), ("ves", "f"), ("xes", "x"), ("zes", "z"),
-    ("ches", "ch"), ("shes", "sh"), ("men", "man"), ("ies", "y"),
+    ("s", ""),
+    ("ses", "s"),
+    ("ves", "f"),
+    ("xes", "x"),
+    ("zes", "z"),
+    ("ches", "ch"),
+    ("shes", "sh"),
+    ("men", "man"),
+    ("ies", "y"),
 )
 _HYPERNYM_POINTERS = frozenset({"@", "@i"})  # hypernym and instance hypernym
 
@@ -48,7 +55,7 @@ class WordNet:
             for line in index:
                 if not line.startswith(" "):  # lines that start with a space are the licence
                     fields = line.split()
-                    self._offsets[fields[0]] = tuple(int(offset) for offset in fields[-int(fields[2]):])
+                    self._offsets[fields[0]] = tuple(int(offset) for offset in fields[-int(fields[2]) :])
         with open(os.path.join(directory, "noun.exc"), encoding="utf-8") as exceptions:
             self._exceptions = {fields[0]: fields[1:] for fields in map(str.split, exceptions) if fields}
         with open(os.path.join(directory, "data.noun"), "rb") as data:
@@ -70,8 +77,11 @@ class WordNet:
         num_words = int(fields[3], 16)
         pointers_at = 4 + 2 * num_words
         pointers = [fields[pointers_at + 1 + 4 * i : pointers_at + 5 + 4 * i] for i in range(int(fields[pointers_at]))]
-        hypernyms = tuple(int(target) for symbol, target, _, source_target in pointers
-                          if symbol in _HYPERNYM_POINTERS and source_target == "0000")
+        hypernyms = tuple(
+            int(target)
+            for symbol, target, _, source_target in pointers
+            if symbol in _HYPERNYM_POINTERS and source_target == "0000"
+        )
         return fields[4].lower(), hypernyms
 
     @functools.lru_cache(maxsize=None)
@@ -125,9 +135,7 @@ class WordNet:
 
     def word_similarity(self, word_a, word_b):
         """Highest Wu-Palmer similarity over the noun senses of two words; 0 if either has none."""
-        return max(
-            (self.wup_similarity(a, b) for a in self.synsets(word_a) for b in self.synsets(word_b)), default=0.0
-        )
+        return max((self.wup_similarity(a, b) for a in self.synsets(word_a) for b in self.synsets(word_b)), default=0.0)
 
 
 @functools.lru_cache(maxsize=None)

@@ -54,15 +54,13 @@ class IBowImg(MultimodalModel):
         inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
         regions = grid_regions(inputs[IMAGE_FEATURES])
         image, weights = MeanRegionPool(name="image_pool")(regions)
-        words, word_mask = WordEmbedding(
-            vocab_size, embedding_dim, padding_id, name="word_embedding"
-        )(inputs[TOKEN_IDS])
+        words, word_mask = WordEmbedding(vocab_size, embedding_dim, padding_id, name="word_embedding")(
+            inputs[TOKEN_IDS]
+        )
         question = BagOfWords(name="bag_of_words")(words, word_mask)
         joint = keras.layers.Concatenate(name="joint")([question, image])
         joint = keras.layers.Dropout(dropout, name="classifier_dropout")(joint)
         logits = keras.layers.Dense(num_answers, name="answer_logits")(joint)
         attention = AttentionMaps(grid_height, grid_width, name="attention_maps")([weights])
-        super().__init__(
-            inputs=inputs, outputs={"logits": logits, "attention": attention}, **kwargs
-        )
+        super().__init__(inputs=inputs, outputs={"logits": logits, "attention": attention}, **kwargs)
         self.keep_arguments(locals())

@@ -75,9 +75,7 @@ class MatchingDAN(MultimodalModel):
         visual_contexts, visual_weights = [visual], []
         memory = visual
         for step in range(1, num_steps + 1):
-            visual, alpha = VisualAttentionStep(hidden_dim, name=f"visual_step_{step}")(
-                regions, memory
-            )
+            visual, alpha = VisualAttentionStep(hidden_dim, name=f"visual_step_{step}")(regions, memory)
             memory = keras.layers.Add(name=f"visual_memory_{step}")([memory, visual])
             visual_contexts.append(visual)
             visual_weights.append(alpha)
@@ -85,24 +83,20 @@ class MatchingDAN(MultimodalModel):
             inputs[IMAGE_FEATURES],
             {
                 "embedding": keras.layers.Concatenate(name="image_embedding")(visual_contexts),
-                "attention": AttentionMaps(grid_height, grid_width, name="attention_maps")(
-                    visual_weights
-                ),
+                "attention": AttentionMaps(grid_height, grid_width, name="attention_maps")(visual_weights),
             },
             name="image_encoder",
         )
 
-        words, word_mask = DanTextEncoder(
-            vocab_size, hidden_dim, hidden_dim, padding_id, name="text_encoder"
-        )(inputs[TOKEN_IDS])
+        words, word_mask = DanTextEncoder(vocab_size, hidden_dim, hidden_dim, padding_id, name="text_encoder")(
+            inputs[TOKEN_IDS]
+        )
         words = keras.layers.Dropout(dropout, name="word_dropout")(words)
         textual = TextualAttentionStart(name="textual_start")(words, word_mask)
         textual_contexts, textual_weights = [textual], []
         memory = textual
         for step in range(1, num_steps + 1):
-            textual, beta = TextualAttentionStep(hidden_dim, name=f"textual_step_{step}")(
-                words, memory, word_mask
-            )
+            textual, beta = TextualAttentionStep(hidden_dim, name=f"textual_step_{step}")(words, memory, word_mask)
             memory = keras.layers.Add(name=f"textual_memory_{step}")([memory, textual])
             textual_contexts.append(textual)
             textual_weights.append(beta)
@@ -117,9 +111,7 @@ class MatchingDAN(MultimodalModel):
 
         image_side = image_encoder(inputs[IMAGE_FEATURES])
         text_side = text_encoder(inputs[TOKEN_IDS])
-        score = keras.layers.Dot(axes=-1, name="pair_score")(
-            [image_side["embedding"], text_side["embedding"]]
-        )
+        score = keras.layers.Dot(axes=-1, name="pair_score")([image_side["embedding"], text_side["embedding"]])
         outputs = {
             "score": keras.layers.Reshape((), name="score")(score),
             "image_embedding": image_side["embedding"],
@@ -142,6 +134,4 @@ class MatchingDAN(MultimodalModel):
 
     def score(self, image_features, token_ids, training=False):
         """S = z_v·z_u [batch] for aligned image/text pairs."""
-        return self({IMAGE_FEATURES: image_features, TOKEN_IDS: token_ids}, training=training)[
-            "score"
-        ]
+        return self({IMAGE_FEATURES: image_features, TOKEN_IDS: token_ids}, training=training)["score"]

@@ -12,9 +12,7 @@ TOKEN_IDS = "token_ids"
 def grid_text_inputs(grid_height, grid_width, feature_dim):
     """The input contract: region-grid features [B, H, W, C] and token ids [B, T]."""
     return {
-        IMAGE_FEATURES: keras.Input(
-            shape=(grid_height, grid_width, feature_dim), name=IMAGE_FEATURES
-        ),
+        IMAGE_FEATURES: keras.Input(shape=(grid_height, grid_width, feature_dim), name=IMAGE_FEATURES),
         TOKEN_IDS: keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS),
     }
 
@@ -47,9 +45,7 @@ def check_same_batch(image_features, token_ids):
         if image_batch != text_batch:
             raise ValueError(f"{message}; got {image_batch} and {text_batch}.")
         return
-    tf.debugging.assert_equal(
-        tf.shape(image_features)[0], tf.shape(token_ids)[0], message=message
-    )
+    tf.debugging.assert_equal(tf.shape(image_features)[0], tf.shape(token_ids)[0], message=message)
 
 
 class MultimodalModel(keras.Model):

@@ -67,20 +67,16 @@ class ReasoningDAN(MultimodalModel):
             raise ValueError(f"num_steps must be at least 1; got {num_steps}.")
         inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
         regions = grid_regions(inputs[IMAGE_FEATURES], dropout)
-        words, word_mask = DanTextEncoder(
-            vocab_size, hidden_dim, hidden_dim, padding_id, name="text_encoder"
-        )(inputs[TOKEN_IDS])
+        words, word_mask = DanTextEncoder(vocab_size, hidden_dim, hidden_dim, padding_id, name="text_encoder")(
+            inputs[TOKEN_IDS]
+        )
         visual = VisualAttentionStart(hidden_dim, name="visual_start")(regions)
         textual = TextualAttentionStart(name="textual_start")(words, word_mask)
         memory = keras.layers.Multiply(name="memory_0")([visual, textual])
         visual_weights, textual_weights = [], []
         for step in range(1, num_steps + 1):
-            visual, alpha = VisualAttentionStep(hidden_dim, name=f"visual_step_{step}")(
-                regions, memory
-            )
-            textual, beta = TextualAttentionStep(hidden_dim, name=f"textual_step_{step}")(
-                words, memory, word_mask
-            )
+            visual, alpha = VisualAttentionStep(hidden_dim, name=f"visual_step_{step}")(regions, memory)
+            textual, beta = TextualAttentionStep(hidden_dim, name=f"textual_step_{step}")(words, memory, word_mask)
             joint = keras.layers.Multiply(name=f"joint_{step}")([visual, textual])
             memory = keras.layers.Add(name=f"memory_{step}")([memory, joint])
             visual_weights.append(alpha)
@@ -89,9 +85,7 @@ class ReasoningDAN(MultimodalModel):
         logits = keras.layers.Dense(num_answers, name="answer_logits")(memory)
         outputs = {
             "logits": logits,
-            "attention": AttentionMaps(grid_height, grid_width, name="attention_maps")(
-                visual_weights
-            ),
+            "attention": AttentionMaps(grid_height, grid_width, name="attention_maps")(visual_weights),
             "text_attention": stacked_text_attention(textual_weights),
         }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)

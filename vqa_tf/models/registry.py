@@ -20,9 +20,7 @@ def get_model_class(name):
     try:
         return MODELS[name]
     except KeyError:
-        raise KeyError(
-            f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}"
-        ) from None
+        raise KeyError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}") from None
 
 
 def build_model(name, **kwargs):

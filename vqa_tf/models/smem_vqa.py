@@ -83,33 +83,33 @@ class SMemVQA(MultimodalModel):
         if num_hops < 1:
             raise ValueError(f"num_hops must be at least 1; got {num_hops}.")
         if position_weights_init not in POSITION_WEIGHT_INITIALIZERS:
-            raise ValueError(f"position_weights_init must be one of {', '.join(POSITION_WEIGHT_INITIALIZERS)}; "
-                             f"got {position_weights_init!r}.")
+            raise ValueError(
+                f"position_weights_init must be one of {', '.join(POSITION_WEIGHT_INITIALIZERS)}; "
+                f"got {position_weights_init!r}."
+            )
         inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
         regions = grid_regions(inputs[IMAGE_FEATURES])
         if normalize_regions:
             regions = keras.layers.UnitNormalization(name="region_normalization")(regions)
         regions = keras.layers.Dropout(dropout, name="feature_dropout")(regions)
-        words, word_mask = WordEmbedding(
-            vocab_size, embedding_dim, padding_id, name="word_embedding"
-        )(inputs[TOKEN_IDS])
-        attention_embedding = RegionEmbedding(embedding_dim, name="attention_embedding")(
-            regions
+        words, word_mask = WordEmbedding(vocab_size, embedding_dim, padding_id, name="word_embedding")(
+            inputs[TOKEN_IDS]
         )
+        attention_embedding = RegionEmbedding(embedding_dim, name="attention_embedding")(regions)
         evidence = RegionEmbedding(embedding_dim, name="evidence_embedding_1")(regions)
         read, weights = WordGuidedHop(max_question_length, hop1_word_pooling, name="hop_1")(
             words, attention_embedding, evidence, word_mask
         )
         question = BagOfWords(
-            max_question_length, use_bias=True, name="question_vector",
+            max_question_length,
+            use_bias=True,
+            name="question_vector",
             position_weights_initializer=POSITION_WEIGHT_INITIALIZERS[position_weights_init],
         )(words, word_mask)
         memory = keras.layers.Add(name="memory_1")([read, question])
         hop_weights = [weights]
         for hop in range(2, num_hops + 1):
-            new_evidence = RegionEmbedding(embedding_dim, name=f"evidence_embedding_{hop}")(
-                regions
-            )
+            new_evidence = RegionEmbedding(embedding_dim, name=f"evidence_embedding_{hop}")(regions)
             read, weights = QuestionGuidedHop(name=f"hop_{hop}")(memory, evidence, new_evidence)
             memory = keras.layers.Add(name=f"memory_{hop}")([memory, read])
             evidence = new_evidence
@@ -118,7 +118,5 @@ class SMemVQA(MultimodalModel):
         hidden = keras.layers.Dropout(dropout, name="classifier_dropout")(hidden)
         logits = keras.layers.Dense(num_answers, name="answer_logits")(hidden)
         attention = AttentionMaps(grid_height, grid_width, name="attention_maps")(hop_weights)
-        super().__init__(
-            inputs=inputs, outputs={"logits": logits, "attention": attention}, **kwargs
-        )
+        super().__init__(inputs=inputs, outputs={"logits": logits, "attention": attention}, **kwargs)
         self.keep_arguments(locals())

@@ -18,5 +18,13 @@ from vqa_tf.search.errors import GalleryError, IncompleteGalleryError
 from vqa_tf.search.gallery_embedding import GalleryEmbedder, embed_gallery, list_images
 from vqa_tf.search.gallery_index import INDEX_TYPES, GalleryIndex, GallerySearch
 
-__all__ = ["INDEX_TYPES", "GalleryEmbedder", "GalleryError", "GalleryIndex", "GallerySearch", "IncompleteGalleryError",
-           "embed_gallery", "list_images"]
+__all__ = [
+    "INDEX_TYPES",
+    "GalleryEmbedder",
+    "GalleryError",
+    "GalleryIndex",
+    "GallerySearch",
+    "IncompleteGalleryError",
+    "embed_gallery",
+    "list_images",
+]

@@ -89,7 +89,7 @@ class GalleryEmbedder:
         parts, kept, skipped = [], [], []
         for start in range(0, len(paths), self.batch_size):
             batch = []
-            for path in paths[start:start + self.batch_size]:
+            for path in paths[start : start + self.batch_size]:
                 try:
                     with tf.io.gfile.GFile(path, "rb") as f:
                         batch.append((path, f.read()))
@@ -116,9 +116,13 @@ class GalleryEmbedder:
 
 def _shard_bytes(embeddings, paths, skipped):
     buffer = io.BytesIO()
-    np.savez(buffer, embeddings=embeddings.astype(np.float32), paths=np.array(paths, dtype=str),
-             skipped_paths=np.array([p for p, _ in skipped], dtype=str),
-             skipped_reasons=np.array([r for _, r in skipped], dtype=str))
+    np.savez(
+        buffer,
+        embeddings=embeddings.astype(np.float32),
+        paths=np.array(paths, dtype=str),
+        skipped_paths=np.array([p for p, _ in skipped], dtype=str),
+        skipped_reasons=np.array([r for _, r in skipped], dtype=str),
+    )
     return buffer.getvalue()
 
 
@@ -126,8 +130,11 @@ def read_shard(path):
     """(embeddings [n, D], paths [n], [(path, reason)] left out) of one shard file."""
     with tf.io.gfile.GFile(path, "rb") as f:
         arrays = np.load(io.BytesIO(f.read()), allow_pickle=False)
-        return (arrays["embeddings"], list(arrays["paths"]),
-                list(zip(arrays["skipped_paths"], arrays["skipped_reasons"])))
+        return (
+            arrays["embeddings"],
+            list(arrays["paths"]),
+            list(zip(arrays["skipped_paths"], arrays["skipped_reasons"])),
+        )
 
 
 def _check_settings(output_dir, settings):
@@ -137,8 +144,10 @@ def _check_settings(output_dir, settings):
         written = read_json(path)
         if written != settings:
             changed = sorted(key for key in settings if written.get(key) != settings[key])
-            raise GalleryError(f"{output_dir} holds a gallery embedded with other settings ({', '.join(changed)} "
-                               f"differ: {written} vs {settings}); use a new output directory")
+            raise GalleryError(
+                f"{output_dir} holds a gallery embedded with other settings ({', '.join(changed)} "
+                f"differ: {written} vs {settings}); use a new output directory"
+            )
     else:
         write_json(path, settings)
 
@@ -149,8 +158,16 @@ def embed_gallery(embedder, paths, output_dir, num_shards, worker_index=0, num_w
         raise GalleryError("the gallery holds no images")
     if num_shards < 1:
         raise GalleryError(f"num_shards must be at least 1, got {num_shards}")
-    _check_settings(output_dir, {"num_shards": num_shards, "num_images": len(paths), "dim": embedder.dim,
-                                 "first_image": paths[0], "last_image": paths[-1]})
+    _check_settings(
+        output_dir,
+        {
+            "num_shards": num_shards,
+            "num_images": len(paths),
+            "dim": embedder.dim,
+            "first_image": paths[0],
+            "last_image": paths[-1],
+        },
+    )
     blocks = np.array_split(np.arange(len(paths)), num_shards)
     written, done, left_out = 0, 0, []
     for shard in worker_shards(num_shards, num_workers, worker_index):

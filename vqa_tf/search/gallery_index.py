@@ -40,8 +40,10 @@ def read_gallery(embedding_dir):
     num_shards = settings["num_shards"]
     missing = [s for s in range(num_shards) if not tf.io.gfile.exists(shard_path(embedding_dir, s, num_shards))]
     if missing:
-        raise IncompleteGalleryError(f"{embedding_dir}: shards {missing} of {num_shards} are not written yet; run "
-                                     "the workers that write them (a rerun resumes where it stopped)")
+        raise IncompleteGalleryError(
+            f"{embedding_dir}: shards {missing} of {num_shards} are not written yet; run "
+            "the workers that write them (a rerun resumes where it stopped)"
+        )
     parts, paths = [], []
     for shard in range(num_shards):
         embeddings, kept, _ = read_shard(shard_path(embedding_dir, shard, num_shards))
@@ -90,8 +92,10 @@ class GalleryIndex:
 
         embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
         if len(paths) != len(embeddings) or not len(paths):
-            raise GalleryError(f"an index needs one embedding per image and at least one image: "
-                               f"got {len(paths)} paths and {len(embeddings)} embeddings")
+            raise GalleryError(
+                f"an index needs one embedding per image and at least one image: "
+                f"got {len(paths)} paths and {len(embeddings)} embeddings"
+            )
         dim = embeddings.shape[1]
         if index_type == "exact":
             index = faiss.IndexFlatIP(dim)
@@ -167,8 +171,10 @@ class GallerySearch:
         self.index = GalleryIndex.load(index_dir)
         dim = int(self._embed.structured_outputs["embedding"].shape[-1])
         if dim != self.index.dim:
-            raise GalleryError(f"{self.export_path} embeds text in {dim} dimensions but the index at {index_dir} "
-                               f"holds {self.index.dim}: index the gallery with this export")
+            raise GalleryError(
+                f"{self.export_path} embeds text in {dim} dimensions but the index at {index_dir} "
+                f"holds {self.index.dim}: index the gallery with this export"
+            )
 
     def embed(self, sentences):
         return self._embed(caption=tf.constant(list(sentences), tf.string))["embedding"].numpy()

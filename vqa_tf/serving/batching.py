@@ -127,8 +127,9 @@ class BatchScheduler:
         self._closed = False
         self._gathering = False  # one thread at a time fills the open batch
         self._wakers = weakref.WeakKeyDictionary()  # asyncio loop -> its _LoopWaker
-        self._threads = [threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True)
-                         for _ in range(params.num_batch_threads)]
+        self._threads = [
+            threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True) for _ in range(params.num_batch_threads)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -190,8 +191,10 @@ class BatchScheduler:
                 self._queue.remove(task)
                 self._queued_rows -= task.size
             if not task.finished:
-                task.error = ServingError(grpc.StatusCode.DEADLINE_EXCEEDED,
-                                          "the deadline passed while the request waited in the batching queue")
+                task.error = ServingError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    "the deadline passed while the request waited in the batching queue",
+                )
 
     def _take_batch(self):
         """Blocks for the next batch of tasks (None once closed)."""
@@ -227,8 +230,10 @@ class BatchScheduler:
             try:
                 for task in batch:
                     if task.expired():
-                        task.error = ServingError(grpc.StatusCode.DEADLINE_EXCEEDED,
-                                                  "the deadline passed before the request ran; it was not run")
+                        task.error = ServingError(
+                            grpc.StatusCode.DEADLINE_EXCEEDED,
+                            "the deadline passed before the request ran; it was not run",
+                        )
                 self._serve([task for task in batch if task.error is None])
             except BaseException:  # even a SystemExit raised by a signature: this thread goes on serving
                 logging.exception("a batch failed unexpectedly; its requests are answered INTERNAL")
@@ -262,11 +267,12 @@ class BatchScheduler:
         for name, value in outputs.items():
             if np.ndim(value) == 0 or value.shape[0] != padded:
                 raise ServingError(
-                    grpc.StatusCode.INTERNAL, f"output {name!r} is not batched along its first dimension; cannot split it"
+                    grpc.StatusCode.INTERNAL,
+                    f"output {name!r} is not batched along its first dimension; cannot split it",
                 )
         start = 0
         for task in batch:
-            task.outputs = {name: value[start:start + task.size] for name, value in outputs.items()}
+            task.outputs = {name: value[start : start + task.size] for name, value in outputs.items()}
             start += task.size
 
     def close(self):

@@ -143,7 +143,9 @@ class RestClient:
         for attempt in range(2):  # a kept-alive connection the server closed is reopened once
             connection = getattr(self._local, "connection", None)
             if connection is None:
-                connection = self._local.connection = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+                connection = self._local.connection = http.client.HTTPConnection(
+                    self._host, self._port, timeout=self.timeout
+                )
             try:
                 connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
                 response = connection.getresponse()
@@ -179,7 +181,9 @@ class RestClient:
 
     def signature_defs(self, model, version=None):
         """{signature name: JSON SignatureDef} from the metadata endpoint."""
-        return self._request("GET", self._path(model, version) + "/metadata")["metadata"]["signature_def"]["signature_def"]
+        return self._request("GET", self._path(model, version) + "/metadata")["metadata"]["signature_def"][
+            "signature_def"
+        ]
 
 
 class SavedModelClient:
@@ -199,7 +203,10 @@ class SavedModelClient:
     def predict(self, model, inputs, signature="serving_default", version=None):
         del model, version  # one SavedModel, one version
         if signature not in self._signatures:
-            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f'signature "{signature}" not found; it has {sorted(self._signatures)}')
+            raise ServingError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f'signature "{signature}" not found; it has {sorted(self._signatures)}',
+            )
         try:
             outputs = self._signatures[signature](**{k: tf.constant(_as_array(v)) for k, v in inputs.items()})
         except tf.errors.OpError as error:

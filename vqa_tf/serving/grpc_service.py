@@ -63,15 +63,19 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             try:
                 inputs[name] = from_proto(proto, self._max_elements)
             except Exception as error:
-                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r} is not a readable TensorProto: {error}")
+                raise ServingError(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r} is not a readable TensorProto: {error}"
+                )
         signature = spec.signature_name or DEFAULT_SIGNATURE
-        version, outputs = await model.predict_async(inputs, signature, _version(spec), _label(spec),
-                                                     context.time_remaining(), self._executor)
+        version, outputs = await model.predict_async(
+            inputs, signature, _version(spec), _label(spec), context.time_remaining(), self._executor
+        )
         wanted = list(request.output_filter) or sorted(outputs)
         unknown = sorted(set(wanted) - set(outputs))
         if unknown:
             raise ServingError(
-                grpc.StatusCode.INVALID_ARGUMENT, f"output_filter names {unknown}, not outputs of {signature!r}: {sorted(outputs)}"
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"output_filter names {unknown}, not outputs of {signature!r}: {sorted(outputs)}",
             )
         response = predict_pb2.PredictResponse()
         response.model_spec.name = spec.name
@@ -124,5 +128,6 @@ def status_response(statuses):
 
 def add_services(server, manager, executor, max_tensor_elements=MAX_ELEMENTS):
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionService(manager, executor, max_tensor_elements), server)
+        PredictionService(manager, executor, max_tensor_elements), server
+    )
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager), server)

@@ -22,7 +22,7 @@ def from_json(value):
     """JSON values with {"b64": …} objects replaced by bytes and text by UTF-8 bytes."""
     if isinstance(value, dict):
         if set(value) != {"b64"}:
-            raise _invalid(f"an object in a tensor value must be {{\"b64\": …}}, got keys {sorted(value)}")
+            raise _invalid(f'an object in a tensor value must be {{"b64": …}}, got keys {sorted(value)}')
         try:
             return base64.b64decode(value["b64"], validate=True)
         except (ValueError, TypeError) as error:
@@ -95,7 +95,7 @@ def decode_request(body, input_names, default_signature):
         raise _invalid('"instances" must be a non-empty list')
     if not all(isinstance(row, dict) and not set(row) <= {"b64"} for row in rows):
         if len(input_names(signature)) != 1:
-            raise _invalid(f'each instance must be an object naming each of {input_names(signature)}')
+            raise _invalid(f"each instance must be an object naming each of {input_names(signature)}")
         return signature, {input_names(signature)[0]: _input_array(rows, "instances")}, True
     names = set(rows[0])
     if any(set(row) != names for row in rows):

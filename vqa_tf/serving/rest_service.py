@@ -46,8 +46,10 @@ class _BadRequest(Exception):
 
 def _response(status, body, keep_alive):
     data = json.dumps(body).encode("utf-8")
-    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\nConnection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\nConnection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+    )
     return head.encode("latin-1") + data
 
 
@@ -80,8 +82,9 @@ def _body_length(method, headers, max_body_bytes):
     if not value.isdigit():
         raise _BadRequest(400, f"Content-Length {value[:40]!r} is not a non-negative integer")
     if int(value) > max_body_bytes:
-        raise _BadRequest(413, f"the body of {value} bytes is larger than the limit of {max_body_bytes} "
-                               "(--rest_api_max_body_bytes)")
+        raise _BadRequest(
+            413, f"the body of {value} bytes is larger than the limit of {max_body_bytes} (--rest_api_max_body_bytes)"
+        )
     return int(value)
 
 
@@ -113,7 +116,8 @@ class RestServer:
         self._writers = set()
         self._loop = asyncio.new_event_loop()
         self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._connection, host, port, limit=MAX_HEADER_BYTES, reuse_address=True))
+            asyncio.start_server(self._connection, host, port, limit=MAX_HEADER_BYTES, reuse_address=True)
+        )
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
 
@@ -175,25 +179,30 @@ def route(manager, method, path, body):
     """The JSON reply to one request; a ServingError for a failed one."""
     match = _PATH.match(path)
     if match is None:
-        raise ServingError(grpc.StatusCode.NOT_FOUND, f"no such resource {path!r}; see /v1/models/NAME[:predict|/metadata]")
+        raise ServingError(
+            grpc.StatusCode.NOT_FOUND, f"no such resource {path!r}; see /v1/models/NAME[:predict|/metadata]"
+        )
     name, label, verb = match["name"], match["label"], match["verb"]
     version = int(match["version"]) if match["version"] else None
     model = manager.model(name)
     if method == "GET" and verb is None and label is None:
-        return json_format.MessageToDict(status_response(model.status(version)),
-                                         always_print_fields_with_no_presence=True)
+        return json_format.MessageToDict(
+            status_response(model.status(version)), always_print_fields_with_no_presence=True
+        )
     if method == "GET" and verb == "/metadata":
         served = model.resolve(version, label)
         signature_defs = {k: json_format.MessageToDict(v) for k, v in served.signature_defs.items()}
-        return {"model_spec": {"name": name, "version": str(served.version)},
-                "metadata": {"signature_def": {"signature_def": signature_defs}}}
+        return {
+            "model_spec": {"name": name, "version": str(served.version)},
+            "metadata": {"signature_def": {"signature_def": signature_defs}},
+        }
     if method == "POST" and verb == ":predict":
         served = model.resolve(version, label)
-        signature, inputs, rows = decode_request(
-            body, lambda s: sorted(served.input_specs(s)), DEFAULT_SIGNATURE
-        )
+        signature, inputs, rows = decode_request(body, lambda s: sorted(served.input_specs(s)), DEFAULT_SIGNATURE)
         _, outputs = model.predict(inputs, signature, served=served)
         return encode_response(outputs, rows)
     if verb in (":classify", ":regress"):
-        raise ServingError(grpc.StatusCode.UNIMPLEMENTED, f"{verb[1:]} is not served: Keras exports hold predict signatures only")
+        raise ServingError(
+            grpc.StatusCode.UNIMPLEMENTED, f"{verb[1:]} is not served: Keras exports hold predict signatures only"
+        )
     raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"{method} {path} is not a supported request")

@@ -36,7 +36,7 @@ MAX_MESSAGE_CHARS = 4000  # error messages travel in gRPC trailers, which have a
 def _short(message):
     if len(message) <= MAX_MESSAGE_CHARS:
         return message
-    return message[:1000] + " … " + message[-(MAX_MESSAGE_CHARS - 1000):]
+    return message[:1000] + " … " + message[-(MAX_MESSAGE_CHARS - 1000) :]
 
 
 class ModelVersion:
@@ -61,8 +61,7 @@ class ModelVersion:
         if signature_name not in self.signatures:
             raise ServingError(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f'signature "{signature_name}" not found in version {self.version}; '
-                f"it has {sorted(self.signatures)}",
+                f'signature "{signature_name}" not found in version {self.version}; it has {sorted(self.signatures)}',
             )
         return self.signatures[signature_name].structured_input_signature[1]
 
@@ -74,14 +73,18 @@ class ModelVersion:
             raise ServingError(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f'signature "{signature_name}" takes inputs {sorted(specs)}; '
-                + ", ".join(filter(None, [f"unknown {unknown}" if unknown else "", f"missing {missing}" if missing else ""])),
+                + ", ".join(
+                    filter(None, [f"unknown {unknown}" if unknown else "", f"missing {missing}" if missing else ""])
+                ),
             )
         converted = {}
         for name, spec in specs.items():
             value = np.asarray(inputs[name])
             if spec.dtype == tf.string:
                 if value.dtype != object and value.dtype.kind not in "SU":
-                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r} must be strings, got {value.dtype}")
+                    raise ServingError(
+                        grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r} must be strings, got {value.dtype}"
+                    )
             else:
                 try:
                     value = value.astype(spec.dtype.as_numpy_dtype, casting="same_kind")
@@ -115,7 +118,9 @@ class ModelVersion:
         for record in tf.data.TFRecordDataset(path).take(MAX_WARMUP_RECORDS):
             log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
             if log.WhichOneof("log_type") != "predict_log":
-                raise ValueError(f"{path}: record {count} is a {log.WhichOneof('log_type')}; only predict logs are replayed")
+                raise ValueError(
+                    f"{path}: record {count} is a {log.WhichOneof('log_type')}; only predict logs are replayed"
+                )
             request = log.predict_log.request
             name = request.model_spec.signature_name or "serving_default"
             inputs = {key: from_proto(proto) for key, proto in request.inputs.items()}
@@ -155,7 +160,9 @@ class _Servable:
 def _run_now(model, signature_name, inputs, deadline):
     checked = model.check_inputs(signature_name, inputs)
     if deadline is not None and time.monotonic() >= deadline:
-        raise ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the request ran; it was not run")
+        raise ServingError(
+            grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the request ran; it was not run"
+        )
     return model.run(signature_name, checked)
 
 
@@ -202,8 +209,13 @@ class ServedModel:
         base = self.config.base_path
         with self._polling:
             if not tf.io.gfile.isdir(base):
-                logging.log_every_n_seconds(logging.WARNING, "model %s: base path %s not found; serving what is loaded",
-                                            60, self.config.name, base)
+                logging.log_every_n_seconds(
+                    logging.WARNING,
+                    "model %s: base path %s not found; serving what is loaded",
+                    60,
+                    self.config.name,
+                    base,
+                )
                 return
             aspired = self.config.aspired(versions(base))
             self._failed = {v: listing for v, listing in self._failed.items() if v in aspired}
@@ -244,8 +256,11 @@ class ServedModel:
             if live is None:
                 self._set_state(version, State.END, f"loading {path} failed: {message}")
             else:
-                self._set_state(version, State.AVAILABLE, f"serving the SavedModel loaded before: loading the one "
-                                                          f"now at {path} failed: {message}")
+                self._set_state(
+                    version,
+                    State.AVAILABLE,
+                    f"serving the SavedModel loaded before: loading the one now at {path} failed: {message}",
+                )
             return
         self._failed.pop(version, None)
         with self._lock:
@@ -253,8 +268,13 @@ class ServedModel:
             self._states[version] = (State.AVAILABLE, "")
             if live is not None:
                 self._retire(live)
-        logging.info("model %s version %d %s (%d warm-up requests)", self.config.name, version,
-                     "reloaded: its SavedModel was replaced" if live else "available", warmed)
+        logging.info(
+            "model %s version %d %s (%d warm-up requests)",
+            self.config.name,
+            version,
+            "reloaded: its SavedModel was replaced" if live else "available",
+            warmed,
+        )
 
     def _unload_unaspired(self, aspired):
         with self._lock:
@@ -265,8 +285,12 @@ class ServedModel:
                 entry = self._live.pop(version)
                 self._retire(entry)
                 self._states[version] = (State.UNLOADING if entry.holds else State.END, "")
-                logging.info("model %s version %d %s", self.config.name, version,
-                             f"unloading after {entry.holds} requests in progress" if entry.holds else "unloaded")
+                logging.info(
+                    "model %s version %d %s",
+                    self.config.name,
+                    version,
+                    f"unloading after {entry.holds} requests in progress" if entry.holds else "unloaded",
+                )
 
     def _retire(self, entry):
         """No new request gets `entry`; it closes once the requests holding it are answered. Under the lock."""
@@ -287,8 +311,14 @@ class ServedModel:
             if served is None:
                 entry = self._find(version, label)
             else:
-                entry = next((e for e in [self._live.get(served.version), *self._retiring]
-                              if e is not None and e.model is served), None)
+                entry = next(
+                    (
+                        e
+                        for e in [self._live.get(served.version), *self._retiring]
+                        if e is not None and e.model is served
+                    ),
+                    None,
+                )
                 if entry is None:
                     return None
             entry.holds += 1
@@ -358,9 +388,12 @@ class ServedModel:
         and the batch thread runs it; without, `predict` runs on `executor` (the loop's default if None)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         if self._batching is None:  # the time spent waiting for a thread counts against the deadline
+
             def call():
-                return self.predict(inputs, signature_name, version, label,
-                                    None if deadline is None else deadline - time.monotonic())
+                return self.predict(
+                    inputs, signature_name, version, label, None if deadline is None else deadline - time.monotonic()
+                )
+
             return await asyncio.get_running_loop().run_in_executor(executor, call)
         entry = self._hold(version, label, None)
         try:

@@ -76,8 +76,14 @@ def start_server(manager, bind_address, port, rest_api_port=0, limits=RequestLim
     rest = None
     if rest_api_port:
         try:
-            rest = RestServer(manager, bind_address, rest_api_port, limits.rest_api_num_threads,
-                              limits.rest_api_timeout_in_ms / 1000, limits.rest_api_max_body_bytes)
+            rest = RestServer(
+                manager,
+                bind_address,
+                rest_api_port,
+                limits.rest_api_num_threads,
+                limits.rest_api_timeout_in_ms / 1000,
+                limits.rest_api_max_body_bytes,
+            )
         except OSError as error:
             asyncio.run_coroutine_threadsafe(server.stop(None), loop).result()
             _stop_loop(loop, thread, executor)
@@ -97,8 +103,10 @@ async def _start_grpc(manager, address, executor, limits):
     """A started grpc.aio server of TF Serving's services on `address`; ValueError if it cannot bind."""
     server = grpc.aio.server(
         migration_thread_pool=executor,
-        options=[("grpc.max_receive_message_length", limits.grpc_max_message_bytes),
-                 ("grpc.max_send_message_length", limits.grpc_max_message_bytes)],
+        options=[
+            ("grpc.max_receive_message_length", limits.grpc_max_message_bytes),
+            ("grpc.max_send_message_length", limits.grpc_max_message_bytes),
+        ],
         maximum_concurrent_rpcs=limits.grpc_max_concurrent_rpcs,
     )
     grpc_service.add_services(server, manager, executor, limits.max_tensor_elements)

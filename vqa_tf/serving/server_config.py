@@ -41,7 +41,7 @@ class ModelConfig:
             return sorted(on_disk)
         if self.policy == "specific":
             return sorted(v for v in on_disk if v in self.versions)
-        return sorted(on_disk)[-self.num_versions:]
+        return sorted(on_disk)[-self.num_versions :]
 
 
 def read_model_config_file(path):
@@ -59,17 +59,21 @@ def read_model_config_file(path):
         if not model.name or not model.base_path:
             raise ValueError(f"{path}: every model config needs a name and a base_path")
         if model.model_platform not in ("", "tensorflow"):
-            raise ValueError(f"{path}: model {model.name!r} has platform {model.model_platform!r}; only tensorflow is served")
+            raise ValueError(
+                f"{path}: model {model.name!r} has platform {model.model_platform!r}; only tensorflow is served"
+            )
         policy = model.model_version_policy
         choice = policy.WhichOneof("policy_choice") or "latest"
-        configs.append(ModelConfig(
-            name=model.name,
-            base_path=absolute(model.base_path),  # relative to the working directory, as in TF Serving
-            policy=choice,
-            num_versions=policy.latest.num_versions or 1,
-            versions=tuple(policy.specific.versions),
-            labels=tuple(sorted(model.version_labels.items())),
-        ))
+        configs.append(
+            ModelConfig(
+                name=model.name,
+                base_path=absolute(model.base_path),  # relative to the working directory, as in TF Serving
+                policy=choice,
+                num_versions=policy.latest.num_versions or 1,
+                versions=tuple(policy.specific.versions),
+                labels=tuple(sorted(model.version_labels.items())),
+            )
+        )
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: model names must be unique, got {names}")
@@ -93,7 +97,10 @@ class BatchingParameters:
 
     def __post_init__(self):
         sizes = self.allowed_batch_sizes
-        if min(self.max_batch_size, self.num_batch_threads, self.max_enqueued_batches) < 1 or self.batch_timeout_micros < 0:
+        if (
+            min(self.max_batch_size, self.num_batch_threads, self.max_enqueued_batches) < 1
+            or self.batch_timeout_micros < 0
+        ):
             raise ValueError(f"batching parameters must be positive: {self}")
         if sizes and (list(sizes) != sorted(set(sizes)) or sizes[-1] != self.max_batch_size):
             raise ValueError(
@@ -121,7 +128,7 @@ def read_batching_parameters(path):
             break
         match = _WRAPPED.match(text, position) or _PLAIN.match(text, position)
         if match is None:
-            raise ValueError(f"{path}: cannot parse {text[position:position + 40]!r}")
+            raise ValueError(f"{path}: cannot parse {text[position : position + 40]!r}")
         name, value = match.group(1), match.group(2)
         if name not in fields:
             raise ValueError(f"{path}: batching parameter {name!r} is not supported (supported: {sorted(fields)})")

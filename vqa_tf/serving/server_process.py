@@ -30,9 +30,16 @@ class LocalServerProcess:
         grpc_port, rest_port = free_ports(2)
         self.grpc_address = f"127.0.0.1:{grpc_port}"
         self.rest_address = f"127.0.0.1:{rest_port}"
-        command = [sys.executable, "-m", SERVER_MODULE, f"--port={self.grpc_address.rsplit(':', 1)[1]}",
-                   f"--rest_api_port={self.rest_address.rsplit(':', 1)[1]}", f"--model_name={model_name}",
-                   f"--model_base_path={absolute(base_path)}", *flags]
+        command = [
+            sys.executable,
+            "-m",
+            SERVER_MODULE,
+            f"--port={self.grpc_address.rsplit(':', 1)[1]}",
+            f"--rest_api_port={self.rest_address.rsplit(':', 1)[1]}",
+            f"--model_name={model_name}",
+            f"--model_base_path={absolute(base_path)}",
+            *flags,
+        ]
         with open(log_path, "w") as log:  # the server process keeps its own handle
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         self.grpc = GrpcClient(self.grpc_address)
@@ -42,7 +49,9 @@ class LocalServerProcess:
         """Waits until `version` (or any) is available; fails early, naming the log, if the server exits."""
         for _ in range(timeout // 5):
             if self.process.poll() is not None:
-                raise RuntimeError(f"the model server exited with status {self.process.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"the model server exited with status {self.process.returncode}; see {self.log_path}"
+                )
             try:
                 return self.grpc.wait_until_available(self.model_name, version, timeout=5)
             except TimeoutError:

@@ -52,14 +52,22 @@ def fill_proto(proto, array):
 # tensor_content, bytes per element, field values per element). As in TensorFlow, the small
 # integer types share int_val and the complex types hold (real, imaginary) pairs.
 _VALUES = {
-    types_pb2.DT_HALF: ("half_val", 2, 1), types_pb2.DT_BFLOAT16: ("half_val", 2, 1),
-    types_pb2.DT_FLOAT: ("float_val", 4, 1), types_pb2.DT_DOUBLE: ("double_val", 8, 1),
-    types_pb2.DT_INT8: ("int_val", 1, 1), types_pb2.DT_UINT8: ("int_val", 1, 1),
-    types_pb2.DT_INT16: ("int_val", 2, 1), types_pb2.DT_UINT16: ("int_val", 2, 1),
-    types_pb2.DT_INT32: ("int_val", 4, 1), types_pb2.DT_UINT32: ("uint32_val", 4, 1),
-    types_pb2.DT_INT64: ("int64_val", 8, 1), types_pb2.DT_UINT64: ("uint64_val", 8, 1),
-    types_pb2.DT_BOOL: ("bool_val", 1, 1), types_pb2.DT_STRING: ("string_val", None, 1),
-    types_pb2.DT_COMPLEX64: ("scomplex_val", 8, 2), types_pb2.DT_COMPLEX128: ("dcomplex_val", 16, 2),
+    types_pb2.DT_HALF: ("half_val", 2, 1),
+    types_pb2.DT_BFLOAT16: ("half_val", 2, 1),
+    types_pb2.DT_FLOAT: ("float_val", 4, 1),
+    types_pb2.DT_DOUBLE: ("double_val", 8, 1),
+    types_pb2.DT_INT8: ("int_val", 1, 1),
+    types_pb2.DT_UINT8: ("int_val", 1, 1),
+    types_pb2.DT_INT16: ("int_val", 2, 1),
+    types_pb2.DT_UINT16: ("int_val", 2, 1),
+    types_pb2.DT_INT32: ("int_val", 4, 1),
+    types_pb2.DT_UINT32: ("uint32_val", 4, 1),
+    types_pb2.DT_INT64: ("int64_val", 8, 1),
+    types_pb2.DT_UINT64: ("uint64_val", 8, 1),
+    types_pb2.DT_BOOL: ("bool_val", 1, 1),
+    types_pb2.DT_STRING: ("string_val", None, 1),
+    types_pb2.DT_COMPLEX64: ("scomplex_val", 8, 2),
+    types_pb2.DT_COMPLEX128: ("dcomplex_val", 16, 2),
 }
 
 
@@ -91,8 +99,9 @@ def check_proto(proto, max_elements=MAX_ELEMENTS):
         if itemsize is None:
             raise ValueError("strings go in string_val, not tensor_content")
         if len(proto.tensor_content) != elements * itemsize:
-            raise ValueError(f"shape {shape} needs {elements * itemsize} bytes "
-                             f"but tensor_content holds {len(proto.tensor_content)}")
+            raise ValueError(
+                f"shape {shape} needs {elements * itemsize} bytes but tensor_content holds {len(proto.tensor_content)}"
+            )
         return
     count = len(getattr(proto, field))
     if count != elements * per_element:

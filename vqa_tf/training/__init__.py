@@ -1,8 +1,8 @@
 """Training: tasks (config → data, model, loss, evaluation), the one tf.distribute loop, the model_dir.
 
-    from vqa_tf.configs import get_experiment
-    from vqa_tf.training import train
-    metrics = train(get_experiment("smem_two_hop_synthetic"), "runs/smem")   # resumes if rerun
+from vqa_tf.configs import get_experiment
+from vqa_tf.training import train
+metrics = train(get_experiment("smem_two_hop_synthetic"), "runs/smem")   # resumes if rerun
 """
 
 from vqa_tf.training.evaluation import evaluate_and_record, restore_for_evaluation

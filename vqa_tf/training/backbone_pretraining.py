@@ -38,12 +38,16 @@ def check_pretraining(data):
     if not data.backbone_pretraining:
         return
     if data.backbone_pretraining not in PRETRAINING_TASKS:
-        raise ValueError(f"data.backbone_pretraining must be '' or one of {', '.join(PRETRAINING_TASKS)}; "
-                         f"got {data.backbone_pretraining!r}")
+        raise ValueError(
+            f"data.backbone_pretraining must be '' or one of {', '.join(PRETRAINING_TASKS)}; "
+            f"got {data.backbone_pretraining!r}"
+        )
     if data.input == "features" and data.source != "synthetic":
-        raise ValueError(f"data.backbone_pretraining={data.backbone_pretraining} with data.input = 'features' "
-                         f"extracts the synthetic set's grids; for data.source = {data.source!r} train on images "
-                         "(data.input = 'images') or give feature stores")
+        raise ValueError(
+            f"data.backbone_pretraining={data.backbone_pretraining} with data.input = 'features' "
+            f"extracts the synthetic set's grids; for data.source = {data.source!r} train on images "
+            "(data.input = 'images') or give feature stores"
+        )
     if data.backbone_weights:
         raise ValueError("set data.backbone_weights or data.backbone_pretraining, not both")
     if data.pretraining_scenes < 1:
@@ -84,10 +88,14 @@ def pretrain_backbone(data, epochs=EPOCHS):
     }
     model = keras.Model(backbone.input, heads)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    model.compile(keras.optimizers.Adam(LEARNING_RATE), loss={"colour": loss, "shape": loss},
-                  metrics={"colour": ["accuracy"], "shape": ["accuracy"]})
-    history = model.fit(images.astype("float32"), {"colour": colours, "shape": shapes}, batch_size=BATCH_SIZE,
-                        epochs=epochs, verbose=0)
+    model.compile(
+        keras.optimizers.Adam(LEARNING_RATE),
+        loss={"colour": loss, "shape": loss},
+        metrics={"colour": ["accuracy"], "shape": ["accuracy"]},
+    )
+    history = model.fit(
+        images.astype("float32"), {"colour": colours, "shape": shapes}, batch_size=BATCH_SIZE, epochs=epochs, verbose=0
+    )
     accuracy = {head: float(history.history[f"{head}_accuracy"][-1]) for head in heads}
     return backbone, accuracy
 
@@ -103,8 +111,11 @@ def pretrained_backbone_weights(config, model_dir):
     if not data.backbone_pretraining or tf.io.gfile.exists(path):
         return path
     backbone, accuracy = pretrain_backbone(data)
-    print(f"pretrained {data.backbone} on the cells of {data.pretraining_scenes} synthetic scenes (cell accuracy: colour "
-          f"{accuracy['colour']:.3f}, shape {accuracy['shape']:.3f}) → {path}", flush=True)
+    print(
+        f"pretrained {data.backbone} on the cells of {data.pretraining_scenes} synthetic scenes (cell accuracy: colour "
+        f"{accuracy['colour']:.3f}, shape {accuracy['shape']:.3f}) → {path}",
+        flush=True,
+    )
     try:
         with tempfile.TemporaryDirectory() as folder, atomic_path(path, overwrite=False) as temporary:
             local = os.path.join(folder, files.PRETRAINED_BACKBONE)  # h5py writes local files only

@@ -8,14 +8,22 @@ from vqa_tf.training.loop import train
 
 FLAGS = flags.FLAGS
 RUNTIME_FLAGS = ("strategy", "mixed_precision", "jit_compile", "tpu", "num_cpu_devices", "deterministic")
-DATA_FLAGS = ("train_data", "train_annotations", "train_images", "train_features",
-              "eval_data", "eval_annotations", "eval_images", "eval_features")
+DATA_FLAGS = (
+    "train_data",
+    "train_annotations",
+    "train_images",
+    "train_features",
+    "eval_data",
+    "eval_annotations",
+    "eval_images",
+    "eval_features",
+)
 DATA_FLAG_HELP = {
     "data": "The VQA question JSON, the DAQUAR QA file or the Karpathy caption JSON.",
     "annotations": "The VQA annotation JSON.",
     "images": "VQA: an image path pattern with an {image_id} field, such as "
-              "/data/train2014/COCO_train2014_{image_id:012d}.jpg (a directory alone is refused); DAQUAR: the "
-              "image directory; Karpathy: the images' root directory.",
+    "/data/train2014/COCO_train2014_{image_id:012d}.jpg (a directory alone is refused); DAQUAR: the "
+    "image directory; Karpathy: the images' root directory.",
     "features": "A feature store directory written by vqa-extract-features (data.input=features).",
 }
 
@@ -23,18 +31,26 @@ DATA_FLAG_HELP = {
 def define_training_flags():
     """--experiment, --model_dir, --params_override, the runtime flags and the data locations."""
     flags.DEFINE_string("experiment", None, "A registered experiment name (vqa_tf.configs.EXPERIMENTS).")
-    flags.DEFINE_string("model_dir", None, "Where checkpoints, summaries, metrics and the best model go "
-                        "(a local path or any URL tf.io.gfile reads, such as gs://bucket/run).")
+    flags.DEFINE_string(
+        "model_dir",
+        None,
+        "Where checkpoints, summaries, metrics and the best model go "
+        "(a local path or any URL tf.io.gfile reads, such as gs://bucket/run).",
+    )
     flags.DEFINE_string("params_override", None, "section.field=value,… or a JSON file of nested sections.")
     flags.DEFINE_enum("strategy", None, list(STRATEGIES), "tf.distribute strategy.")
     flags.DEFINE_bool("mixed_precision", None, "Train in mixed_bfloat16.")
-    flags.DEFINE_bool("jit_compile", None, "XLA-compile the training step (--nojit_compile: never); without either, "
-                      "runtime.jit_compile decides (default 'auto': XLA only where it was measured faster).")
+    flags.DEFINE_bool(
+        "jit_compile",
+        None,
+        "XLA-compile the training step (--nojit_compile: never); without either, "
+        "runtime.jit_compile decides (default 'auto': XLA only where it was measured faster).",
+    )
     flags.DEFINE_string("tpu", None, "TPU name or address (strategy tpu).")
     flags.DEFINE_integer("num_cpu_devices", None, "Split the CPU into this many devices (mirrored without GPUs).")
     flags.DEFINE_bool("deterministic", None, "TensorFlow op determinism: a seed reproduces its run exactly.")
     for name in DATA_FLAGS:
-        flags.DEFINE_string(name, None, f"Overrides data.{name}. {DATA_FLAG_HELP[name[name.index('_') + 1:]]}")
+        flags.DEFINE_string(name, None, f"Overrides data.{name}. {DATA_FLAG_HELP[name[name.index('_') + 1 :]]}")
     flags.mark_flags_as_required(["experiment", "model_dir"])
 
 

@@ -21,7 +21,7 @@ ALWAYS_COMPILED = ("TPU",)
 
 
 def device_type(strategy):
-    """"CPU", "GPU" or "TPU": the type of the devices `strategy`'s replicas run on."""
+    """ "CPU", "GPU" or "TPU": the type of the devices `strategy`'s replicas run on."""
     return tf.DeviceSpec.from_string(strategy.extended.worker_devices[0]).device_type or "CPU"
 
 
@@ -44,7 +44,10 @@ def resolve_jit_compile(value, device, model_name):
             logging.warning(
                 "jit_compile is on, but on %s benchmarks/train_throughput.py measured %s %.2f× as fast with XLA "
                 "as without it; leave runtime.jit_compile at 'auto' to train without XLA there",
-                device, model_name, speedup[model_name])
+                device,
+                model_name,
+                speedup[model_name],
+            )
         return True
     if device in ALWAYS_COMPILED:
         return True

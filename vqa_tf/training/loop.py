@@ -109,7 +109,9 @@ def make_train_step(strategy, model, core, optimizer, config, jit_compile):
             outputs = model(inputs, training=True)
             value = tf.nn.compute_average_loss(loss(outputs, targets), global_batch_size=global_batch) * loss_weight
             if l2 > 0:
-                penalty = 0.5 * l2 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(w, tf.float32))) for w in l2_weights(model)])
+                penalty = (
+                    0.5 * l2 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(w, tf.float32))) for w in l2_weights(model)])
+                )
                 value += tf.nn.scale_regularization_loss(penalty)
         grads = tape.gradient(value, variables)
         # The step's one all-reduce: a global-norm clip must see the summed gradient, and
@@ -170,8 +172,9 @@ def train(config, model_dir):
     if restored and chief:
         print(f"resumed from {restored} at step {_step(optimizer)}", flush=True)
     if not restored and config.trainer.init_model_dir:
-        copied = files.initialize_from(parts.core, files.path(model_dir, files.VOCABULARY_FILE),
-                                       config.trainer.init_model_dir)
+        copied = files.initialize_from(
+            parts.core, files.path(model_dir, files.VOCABULARY_FILE), config.trainer.init_model_dir
+        )
         if chief:
             print(f"initialised {', '.join(copied)} from {config.trainer.init_model_dir}", flush=True)
     preemption = None

@@ -56,7 +56,10 @@ class MatchingTask(Task):
             write_once(
                 directory,
                 lambda target: write_synthetic_captions(
-                    target, {"train": data.num_train, "test": data.num_eval}, data.seed, data.image_size,
+                    target,
+                    {"train": data.num_train, "test": data.num_eval},
+                    data.seed,
+                    data.image_size,
                     data.synthetic_background,
                 ),
             )
@@ -103,7 +106,9 @@ class MatchingTask(Task):
         order = [e.image_id for e in examples]
         missing = set(order) - set(image_vectors)
         if missing:
-            raise DataError(f"{len(missing)} gallery images are not in the feature store (e.g. image_id {min(missing)})")
+            raise DataError(
+                f"{len(missing)} gallery images are not in the feature store (e.g. image_id {min(missing)})"
+            )
         text_vectors, caption_image = [], []
         for image_ids, token_ids in pipelines.caption_text_dataset(examples, self.tokenizer, batch):
             text_vectors.append(parts.core.embed_text(token_ids).numpy())

@@ -100,8 +100,10 @@ def initialize_from(model, vocabulary_file, source_dir):
     """
     source_vocabulary = path(source_dir, VOCABULARY_FILE)
     if Vocabulary.load(source_vocabulary).tokens != Vocabulary.load(vocabulary_file).tokens:
-        raise ValueError(f"{source_dir} was trained with another question vocabulary than this run ({vocabulary_file}); "
-                         "a warm start needs the same one")
+        raise ValueError(
+            f"{source_dir} was trained with another question vocabulary than this run ({vocabulary_file}); "
+            "a warm start needs the same one"
+        )
     _, source, _ = restore_model(source_dir)
     sources = {layer.name: layer for layer in source.core.layers if layer.weights}
     copied = []
@@ -111,7 +113,9 @@ def initialize_from(model, vocabulary_file, source_dir):
         weights = sources[layer.name].get_weights()
         shapes = [tuple(w.shape) for w in weights], [tuple(w.shape) for w in layer.get_weights()]
         if shapes[0] != shapes[1]:
-            raise ValueError(f"layer {layer.name!r} holds weights of shapes {shapes[0]} in {source_dir} but {shapes[1]} here")
+            raise ValueError(
+                f"layer {layer.name!r} holds weights of shapes {shapes[0]} in {source_dir} but {shapes[1]} here"
+            )
         layer.set_weights(weights)
         copied.append(layer.name)
     if not copied:

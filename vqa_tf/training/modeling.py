@@ -61,10 +61,18 @@ def build_model_parts(config, vocabulary_size, num_answers=None, backbone_weight
     elif data.input != "features":
         raise ValueError(f"data.input must be 'images' or 'features'; got {data.input!r}")
     height, width, channels = data_grid(config)
-    core = build_model(config.model.name, **model_arguments(
-        config.model, vocab_size=vocabulary_size, num_answers=num_answers, grid_height=height, grid_width=width,
-        feature_dim=channels, max_question_length=data.max_question_length,
-    ))
+    core = build_model(
+        config.model.name,
+        **model_arguments(
+            config.model,
+            vocab_size=vocabulary_size,
+            num_answers=num_answers,
+            grid_height=height,
+            grid_width=width,
+            feature_dim=channels,
+            max_question_length=data.max_question_length,
+        ),
+    )
     model = core if backbone is None else with_backbone(backbone, core)
     return ModelParts(model, core, backbone)
 
@@ -80,6 +88,11 @@ def paper_model_arguments(model_name, vocabulary_size=PAPER_VOCABULARY_SIZE):
     config = get_experiment(PAPER_EXPERIMENTS[model_name])
     height, width, channels = data_grid(config)
     return model_arguments(
-        config.model, vocab_size=vocabulary_size, num_answers=config.data.top_answers, grid_height=height,
-        grid_width=width, feature_dim=channels, max_question_length=config.data.max_question_length,
+        config.model,
+        vocab_size=vocabulary_size,
+        num_answers=config.data.top_answers,
+        grid_height=height,
+        grid_width=width,
+        feature_dim=channels,
+        max_question_length=config.data.max_question_length,
     )

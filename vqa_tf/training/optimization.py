@@ -52,8 +52,10 @@ def build_optimizer(config, steps_per_epoch):
         return SummedGradientsSGD(schedule, momentum=config.momentum)
     if config.name == "adam":
         if config.model_lr_multiplier != 1.0:
-            raise ValueError("optimizer.model_lr_multiplier scales the gradient, which Adam's step ignores; "
-                             "it needs optimizer.name = sgd")
+            raise ValueError(
+                "optimizer.model_lr_multiplier scales the gradient, which Adam's step ignores; "
+                "it needs optimizer.name = sgd"
+            )
         return SummedGradientsAdam(schedule)
     raise ValueError(f"unknown optimizer {config.name!r}; valid: sgd, adam")
 

@@ -76,7 +76,9 @@ class Task:
         data = self.config.data
         metadata = feature_store.read_metadata(directory)
         if (metadata.backbone, metadata.image_size, metadata.grid_shape) != (
-            data.backbone, data.image_size, data_grid(self.config)
+            data.backbone,
+            data.image_size,
+            data_grid(self.config),
         ):
             raise DataError(
                 f"feature store {directory} holds {metadata.backbone} grids of {metadata.grid_shape} from "
@@ -92,14 +94,16 @@ class Task:
         return QuestionTokenizer(path, data.max_question_length)
 
     def _split_of(self, examples):
-        """"train" or "eval": the split whose examples hold every one of `examples` (a subset or a slice
+        """ "train" or "eval": the split whose examples hold every one of `examples` (a subset or a slice
         reads its own split's store); a ValueError for examples of neither or of both."""
         for split, members in (("train", self.train_examples), ("eval", self.eval_examples)):
             held = {id(e) for e in members}
             if all(id(e) in held for e in examples):
                 return split
-        raise ValueError("the examples must all come from one split of this task: task.train_examples or "
-                         "task.eval_examples (or a subset of one); their grids are that split's feature store")
+        raise ValueError(
+            "the examples must all come from one split of this task: task.train_examples or "
+            "task.eval_examples (or a subset of one); their grids are that split's feature store"
+        )
 
     def _features(self, examples):
         """The feature store of `examples` (the training or the evaluation split)."""
@@ -116,8 +120,14 @@ class Task:
         data = self.config.data
         backbone = build_backbone(data.backbone, data.image_size, self.backbone_weights)
         images = sorted({(e.image_id, e.image_path) for e in examples})
-        extract(images, Extractor(backbone, data.image_size, batch_size=256), data.backbone, directory,
-                num_shards=1, dtype="float32")
+        extract(
+            images,
+            Extractor(backbone, data.image_size, batch_size=256),
+            data.backbone,
+            directory,
+            num_shards=1,
+            dtype="float32",
+        )
 
     def build_model(self, pretrained=True):
         """The ModelParts of this task's model, with fresh weights (see `build_model_parts`).

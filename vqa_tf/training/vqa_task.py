@@ -79,8 +79,11 @@ class VQATask(Task):
         if data.source == "synthetic":
             directory = files.path(self.model_dir, files.DATA_DIR)
 
-            options = dict(background=data.synthetic_background, yes_prior=data.synthetic_yes_prior,
-                           negated_share=data.synthetic_negated_share)
+            options = dict(
+                background=data.synthetic_background,
+                yes_prior=data.synthetic_yes_prior,
+                negated_share=data.synthetic_negated_share,
+            )
             if data.synthetic_tasks:
                 options["tasks"] = data.synthetic_tasks
 
@@ -106,8 +109,16 @@ class VQATask(Task):
             )
         raise ValueError(f"data.source for a VQA task must be synthetic, vqa or daquar; got {data.source!r}")
 
-    def dataset(self, examples, input_context=None, training=True, seed=None, shuffle=None, batch_size=None,
-                every_question=False):
+    def dataset(
+        self,
+        examples,
+        input_context=None,
+        training=True,
+        seed=None,
+        shuffle=None,
+        batch_size=None,
+        every_question=False,
+    ):
         """Batches of `examples`; `every_question` keeps those whose answer is not a class (target −1).
 
         A blind baseline (data.baseline) sees its inputs blinded here, in training and evaluation alike.
@@ -117,8 +128,15 @@ class VQATask(Task):
         answers = None if every_question else self.answers
         if data.input == "features":
             dataset = pipelines.vqa_feature_dataset(
-                self._features(examples), examples, self.tokenizer, answers, batch_size, input_context, training,
-                seed, shuffle,
+                self._features(examples),
+                examples,
+                self.tokenizer,
+                answers,
+                batch_size,
+                input_context,
+                training,
+                seed,
+                shuffle,
             )
         else:
             dataset = pipelines.vqa_image_dataset(
@@ -142,8 +160,12 @@ class VQATask(Task):
             examples, training=False, shuffle=False, batch_size=self.config.data.eval_batch_size, every_question=True
         )
         if other_questions:
-            dataset = dataset.map(lambda inputs, targets: (
-                {**inputs, "token_ids": tf.roll(inputs["token_ids"], shift=1, axis=0)}, targets))
+            dataset = dataset.map(
+                lambda inputs, targets: (
+                    {**inputs, "token_ids": tf.roll(inputs["token_ids"], shift=1, axis=0)},
+                    targets,
+                )
+            )
         predictions = {}
         for inputs, targets in dataset:
             out = model(inputs, training=False)
@@ -161,8 +183,11 @@ class VQATask(Task):
 
     def evaluate(self, parts):
         predictions = self.predict(parts.model, self.eval_examples)
-        metrics = evaluate_vqa({q: p[0] for q, p in predictions.items()}, self.eval_examples,
-                               group_by=lambda e: (e.answer_type, e.question_type))
+        metrics = evaluate_vqa(
+            {q: p[0] for q, p in predictions.items()},
+            self.eval_examples,
+            group_by=lambda e: (e.answer_type, e.question_type),
+        )
         result = {
             "accuracy": metrics["overall"],
             "accuracy_per_answer_type": metrics["per_answer_type"],

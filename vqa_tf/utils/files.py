@@ -76,7 +76,7 @@ def _files_under(directory):
         for name in names:
             path = posixpath.join(folder, name)
             if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
-                found.add(path[len(directory) + 1:])
+                found.add(path[len(directory) + 1 :])
     return found
 
 

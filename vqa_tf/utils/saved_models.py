@@ -85,5 +85,5 @@ def file_listing(directory):
         for name in names:
             path = posixpath.join(folder, name)
             stat = tf.io.gfile.stat(path)
-            files.append((path[len(directory) + 1:], stat.length, stat.mtime_nsec))
+            files.append((path[len(directory) + 1 :], stat.length, stat.mtime_nsec))
     return tuple(sorted(files))

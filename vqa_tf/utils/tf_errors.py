@@ -13,5 +13,5 @@ def tensorflow_error_message(error):
     """
     lines = error.message.splitlines()
     if lines and lines[0].startswith("Graph execution error") and "<stack traces unavailable>" in lines:
-        lines = lines[lines.index("<stack traces unavailable>") + 1:]
+        lines = lines[lines.index("<stack traces unavailable>") + 1 :]
     return "\n".join(lines).strip()

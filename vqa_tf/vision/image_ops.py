@@ -40,11 +40,14 @@ def header_size(image_bytes):
     [4, 6]
     """
     header = tf.strings.substr(image_bytes + b"\0" * 24, 0, 24)  # padded: a short input fails the checks, not substr
-    is_png = tf.logical_and(tf.equal(tf.strings.substr(header, 0, 8), _PNG),
-                            tf.equal(tf.strings.substr(header, 12, 4), b"IHDR"))
+    is_png = tf.logical_and(
+        tf.equal(tf.strings.substr(header, 0, 8), _PNG), tf.equal(tf.strings.substr(header, 12, 4), b"IHDR")
+    )
     is_jpeg = tf.equal(tf.strings.substr(header, 0, 3), _JPEG)
-    known = tf.debugging.Assert(tf.logical_or(is_png, is_jpeg), [
-        "an image is neither JPEG nor PNG (or a PNG does not open with its IHDR chunk)"])
+    known = tf.debugging.Assert(
+        tf.logical_or(is_png, is_jpeg),
+        ["an image is neither JPEG nor PNG (or a PNG does not open with its IHDR chunk)"],
+    )
     with tf.control_dependencies([known]):
         return tf.cond(
             is_png, lambda: _png_size(header), lambda: tf.cast(tf.image.extract_jpeg_shape(image_bytes)[:2], tf.int64)
@@ -73,14 +76,18 @@ def decode_image(image_bytes, max_pixels=None):
     if max_pixels is not None:
         # Each side clamped first: the product of two 32-bit PNG fields can overflow int64.
         pixels = tf.reduce_prod(tf.minimum(size, 2**31))
-        checks.append(tf.debugging.assert_less_equal(
-            pixels, tf.constant(max_pixels, tf.int64),
-            message=f"an image is larger than max_image_pixels={max_pixels} pixels by its header (height, width)",
-        ))
+        checks.append(
+            tf.debugging.assert_less_equal(
+                pixels,
+                tf.constant(max_pixels, tf.int64),
+                message=f"an image is larger than max_image_pixels={max_pixels} pixels by its header (height, width)",
+            )
+        )
     with tf.control_dependencies(checks):
         image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
     as_declared = tf.debugging.assert_equal(
-        tf.shape(image, out_type=tf.int64)[:2], size,
+        tf.shape(image, out_type=tf.int64)[:2],
+        size,
         message="an image decodes to another size than its header declares",
     )
     with tf.control_dependencies([as_declared]):
