@@ -33,6 +33,8 @@ setup(
     ),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.11,<3.14",
     packages=find_packages(include=["vqa_tf", "vqa_tf.*"]) + list(PROGRAM_FOLDERS),
     package_dir=PROGRAM_FOLDERS,
@@ -51,11 +53,13 @@ setup(
     ],
     # setuptools: the packaging test builds a wheel with the environment's own (bdist_wheel is built in from 70.1);
     # h5py: a test writes a Keras weights file itself (Keras installs it too);
+    # ruff: lint and format, checked by a test (its rules change between minor versions, hence the narrow pin);
     # playwright: the demo page's browser tests drive Debian's chromium with it (no browser download)
     extras_require={
         "test": [
             "pytest>=8,<10",
             "import-linter>=2.1,<3",
+            "ruff>=0.17,<0.18",
             "setuptools>=70.1",
             "hypothesis>=6.100,<7",
             "h5py>=3.10,<4",

@@ -31,16 +31,16 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import describe, write_json_twin  # noqa: E402
+from machine import describe, write_json_twin
 
-from vqa_tf.configs import PAPER_EXPERIMENTS  # noqa: E402
-from vqa_tf.data import feature_store, pipelines  # noqa: E402
-from vqa_tf.data.examples import VQAExample  # noqa: E402
-from vqa_tf.data.feature_extraction import Extractor  # noqa: E402
-from vqa_tf.models import build_model  # noqa: E402
-from vqa_tf.training import paper_model_arguments  # noqa: E402
-from vqa_tf.text import AnswerVocabulary, QuestionTokenizer, Vocabulary  # noqa: E402
-from vqa_tf.vision import build_backbone, load_image  # noqa: E402
+from vqa_tf.configs import PAPER_EXPERIMENTS
+from vqa_tf.data import feature_store, pipelines
+from vqa_tf.data.examples import VQAExample
+from vqa_tf.data.feature_extraction import Extractor
+from vqa_tf.models import build_model
+from vqa_tf.text import AnswerVocabulary, QuestionTokenizer, Vocabulary
+from vqa_tf.training import paper_model_arguments
+from vqa_tf.vision import build_backbone, load_image
 
 REPEATS = 3
 
@@ -195,7 +195,8 @@ def main():
             os.makedirs(folder)
             bare, pipeline = extraction_rates(name, size, count, args.batch_size, source, jpeg, folder)
             lines.append(
-                f"| {name} @ {size} | {described} | {count} | {bare:.1f} | {pipeline:.1f} | {1 - pipeline / bare:+.1%} |"
+                f"| {name} @ {size} | {described} | {count} | {bare:.1f} | {pipeline:.1f} "
+                f"| {1 - pipeline / bare:+.1%} |"
             )
             print(lines[-1], flush=True)
             extraction_rows.append(
@@ -211,7 +212,8 @@ def main():
             )
         lines += [
             "",
-            "| model (paper preset size) | TFRecord pipeline (examples/s) | training step (examples/s) | pipeline / step |",
+            "| model (paper preset size) | TFRecord pipeline (examples/s) | training step (examples/s) "
+            "| pipeline / step |",
             "|---|---|---|---|",
         ]
         for name in PAPER_EXPERIMENTS:

@@ -1,6 +1,6 @@
 """Inference throughput of exported SavedModels at the papers' sizes, in-process, and each process's peak memory.
 
-For SMem two-hop and r-DAN at their paper presets' sizes (DESIGN.md §3:
+For SMem two-hop and r-DAN at their paper presets' sizes (the papers' own:
 ResNet-152 at 224² and 448², 2000 answers, a 25-token question), one run
 exports each model as `vqa-export` writes it (the preset's ResNet-152 with
 random weights: weights do not change the cost), then, in a fresh process per

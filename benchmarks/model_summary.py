@@ -2,7 +2,7 @@
 
 Each figure is given twice: measured (Keras's own parameter count; matrix
 products found in the traced TensorFlow graph) and derived by hand from the
-equations of DESIGN.md §3. FLOPs count matrix products only, at 2 FLOPs per
+papers' equations (SMem-VQA: Xu & Saenko, 2016; DAN: Nam et al., 2017). FLOPs count matrix products only, at 2 FLOPs per
 multiply-add, for one example with a 25-token question; element-wise ops
 (tanh, softmax, adds) are left out of both columns.
 
@@ -19,12 +19,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from graph_flops import matmul_flops  # noqa: E402
-from machine import write_results  # noqa: E402
+from graph_flops import matmul_flops
+from machine import write_results
 
-from vqa_tf.configs import PAPER_EXPERIMENTS  # noqa: E402
-from vqa_tf.models import build_model  # noqa: E402
-from vqa_tf.training import paper_model_arguments  # noqa: E402
+from vqa_tf.configs import PAPER_EXPERIMENTS
+from vqa_tf.models import build_model
+from vqa_tf.training import paper_model_arguments
 
 QUESTION_LENGTH = 25
 
@@ -42,7 +42,7 @@ def measured_matmul_flops(model, settings, length=QUESTION_LENGTH):
 
 
 def hand_counts(name, s, length=QUESTION_LENGTH):
-    """(parameters, matrix-product FLOPs) from the equations of DESIGN.md §3."""
+    """(parameters, matrix-product FLOPs) from the papers' equations."""
     regions = s["grid_height"] * s["grid_width"]
     channels, vocab = s["feature_dim"], s["vocab_size"]
     if name == "smem_vqa":
@@ -132,7 +132,7 @@ def main():
             "(SMem-VQA: ResNet-152 at 224, 7×7×2048, standing in for the paper's GoogLeNet 7×7×1024). "
             "'graph' counts the MatMul/BatchMatMul ops "
             "of the traced TensorFlow graph (the LSTM loop body once per token); 'by hand' "
-            "follows DESIGN.md §3.\n\n" + table,
+            "follows the papers' equations.\n\n" + table,
             rows=figures,
         )
 

@@ -32,10 +32,10 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results  # noqa: E402
-from serving_latency import BATCHING_FILE, MODEL, export_model, throughput  # noqa: E402
+from machine import write_results
+from serving_latency import BATCHING_FILE, MODEL, export_model, throughput
 
-from vqa_tf.serving import LocalServerProcess  # noqa: E402
+from vqa_tf.serving import LocalServerProcess
 
 CLIENTS = 32
 

@@ -37,11 +37,11 @@ import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results  # noqa: E402
-from train_throughput import MODELS, loop_runner  # noqa: E402
+from machine import write_results
+from train_throughput import MODELS, loop_runner
 
-from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment  # noqa: E402
-from vqa_tf.training.distribution import make_strategy  # noqa: E402
+from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment
+from vqa_tf.training.distribution import make_strategy
 
 # Ops whose event spans the ops of the function they call, counted there.
 CONTAINERS = ("While", "StatelessWhile", "StatefulPartitionedCall", "PartitionedCall", "If", "StatelessIf", "Case")

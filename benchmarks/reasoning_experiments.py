@@ -22,18 +22,18 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-from keras import ops  # noqa: E402
+import numpy as np
+from keras import ops
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results  # noqa: E402
-from seeded_runs import slug, cell, hops_cell, run_row  # noqa: E402
+from machine import write_results
+from seeded_runs import cell, hops_cell, run_row, slug
 
-from vqa_tf.data.synthetic import TASKS  # noqa: E402
-from vqa_tf.data.synthetic_scenes import COLORS, SHAPES  # noqa: E402
-from vqa_tf.text import Vocabulary  # noqa: E402
-from vqa_tf.training import model_dir as files  # noqa: E402
-from vqa_tf.training import restore_for_evaluation  # noqa: E402
+from vqa_tf.data.synthetic import TASKS
+from vqa_tf.data.synthetic_scenes import COLORS, SHAPES
+from vqa_tf.text import Vocabulary
+from vqa_tf.training import model_dir as files
+from vqa_tf.training import restore_for_evaluation
 
 ONE_HOP = "SMem one-hop"
 # (row, experiment, overrides)

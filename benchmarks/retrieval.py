@@ -1,6 +1,6 @@
 """Gallery search: recall and queries/s of FAISS's inverted-file index (`ivf_flat`) against exact search.
 
-Two data sets, each searched by inner product as m-DAN scores (DESIGN §3.2):
+Two data sets, each searched by inner product as m-DAN scores (Nam et al., 2017):
 
 1. **The synthetic caption gallery.** An m-DAN trained on the synthetic
    caption set (`mdan_synthetic`, `--train_steps` steps) is exported; its
@@ -17,7 +17,8 @@ For each index: Recall@1/5/10, queries/s at batch 1 and batch 64 (search
 alone, embeddings given), the build time, and the memory the index holds
 (its vectors, ids and centroids). `ivf_flat` is measured at the library's
 defaults (about 4·√n lists, an eighth of them probed) and probing a 32nd and
-half of them, so the table shows what each point of recall costs. Target: the ANN index's Recall@1/5/10 within 1 point of exact search.
+half of them, so the table shows what each point of recall costs. Target: the
+ANN index's Recall@1/5/10 within 1 point of exact search.
 
 Usage: python benchmarks/retrieval.py [--output benchmarks/results/retrieval.md]
 """
@@ -34,14 +35,14 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results  # noqa: E402
+from machine import write_results
 
-from vqa_tf.configs import apply_overrides, get_experiment  # noqa: E402
-from vqa_tf.export import export  # noqa: E402
-from vqa_tf.search import GalleryEmbedder, GalleryIndex  # noqa: E402
-from vqa_tf.search.gallery_embedding import load_signature  # noqa: E402
-from vqa_tf.search.gallery_index import default_nlist, default_nprobe  # noqa: E402
-from vqa_tf.training import make_task, train  # noqa: E402
+from vqa_tf.configs import apply_overrides, get_experiment
+from vqa_tf.export import export
+from vqa_tf.search import GalleryEmbedder, GalleryIndex
+from vqa_tf.search.gallery_embedding import load_signature
+from vqa_tf.search.gallery_index import default_nlist, default_nprobe
+from vqa_tf.training import make_task, train
 
 KS = (1, 5, 10)
 PAPER_DIM = 3 * 512  # m-DAN's embedding at the paper preset: K + 1 = 3 steps of hidden size 512

@@ -107,7 +107,7 @@ def allreduce_seconds(strategy, case, warmup, repeats):
 
     step = tf.function(lambda values: strategy.run(replica_fn, args=(values,)))
     seconds = []
-    for i in range(warmup + repeats):
+    for _ in range(warmup + repeats):
         start = time.perf_counter()
         total = float(step(tensors))
         seconds.append(time.perf_counter() - start)
@@ -407,10 +407,11 @@ Assumptions:
   the loopback B_eff, since TF's RING cannot move bytes faster than its own processes copy and add them.
 * **H100 workers**: t_example = training FLOPs per example / ({H100_BF16_DENSE_FLOPS / 1e12:.1f} TFLOP/s ×
   {H100_ACHIEVED_FRACTION:.0%}). {H100_BF16_DENSE_FLOPS / 1e12:.1f} TFLOP/s is the dense BF16 Tensor Core peak of the
-  H100 SXM5 (NVIDIA's datasheet gives 1,979 with 2:4 sparsity; TF32 is half of it, 494.7). The {H100_ACHIEVED_FRACTION:.0%} achieved
-  fraction is an assumption, not a measurement: Megatron-Core reports up to 47% of peak on H100 for large
-  GEMM-bound models; these models' matrix products are smaller and their LSTMs sequential, so {H100_ACHIEVED_FRACTION:.0%}
-  is if anything fast, which makes the efficiencies below pessimistic. Gradients are all-reduced by NCCL:
+  H100 SXM5 (NVIDIA's datasheet gives 1,979 with 2:4 sparsity; TF32 is half of it, 494.7). The
+  {H100_ACHIEVED_FRACTION:.0%} achieved fraction is an assumption, not a measurement: Megatron-Core reports up to
+  47% of peak on H100 for large GEMM-bound models; these models' matrix products are smaller and their LSTMs
+  sequential, so {H100_ACHIEVED_FRACTION:.0%} is if anything fast, which makes the efficiencies below pessimistic.
+  Gradients are all-reduced by NCCL:
   α = {NCCL_NET_STEP_SECONDS * 1e6:.1f} µs per ring step (NCCL's own cost model, `src/graph/tuning.cc`, Ring/Simple
   over a network) and B = the link rate (RDMA at line rate: optimistic).
 * Compute is linear in the batch (at small batches a GPU is less efficient than this; at large ones memory

@@ -72,7 +72,7 @@ def percentiles(seconds):
 def latencies(paths, requests, rounds, per_round):
     """{path name: [seconds]} for each path called one at a time, in interleaved rounds."""
     times = {name: [] for name in paths}
-    for name, call in paths.items():  # warm-up
+    for call in paths.values():  # warm-up
         for request in requests[:10]:
             call(request)
     for r in range(rounds):
@@ -238,14 +238,15 @@ def main():
     gain = rates[32, "batched"][0] / rates[32, "unbatched"][0]
     cores = os.cpu_count()
     ceiling = cores / (model_cpu[32] + rates[32, "batched"][3]) * 1e3
+    client_ms, server_ms = rates[32, "batched"][3], rates[32, "batched"][2] - model_cpu[32]
     lines += [
         "",
         f"Where the CPU goes (CPU seconds of each process over the run, per request; {cores} cores): the "
         f"in-process signature costs {model_cpu[1]:.2f} ms of CPU per row at batch 1 and {model_cpu[32]:.2f} ms "
         f"at batch 32. Even a server that cost nothing beyond the model's batch-32 rows, with clients as "
-        f"costly as these, could answer at most {cores} cores / ({model_cpu[32]:.2f} + {rates[32, 'batched'][3]:.2f}) ms "
-        f"= {ceiling:.0f} requests/s, {ceiling / rates[32, 'unbatched'][0]:.1f}× this run's unbatched rate at 32 clients; "
-        f"the server's own cost per batched request beyond the model's rows ({rates[32, 'batched'][2] - model_cpu[32]:.2f} ms: "
+        f"costly as these, could answer at most {cores} cores / ({model_cpu[32]:.2f} + {client_ms:.2f}) ms "
+        f"= {ceiling:.0f} requests/s, {ceiling / rates[32, 'unbatched'][0]:.1f}× this run's unbatched rate at 32 "
+        f"clients; the server's own cost per batched request beyond the model's rows ({server_ms:.2f} ms: "
         "gRPC, Python handling, conversions) comes on top.",
     ]
     lines += [

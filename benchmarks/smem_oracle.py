@@ -7,7 +7,7 @@ the answer's evidence, spread evenly over the grid cells that the objects
 the answer rests on touch (uniform where it rests on none: a presence
 question whose object is absent). Everything after hop 1 (the question
 vector, hop 2 over the first evidence embedding, the classifier) follows
-DESIGN.md §3.1. Both train with the synthetic recipe's optimizer, batch and
+the paper's equations (`vqa_tf.models.SMemVQA`). Both train with the synthetic recipe's optimizer, batch and
 steps on the grids and questions of a finished `smem_two_hop_synthetic` run
 (`--model_dir`), once per seed, and are evaluated on its 500 held-out
 questions per task, relative position also per relation and per form.
@@ -27,21 +27,21 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import ops  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results  # noqa: E402
+from machine import write_results
 
-from vqa_tf.configs import load_config  # noqa: E402
-from vqa_tf.data.synthetic import TASKS  # noqa: E402
-from vqa_tf.data.synthetic_files import read_evidence_mask  # noqa: E402
-from vqa_tf.layers import BagOfWords, QuestionGuidedHop, RegionEmbedding, WordEmbedding, WordGuidedHop  # noqa: E402
-from vqa_tf.metrics import evidence_cells  # noqa: E402
-from vqa_tf.training import make_task  # noqa: E402
-from vqa_tf.training.modeling import data_grid  # noqa: E402
+from vqa_tf.configs import load_config
+from vqa_tf.data.synthetic import TASKS
+from vqa_tf.data.synthetic_files import read_evidence_mask
+from vqa_tf.layers import BagOfWords, QuestionGuidedHop, RegionEmbedding, WordEmbedding, WordGuidedHop
+from vqa_tf.metrics import evidence_cells
+from vqa_tf.training import make_task
+from vqa_tf.training.modeling import data_grid
 
 RELATIONS = ("above", "below", "to the left of", "to the right of")
 ORACLE = "oracle_weights"
@@ -71,7 +71,7 @@ def _oracle_weights(examples, question_ids, grid):
 
 
 def smem_two_hop(config, vocabulary_size, num_answers, grid_shape, oracle):
-    """SMem two-hop (DESIGN.md §3.1) from the package's layers, with hop 1's attention from an input if `oracle`."""
+    """SMem two-hop from the package's layers, with hop 1's attention from an input if `oracle`."""
     model = config.model
     height, width, channels = grid_shape
     features = keras.Input((height, width, channels), name="image_features")

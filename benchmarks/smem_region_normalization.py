@@ -3,7 +3,8 @@
 Isolates the SMem-VQA head from CNN training: a `small_cnn` is first trained
 on its own to name the colour and the shape of the object covering each grid
 cell, as the synthetic recipe does (`vqa_tf.training.backbone_pretraining`,
-on as many scenes of its own as there are training questions), then frozen. SMem two-hop is trained on its grids three ways, with the same data,
+on as many scenes of its own as there are training questions), then frozen.
+SMem two-hop is trained on its grids three ways, with the same data,
 steps and optimizer: regions as they come (`normalize_regions=False`, the
 paper's model), unit-norm regions (the package default), and a question-only
 baseline (unit-norm, every grid zeroed). Reported per run: the mean largest
@@ -23,18 +24,18 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import describe, write_json_twin  # noqa: E402
+from machine import describe, write_json_twin
 
-from vqa_tf.data.synthetic import TASKS, SpatialShapesVQA  # noqa: E402
-from vqa_tf.configs import DataConfig  # noqa: E402
-from vqa_tf.models import SMemVQA  # noqa: E402
-from vqa_tf.text import Vocabulary, words_of  # noqa: E402
-from vqa_tf.training.backbone_pretraining import pretrain_backbone  # noqa: E402
+from vqa_tf.configs import DataConfig
+from vqa_tf.data.synthetic import TASKS, SpatialShapesVQA
+from vqa_tf.models import SMemVQA
+from vqa_tf.text import Vocabulary, words_of
+from vqa_tf.training.backbone_pretraining import pretrain_backbone
 
 IMAGE_SIZE = 64
 QUESTION_LENGTH = 12

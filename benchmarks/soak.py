@@ -249,7 +249,8 @@ def main():
         "(`serving/config/batching_parameters.txt`, polling every second), while every "
         f"{args.swap_seconds:.0f} s the served version changed: version 2 (model B) written in, then deleted "
         "so that version 1 (model A) serves again. Each new version is a fresh `vqa-export` of B's checkpoint, "
-        "run as its own process beside the clients and the server. Every answer is checked against the in-process answer of the model that gave it "
+        "run as its own process beside the clients and the server. Every answer is checked against the "
+        "in-process answer of the model that gave it "
         "(A answers with 5 top answers, B with 3).",
         "",
         "| transport | clients | requests | failed good requests | p50 (ms) | p99 (ms) |",

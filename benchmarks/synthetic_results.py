@@ -28,10 +28,10 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results  # noqa: E402
-from seeded_runs import cell, hops_cell, run_row  # noqa: E402
+from machine import write_results
+from seeded_runs import cell, hops_cell, run_row
 
-from vqa_tf.data.synthetic import TASKS, YES_NO_TASKS  # noqa: E402
+from vqa_tf.data.synthetic import TASKS, YES_NO_TASKS
 
 # Skewed rows evaluate every 250 steps, to tell when they leave the prior.
 SKEWED = "data.synthetic_yes_prior=0.8,trainer.eval_every=250"

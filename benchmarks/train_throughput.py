@@ -1,6 +1,6 @@
 """Training throughput at the papers' sizes, as a fraction of the same run's dense matmul rate.
 
-For SMem two-hop, r-DAN and m-DAN at their paper presets' sizes (DESIGN.md §3;
+For SMem two-hop, r-DAN and m-DAN at their paper presets' sizes (the papers' own;
 features as input; each preset's batch; a 25-token question), one run
 measures the examples/s of
 
@@ -43,15 +43,15 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from graph_flops import matmul_flops  # noqa: E402
-from machine import write_results  # noqa: E402
+from graph_flops import matmul_flops
+from machine import write_results
 
-from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment  # noqa: E402
-from vqa_tf.models import build_model  # noqa: E402
-from vqa_tf.training import make_train_step, paper_model_arguments, training_loss  # noqa: E402
-from vqa_tf.training.distribution import make_strategy  # noqa: E402
-from vqa_tf.training.jit_policy import device_type, resolve_jit_compile  # noqa: E402
-from vqa_tf.training.optimization import build_optimizer, l2_weights, learning_rate_schedule  # noqa: E402
+from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment
+from vqa_tf.models import build_model
+from vqa_tf.training import make_train_step, paper_model_arguments, training_loss
+from vqa_tf.training.distribution import make_strategy
+from vqa_tf.training.jit_policy import device_type, resolve_jit_compile
+from vqa_tf.training.optimization import build_optimizer, l2_weights, learning_rate_schedule
 
 MODELS = ("smem_vqa", "reasoning_dan", "matching_dan")
 MODES = ("loop", "loop_xla", "loop_bf16", "fit")

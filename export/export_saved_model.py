@@ -6,7 +6,7 @@ r"""Exports a training model_dir as a versioned SavedModel for TF Serving.
         --backbone_weights=/models/resnet152_notop.h5      # a run trained on stored features
 
 Writes `<export_base>/<version>/` (the next free integer by default) with the
-signatures of DESIGN.md §4.2, every preprocessing step in the graph, the
+signatures of `vqa_tf.export` (`serving_default`, `serve_features`, …), every preprocessing step in the graph, the
 vocabularies under `assets/` and warm-up requests under `assets.extra/`.
 It reads only the model_dir's config, vocabularies and latest checkpoint.
 The op check refuses a model with ops TF Serving cannot run. The graph

@@ -48,6 +48,7 @@ def smem_export(tmp_path_factory):
     """(model_dir, export path) of a tiny SMem two-hop run exported as version 1 (shared by the export
     and serving tests; copy the version before changing anything around it)."""
     from training_runs import TINY
+
     from vqa_tf.configs import apply_overrides, get_experiment
     from vqa_tf.export import export
     from vqa_tf.training import train
@@ -55,3 +56,24 @@ def smem_export(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("smem"))
     train(apply_overrides(get_experiment("smem_two_hop_synthetic"), f"{TINY},trainer.train_steps=4"), model_dir)
     return model_dir, export(model_dir, str(tmp_path_factory.mktemp("exports")))
+
+
+# An m-DAN that has learned the synthetic captions well enough to find an image by its caption among a dozen.
+MDAN_RUN = (
+    "data.num_train=2000,data.num_eval=64,data.pretraining_scenes=2000,trainer.train_steps=600,"
+    "trainer.eval_every=1000,trainer.checkpoint_every=1000"
+)
+
+
+@pytest.fixture(scope="session")
+def mdan_export(tmp_path_factory):
+    """(model_dir, export path, config) of an m-DAN run (`MDAN_RUN`) exported as version 1: the one m-DAN
+    export of the export, serving, gallery-search and demo-page tests (copy it before changing anything)."""
+    from vqa_tf.configs import apply_overrides, get_experiment
+    from vqa_tf.export import export
+    from vqa_tf.training import train
+
+    model_dir = str(tmp_path_factory.mktemp("mdan"))
+    config = apply_overrides(get_experiment("mdan_synthetic"), MDAN_RUN)
+    train(config, model_dir)
+    return model_dir, export(model_dir, str(tmp_path_factory.mktemp("mdan_exports"))), config

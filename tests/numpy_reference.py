@@ -1,4 +1,4 @@
-"""Plain NumPy implementations of DESIGN.md §3, written from the equations.
+"""Plain NumPy implementations of the papers' equations (SMem-VQA, DAN), written from the equations.
 
 Everything runs per example and in float64, with explicit loops over words,
 so that it shares no formulation (batched matmuls, masks-as-multipliers) with
@@ -22,18 +22,18 @@ def real_words(token_ids, padding_id=0):
     return [t for t in token_ids if t != padding_id]
 
 
-# --- SMem-VQA (§3.1) -------------------------------------------------------
+# --- SMem-VQA (Xu & Saenko, 2016) -------------------------------------------------
 
 
 def region_embedding(regions, kernel, region_bias):
     """S·W + b with a bias per region: regions [L, M] → [L, N]."""
-    return np.stack([regions[l] @ kernel + region_bias[l] for l in range(len(regions))])
+    return np.stack([regions[r] @ kernel + region_bias[r] for r in range(len(regions))])
 
 
 def word_guided_hop(words_by_position, attention_emb, evidence_emb):
     """The paper's V [T, N], zero rows at padded positions → (s₁ [N], a₁ [L]): each region's max over all T rows."""
     num_regions = attention_emb.shape[0]
-    scores = np.array([max(float(v @ attention_emb[l]) for v in words_by_position) for l in range(num_regions)])
+    scores = np.array([max(float(v @ attention_emb[r]) for v in words_by_position) for r in range(num_regions)])
     a = softmax(scores)
     return a @ evidence_emb, a
 
@@ -43,8 +43,8 @@ def word_guided_hop_logsumexp(real_words, padded, attention_emb, evidence_emb):
     padding when the question is shorter than T (`padded`)."""
     num_regions = attention_emb.shape[0]
     scores = []
-    for l in range(num_regions):
-        terms = [float(v @ attention_emb[l]) for v in real_words] + ([0.0] if padded else [])
+    for r in range(num_regions):
+        terms = [float(v @ attention_emb[r]) for v in real_words] + ([0.0] if padded else [])
         top = max(terms)
         scores.append(top + np.log(sum(np.exp(t - top) for t in terms)))
     a = softmax(np.array(scores))
@@ -114,7 +114,7 @@ def ibowimg(p, image_features, token_ids, padding_id=0):
     return np.stack(logits), uniform
 
 
-# --- DAN (§3.2) ------------------------------------------------------------
+# --- DAN (Nam et al., 2017) -----------------------------------------------------
 
 
 def lstm(inputs, kernel, recurrent_kernel, bias):

@@ -12,8 +12,8 @@ import time
 
 import pytest
 import tensorflow as tf
-
 from training_runs import env, program
+
 from vqa_tf.serving import GrpcClient, RestClient
 from vqa_tf.training import restore_for_evaluation
 from vqa_tf.utils.ports import free_ports

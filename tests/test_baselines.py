@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from training_runs import TINY
+
 from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.export import export
 from vqa_tf.training import make_task, train

@@ -9,13 +9,13 @@ import configparser
 import os
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 
 import pytest
 from packaging.requirements import Requirement
+from system_packages import require_program
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OWNED_FOLDERS = ("vqa_tf", "trainers", "export", "serving")
@@ -27,8 +27,7 @@ NOT_IN_THE_SERVER = {
 
 
 def _query(expression, output="label"):
-    if shutil.which("bazel") is None:
-        pytest.skip(reason="Bazel is not on PATH (.ci/run installs Debian's bazel-bootstrap); pytest ran the rest")
+    require_program("bazel", "bazel-bootstrap", "The Bazel build")
     done = subprocess.run(
         ["bazel", "query", "--noshow_progress", f"--output={output}", expression],
         cwd=ROOT,

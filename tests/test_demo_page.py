@@ -2,8 +2,8 @@
 the page shows the REST API's own answer and draws each hop's attention, shows the server's errors, and its
 search tab finds the synthetic gallery's image by its caption with an m-DAN served next to it.
 
-Screenshots go to $TEST_UNDECLARED_OUTPUTS_DIR under Bazel, else to tests/screenshots/ (the README shows
-`demo_page.png`).
+Screenshots go to $TEST_UNDECLARED_OUTPUTS_DIR under Bazel, else to tests/outputs/screenshots/ (ignored by
+git; the README shows copies of them from docs/screenshots/).
 """
 
 import json
@@ -16,17 +16,18 @@ import urllib.request
 
 import numpy as np
 import pytest
-
 from serving_servers import KINDS, MODEL, Server, base_with
+from system_packages import require
 from training_runs import env, program
-from vqa_tf.configs import apply_overrides, get_experiment
+
 from vqa_tf.demo import DemoServer
-from vqa_tf.export import export
 from vqa_tf.search import GalleryEmbedder, GalleryIndex, GallerySearch, embed_gallery
-from vqa_tf.training import make_task, train
+from vqa_tf.training import make_task
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOTS = pathlib.Path(os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR", pathlib.Path(__file__).parent / "screenshots"))
+SCREENSHOTS = pathlib.Path(
+    os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR", pathlib.Path(__file__).parent / "outputs" / "screenshots")
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +47,14 @@ def demo(server, examples):
     page_server.server_close()
 
 
-# An m-DAN that has learned the synthetic captions well enough to find an image by its caption among 12.
-MDAN_RUN = (
-    "data.num_train=2000,data.num_eval=64,data.pretraining_scenes=2000,trainer.train_steps=600,"
-    "trainer.eval_every=1000,trainer.checkpoint_every=1000"
-)
 GALLERY_SIZE = 12
 
 
 @pytest.fixture(scope="module")
-def mdan_gallery(tmp_path_factory):
+def mdan_gallery(mdan_export, tmp_path_factory):
     """(export base path, gallery index directory, [(image path, its first caption)])."""
-    model_dir = str(tmp_path_factory.mktemp("mdan"))
-    config = apply_overrides(get_experiment("mdan_synthetic"), MDAN_RUN)
-    train(config, model_dir)
-    base = str(tmp_path_factory.mktemp("mdan_exports"))
-    export(model_dir, base)
+    model_dir, path, config = mdan_export
+    base = os.path.dirname(path)
     examples = make_task(config, model_dir).eval_examples[:GALLERY_SIZE]
     gallery = str(tmp_path_factory.mktemp("gallery_embeddings"))
     embed_gallery(GalleryEmbedder(base), [e.image_path for e in examples], gallery, num_shards=2)
@@ -95,8 +88,7 @@ def search_demo(request, mdan_gallery, server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        pytest.skip(reason="Debian's chromium is not installed (.ci/run installs it)")
+    require(CHROMIUM is not None, "chromium", "The demo page's browser tests")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -144,8 +136,9 @@ def test_the_page_shows_the_rest_answer_and_draws_each_hop_where_it_looks(page, 
     for hop, grid in enumerate(attention):
         alpha = np.array(
             page.evaluate(
-                "id => { const c = document.getElementById(id); const d = c.getContext('2d').getImageData(0, 0, c.width, "
-                "c.height).data; return Array.from(d).filter((_, i) => i % 4 === 3); }",
+                "id => { const c = document.getElementById(id); "
+                "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; "
+                "return Array.from(d).filter((_, i) => i % 4 === 3); }",
                 f"overlay-{hop}",
             )
         )

@@ -10,8 +10,8 @@ import zlib
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from training_runs import SMALL_DAN, TINY_RUN, program, run
+
 from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.export import LIMITS_FILE, MAX_BATCH_ROWS, MAX_IMAGE_PIXELS, export
 from vqa_tf.training import train

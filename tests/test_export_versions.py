@@ -8,8 +8,8 @@ import time
 
 import pytest
 import tensorflow as tf
-
 from training_runs import env, program
+
 from vqa_tf.export import claimed_version, export
 from vqa_tf.export.version_claim import remove_stale_claims
 from vqa_tf.utils.saved_models import SAVED_MODEL_FILE, versions
@@ -29,7 +29,7 @@ def test_threads_claiming_at_once_get_distinct_numbers_and_release_them(tmp_path
             with claimed_version(base) as version:
                 claimed.append(version)
                 time.sleep(0.2)  # all hold their claims at once
-        except Exception as error:  # noqa: BLE001  (reported below)
+        except Exception as error:
             errors.append(error)
 
     threads = [threading.Thread(target=claim) for _ in range(count)]

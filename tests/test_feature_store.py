@@ -6,11 +6,11 @@ import subprocess
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from training_runs import program
+
 from vqa_tf.data import feature_store, pipelines
-from vqa_tf.data.feature_extraction import Extractor, extract, image_list
 from vqa_tf.data.errors import DataError
+from vqa_tf.data.feature_extraction import Extractor, extract, image_list
 from vqa_tf.data.synthetic_files import vqa_paths, write_synthetic_vqa
 from vqa_tf.text import AnswerVocabulary, QuestionTokenizer, Vocabulary, words_of
 from vqa_tf.vision import build_backbone, load_image

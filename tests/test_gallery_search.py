@@ -10,30 +10,22 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from training_runs import env, program
 
-from training_runs import SMALL_DAN, TINY_RUN, env, program
-from vqa_tf.configs import apply_overrides, get_experiment
-from vqa_tf.export import export
 from vqa_tf.search import GalleryEmbedder, GalleryError, GalleryIndex, GallerySearch, embed_gallery, list_images
 from vqa_tf.search.gallery_embedding import read_shard, shard_path
 from vqa_tf.search.gallery_index import read_gallery
-from vqa_tf.training import make_task, train
+from vqa_tf.training import make_task
 
 
 @pytest.fixture(scope="module")
-def mdan(tmp_path_factory):
-    """(export base path, gallery directory of 32 synthetic PNGs, {image file name: its first caption})."""
-    model_dir = str(tmp_path_factory.mktemp("mdan"))
-    config = apply_overrides(
-        get_experiment("mdan_synthetic"),
-        f"{TINY_RUN},trainer.train_steps=4,data.num_train=64,data.num_eval=32,{SMALL_DAN}",
-    )
-    train(config, model_dir)
-    base = str(tmp_path_factory.mktemp("exports"))
-    export(model_dir, base)
+def mdan(mdan_export, tmp_path_factory):
+    """(export base path, gallery directory of 32 synthetic evaluation PNGs, {image file name: its first caption})."""
+    model_dir, path, config = mdan_export
+    base = os.path.dirname(path)
     gallery = tmp_path_factory.mktemp("gallery")
     captions = {}
-    for example in make_task(config, model_dir).eval_examples:
+    for example in make_task(config, model_dir).eval_examples[:32]:
         name = os.path.basename(example.image_path)
         shutil.copy(example.image_path, gallery / name)
         captions[name] = example.captions[0]

@@ -8,7 +8,6 @@ import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from test_export_limits import QUESTION, forged_jpeg, forged_png, small_jpeg, small_png
 
 FUZZ = settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))

@@ -15,9 +15,9 @@ import zipfile
 from concurrent import futures
 
 import pytest
-
 from serving_servers import MODEL, base_with
 from training_runs import env
+
 from vqa_tf.utils.ports import free_ports
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -70,6 +70,9 @@ def test_the_wheel_installs_one_top_level_name_with_the_programs_inside_it(tmp_p
         assert f"vqa_tf/programs/{program}" in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "vqa-train-vqa = vqa_tf.programs.trainers.train_vqa:run" in entry_points
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License: Apache-2.0" in metadata.splitlines()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
 
 def _help(script):
@@ -95,7 +98,8 @@ def test_every_console_script_answers_help_with_its_description_and_flags():
 
 FIND_PROGRAMS_WITHOUT_THE_INSTALL = """
 import importlib.util, sys
-sys.meta_path[:] = [finder for finder in sys.meta_path if not getattr(finder, "__module__", "").startswith("__editable__")]
+editable = [f for f in sys.meta_path if getattr(f, "__module__", "").startswith("__editable__")]
+sys.meta_path[:] = [f for f in sys.meta_path if f not in editable]
 for module in sys.argv[1:]:
     print(importlib.util.find_spec(module).origin)
 """
@@ -141,6 +145,48 @@ def test_the_import_contracts_hold():
     done = _lint_imports(ROOT)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "Contracts: 2 kept, 0 broken." in done.stdout
+
+
+REACH_EVERY_SUBPACKAGE = """
+import sys, vqa_tf
+for name in sys.argv[1:]:
+    module = getattr(vqa_tf, name)
+    assert module.__name__ == f"vqa_tf.{name}", (name, module)
+print(sorted(dir(vqa_tf)))
+"""
+
+
+def test_every_subpackage_and_module_is_an_attribute_of_vqa_tf_in_a_fresh_process():
+    package = ROOT / "vqa_tf"
+    names = sorted(
+        [p.name for p in package.iterdir() if (p / "__init__.py").exists()]
+        + [p.stem for p in package.glob("*.py") if p.name != "__init__.py"]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", REACH_EVERY_SUBPACKAGE, *names], capture_output=True, text=True, timeout=300, env=env()
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert set(names) <= set(ast.literal_eval(done.stdout.strip().splitlines()[-1]))
+
+
+def _ruff(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "ruff", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_the_code_is_ruff_clean_and_formatted():
+    if "TEST_SRCDIR" in os.environ:  # a Bazel test's runfiles hold part of the tree, and files that are not ours
+        pytest.skip(reason="checks the whole checkout; the pytest run of .ci/run does")
+    lint, formatting = _ruff("check", "."), _ruff("format", "--check", ".")
+    assert lint.returncode == 0, lint.stdout[-3000:]
+    assert formatting.returncode == 0, formatting.stdout[-3000:]
+
+
+def test_ruff_reports_a_violation_under_the_projects_settings(tmp_path):
+    (tmp_path / "module.py").write_text("import os\n\n\ndef f( x ):\n    return x\n")
+    config = f"--config={ROOT / 'pyproject.toml'}"
+    lint, formatting = _ruff("check", config, ".", cwd=tmp_path), _ruff("format", config, "--check", ".", cwd=tmp_path)
+    assert lint.returncode == 1 and "F401" in lint.stdout, lint.stdout
+    assert formatting.returncode == 1 and "module.py" in formatting.stdout, formatting.stdout
 
 
 @pytest.mark.parametrize(

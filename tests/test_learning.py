@@ -13,8 +13,8 @@ import shutil
 import pytest
 
 from vqa_tf.configs import apply_overrides, get_experiment
-from vqa_tf.training import train
 from vqa_tf.training import model_dir as files
+from vqa_tf.training import train
 from vqa_tf.training.backbone_pretraining import pretrained_backbone_weights
 
 SMALL_RECIPE = (

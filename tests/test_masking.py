@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from conftest import MODEL_NAMES, ragged_batch, small_model
-
 from weights import randomize
 
 

@@ -3,11 +3,11 @@
 import dataclasses
 
 import numpy as np
+import numpy_reference as ref
 import pytest
 import tensorflow as tf
-
-import numpy_reference as ref
 from training_runs import SMALL_DAN
+
 from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.training import make_task, training_loss
 from vqa_tf.vision import load_images

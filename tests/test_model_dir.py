@@ -11,14 +11,14 @@ import uuid
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from training_runs import TINY
+
 from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.data.feature_extraction import Extractor, extract, image_list
 from vqa_tf.data.synthetic_files import vqa_paths, write_synthetic_vqa
 from vqa_tf.export import export
-from vqa_tf.training import restore_for_evaluation, train
 from vqa_tf.training import model_dir as files
+from vqa_tf.training import restore_for_evaluation, train
 from vqa_tf.vision import build_backbone, load_images
 
 pytestmark = pytest.mark.slow

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).absolute().parents[1] / "benchmarks"))
-import model_summary  # noqa: E402
+import model_summary
 
-from vqa_tf.models import build_model  # noqa: E402
+from vqa_tf.models import build_model
 
 SMALL = {
     "smem_vqa": dict(

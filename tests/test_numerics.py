@@ -1,12 +1,12 @@
 """Every layer and model against the independent NumPy reference, float32 to 1e-5."""
 
 import numpy as np
+import numpy_reference as ref
 import pytest
 from conftest import ragged_batch, small_model
-
-import numpy_reference as ref
-from vqa_tf import layers
 from weights import randomize, reference_weights
+
+from vqa_tf import layers
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 

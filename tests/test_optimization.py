@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from training_runs import TINY
+
 from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.training import train
 from vqa_tf.training.model_dir import restore_model

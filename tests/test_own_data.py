@@ -4,8 +4,8 @@ import json
 import os
 
 import pytest
-
 from training_runs import program, run
+
 from vqa_tf.data.errors import DataError
 from vqa_tf.data.synthetic_files import write_synthetic_vqa
 from vqa_tf.data.vqa_reader import read_vqa

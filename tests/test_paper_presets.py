@@ -12,9 +12,9 @@ import os
 import pytest
 from fixture_files import karpathy_image, vqa_annotations, vqa_questions, write_image, write_json
 
+from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.data.feature_extraction import Extractor, extract, image_list
 from vqa_tf.training import train
-from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.vision import build_backbone
 
 FEW_STEPS = (

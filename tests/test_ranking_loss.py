@@ -1,7 +1,7 @@
 import numpy as np
+import numpy_reference as ref
 import pytest
 
-import numpy_reference as ref
 from vqa_tf.losses import bidirectional_ranking_loss
 
 

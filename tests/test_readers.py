@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from fixture_files import (
     karpathy_image,
     vqa_annotations,
@@ -15,6 +14,7 @@ from fixture_files import (
     write_text,
     write_truncated_image,
 )
+
 from vqa_tf.data.caption_reader import read_karpathy_json, write_karpathy_json
 from vqa_tf.data.daquar_reader import read_daquar, write_daquar
 from vqa_tf.data.errors import DataError

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).absolute().parents[1] / "benchmarks"))
-import scaling  # noqa: E402
+import scaling
 
 
 def ring_timings(n_bytes, workers, alpha, bandwidth):

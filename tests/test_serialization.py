@@ -8,10 +8,10 @@ import keras
 import numpy as np
 import pytest
 from conftest import MODEL_NAMES, ragged_batch, small_model
-
 from harness import assert_outputs_equal, flat_inputs, run_config_round_trip, wrap_layer
-from vqa_tf import layers
 from weights import randomize
+
+from vqa_tf import layers
 
 
 def _layer_cases():

@@ -15,10 +15,10 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from serving_servers import MODEL, Server, base_with
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2
 
-from serving_servers import MODEL, Server, base_with
 from vqa_tf.serving import ServingError
 from vqa_tf.serving.tensors import MAX_ELEMENTS
 

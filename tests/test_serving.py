@@ -12,13 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import wrappers_pb2
-
 from serving_servers import KINDS, MODEL, Server, base_with, inputs_of, server_command
-from training_runs import SMALL_DAN, TINY_RUN
-from vqa_tf.configs import apply_overrides, get_experiment
+
 from vqa_tf.export import export
 from vqa_tf.serving import ServingError
-from vqa_tf.training import make_task, train
+from vqa_tf.training import make_task
 
 pytestmark = pytest.mark.slow
 
@@ -278,20 +276,17 @@ def test_the_local_server_listens_on_loopback_only(server):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_an_mdan_export_serves_its_embeddings_and_pair_scores(kind, tmp_path):
-    server_command(kind)  # skips before training when this kind of server is not installed
-    model_dir = str(tmp_path / "mdan")
-    config = apply_overrides(
-        get_experiment("mdan_synthetic"),
-        f"{TINY_RUN},{SMALL_DAN},trainer.train_steps=2,data.num_train=64,data.num_eval=32",
-    )
-    train(config, model_dir)
-    base = str(tmp_path / "exports")
-    export(model_dir, base)
+def test_an_mdan_export_serves_its_embeddings_and_pair_scores(kind, mdan_export, tmp_path):
+    server_command(kind)  # skips when this kind of server is not installed
+    model_dir, path, config = mdan_export
+    base = base_with(tmp_path / "served", path, 1)
     task = make_task(config, model_dir)
     examples = task.eval_examples[:3]
     images = [pathlib.Path(e.image_path).read_bytes() for e in examples]
     captions = [e.captions[0] for e in examples]
+    signatures = tf.saved_model.load(path).signatures
+    expected_v = signatures["embed_image"](image=tf.constant(images))["embedding"].numpy()
+    expected_u = signatures["embed_text"](caption=tf.constant(captions))["embedding"].numpy()
     server = Server(kind, "--model_name=mdan", f"--model_base_path={base}", log_dir=str(tmp_path))
     try:
         server.wait_for_version("mdan", 1)
@@ -299,7 +294,8 @@ def test_an_mdan_export_serves_its_embeddings_and_pair_scores(kind, tmp_path):
             z_v = client.predict("mdan", {"image": images}, signature="embed_image")["embedding"]
             z_u = client.predict("mdan", {"caption": captions}, signature="embed_text")["embedding"]
             score = client.predict("mdan", {"image": images, "caption": captions})["score"]
-            assert z_v.shape == (3, 48) and z_u.shape == (3, 48)
+            np.testing.assert_allclose(z_v, expected_v, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(z_u, expected_u, rtol=1e-5, atol=1e-5)
             np.testing.assert_allclose(score, np.sum(z_v * z_u, axis=1), rtol=1e-5, atol=1e-5)
     finally:
         server.stop()

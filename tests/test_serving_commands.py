@@ -4,9 +4,9 @@ import os
 import re
 
 import pytest
-
 from serving_servers import MODEL
 from training_runs import TINY, program, run
+
 from vqa_tf.data.synthetic import TASKS
 
 pytestmark = pytest.mark.slow

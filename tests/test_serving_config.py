@@ -64,7 +64,8 @@ def test_the_shipped_batching_parameters():
         ),
         (
             read_batching_parameters,
-            "max_batch_size { value: 8 }\nallowed_batch_sizes: 4\nallowed_batch_sizes: 8\npad_variable_length_inputs: true",
+            "max_batch_size { value: 8 }\nallowed_batch_sizes: 4\nallowed_batch_sizes: 8\n"
+            "pad_variable_length_inputs: true",
             "'pad_variable_length_inputs' is not supported",
         ),
         (

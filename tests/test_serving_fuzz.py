@@ -11,11 +11,11 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from serving_servers import MODEL, Server, base_with
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2
-
-from serving_servers import MODEL, Server, base_with
 from test_server_limits import assert_answers_like
+
 from vqa_tf.serving import ServingError
 
 pytestmark = pytest.mark.slow

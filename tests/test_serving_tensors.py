@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from tensorflow.core.framework import tensor_pb2
 
 from vqa_tf.serving.tensors import fill_proto, from_proto

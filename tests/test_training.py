@@ -2,8 +2,8 @@
 
 import glob
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import pytest
-
 from training_runs import (
     SMALL_DAN,
     checkpoint_steps,
@@ -22,6 +21,7 @@ from training_runs import (
     program,
     run,
 )
+
 from vqa_tf.data.synthetic import TASKS
 from vqa_tf.training import model_dir as files
 from vqa_tf.training import restore_model
@@ -215,6 +215,7 @@ def test_training_hands_sigterm_back_when_it_returns(tmp_path):
     """After train() a program's own SIGTERM handling (or the default, exit) applies again: the quick
     start must still stop on SIGTERM while it exports and serves."""
     from training_runs import TINY
+
     from vqa_tf.configs import apply_overrides, get_experiment
     from vqa_tf.training import train
 

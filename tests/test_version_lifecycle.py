@@ -13,8 +13,8 @@ from concurrent import futures
 import grpc
 import numpy as np
 import pytest
-
 from serving_servers import KINDS, MODEL, Server, base_with
+
 from vqa_tf.export import export
 from vqa_tf.serving import GrpcClient, ServingError
 from vqa_tf.serving.batching import THREAD_NAME

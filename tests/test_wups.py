@@ -1,7 +1,8 @@
-"""WUPS against hand-worked values. These tests need WordNet 3.0 (`apt-get install wordnet-base`):
-without it they fail with an error that says so, they do not skip."""
+"""WUPS against hand-worked values. These tests need WordNet 3.0 (`apt-get install wordnet-base`): without
+it they skip, naming the package, and fail under CI (`system_packages`)."""
 
 import pytest
+from system_packages import require_wordnet
 
 from vqa_tf.data.examples import VQAExample
 from vqa_tf.metrics import evaluate_wups, load_wordnet, word_wups, wups_score
@@ -23,6 +24,7 @@ DOG_WOLF = 13 / 14
 
 @pytest.fixture(scope="module")
 def wordnet():
+    require_wordnet()
     return load_wordnet()
 
 
@@ -48,20 +50,20 @@ def test_wu_palmer_from_hypernym_depths(wordnet):
     assert wordnet.word_similarity("dog", "xqzzy") == 0.0
 
 
-def test_threshold_scales_low_similarities_by_a_tenth():
+def test_threshold_scales_low_similarities_by_a_tenth(wordnet):
     assert word_wups("dog", "cat", 0.9) == pytest.approx(0.1 * DOG_CAT)
     assert word_wups("dog", "cat", 0.0) == pytest.approx(DOG_CAT)
     assert word_wups("dog", "cat", DOG_CAT) == pytest.approx(DOG_CAT)  # at the threshold: kept
     assert word_wups("dog", "wolf", 0.9) == pytest.approx(DOG_WOLF)
 
 
-def test_identical_words_score_one():
+def test_identical_words_score_one(wordnet):
     assert word_wups("xqzzy", "xqzzy", 0.9) == 1.0
     assert word_wups("dog", "dog", 0.9) == 1.0
     assert word_wups("xqzzy", "chair", 0.0) == 0.0
 
 
-def test_answer_sets():
+def test_answer_sets(wordnet):
     # Same set, any order or spacing.
     assert wups_score("chair, table", "table,chair", 0.9) == 1.0
     assert wups_score("book, book", "book", 0.9) == 1.0
@@ -76,7 +78,7 @@ def test_answer_sets():
     assert wups_score("dog", "dog, xqzzy", 0.0) == 0.0
 
 
-def test_evaluate_wups_averages_over_questions():
+def test_evaluate_wups_averages_over_questions(wordnet):
     examples = [
         VQAExample(1, 0, "a.png", "what is this?", ("dog",)),
         VQAExample(2, 0, "a.png", "what is that?", ("wolf",)),
@@ -92,7 +94,7 @@ def test_evaluate_wups_averages_over_questions():
         evaluate_wups({1: "dog"}, [VQAExample(1, 0, "a.png", "q?", ("dog", "cat"))])
 
 
-def test_wordnet_location_is_configurable(tmp_path, monkeypatch, wordnet):
+def test_a_missing_wordnet_is_named_with_the_package_that_installs_it(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError) as error:
         load_wordnet(str(tmp_path))
     assert str(tmp_path) in str(error.value) and "apt-get install wordnet-base" in str(error.value)
@@ -101,5 +103,8 @@ def test_wordnet_location_is_configurable(tmp_path, monkeypatch, wordnet):
         load_wordnet()
     with pytest.raises(FileNotFoundError):
         word_wups("dog", "cat", 0.9)
+
+
+def test_wordnet_location_is_configurable(monkeypatch, wordnet):
     monkeypatch.setenv(WORDNET_DIR_ENV, wordnet.directory)
     assert load_wordnet() is wordnet  # read once per directory

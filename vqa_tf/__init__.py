@@ -12,14 +12,18 @@ __version__ = "0.1.0"
 
 _SUBPACKAGES = frozenset(
     {
+        "cli",
         "configs",
         "data",
+        "demo",
         "errors",
         "export",
         "layers",
         "losses",
         "metrics",
         "models",
+        "programs",
+        "search",
         "serving",
         "text",
         "training",

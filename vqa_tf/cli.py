@@ -20,7 +20,7 @@ import tempfile
 
 from absl import app, flags, logging
 
-from vqa_tf.errors import VqaTfError
+from vqa_tf.errors import StoppedBySignal, VqaTfError
 
 # Errors a program reports as `error: <message>` and exit status 1, without a traceback.
 ERRORS = (VqaTfError, KeyError, ValueError, FileNotFoundError, FileExistsError)
@@ -113,7 +113,8 @@ def run(main, errors=(), default_verbosity=logging.WARNING):
     a program prints its own progress and results) and TensorFlow's Python
     logger at WARNING. A bad flag, config or data file, or any error in
     `ERRORS` or `errors`, ends the program with `error: <message>` on stderr
-    and exit status 1 instead of a traceback. Under `bazel run`, relative paths
+    and exit status 1 instead of a traceback; a `StoppedBySignal` ends it with
+    its exit status (143 for SIGTERM) and its message as a warning. Under `bazel run`, relative paths
     resolve against the directory `bazel run` was called from.
     """
     _describe_program(sys.modules[inspect.currentframe().f_back.f_globals["__name__"]])
@@ -128,6 +129,9 @@ def run(main, errors=(), default_verbosity=logging.WARNING):
 
     try:
         app.run(configured)
+    except StoppedBySignal as stopped:  # its state is saved: a warning, and the signal's exit status
+        logging.warning("%s", stopped)
+        sys.exit(stopped.exit_status)
     except (*ERRORS, *errors) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         sys.exit(f"error: {message}")

@@ -1,7 +1,7 @@
 """The registry of named experiments.
 
 Synthetic experiments train from scratch on CPU in minutes; the paper
-presets carry DESIGN.md §3's settings and need the user's data paths. The
+presets carry the papers' settings and need the user's data paths. The
 comment beside each preset value gives its source: "paper", "official
 code" (the authors' released code), or "ours" with the reason. Model
 hyperparameters come from the per-family configs, whose defaults are the
@@ -172,7 +172,7 @@ def vqa_own_data():
 
 
 def _smem_vqa_setting(model):
-    """SMem-VQA's training setting (DESIGN §3.1), for SMem and its baseline alike.
+    """SMem-VQA's training setting (Xu & Saenko, 2016), for SMem and its baseline alike.
 
     The CNN trains with the model, as in the paper, from the ImageNet weights
     the user gives as data.backbone_weights.
@@ -220,7 +220,8 @@ def ibowimg_vqa():
 
 
 def _dan_optimizer():
-    # DESIGN §3.2: all paper. "Clip 0.1" is read as a global-norm clip of the summed gradient.
+    # The DAN paper's setting (Nam et al., 2017): all paper. "Clip 0.1" is read as a global-norm clip of the
+    # summed gradient.
     return OptimizerConfig(
         name="sgd",
         learning_rate=0.1,

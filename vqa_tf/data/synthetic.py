@@ -1,6 +1,6 @@
 """The embedded default data set: spatial-reasoning questions and captions about shapes.
 
-After the probes of the SMem-VQA paper (DESIGN.md §3.4): images hold two to
+After the synthetic probes of the SMem-VQA paper (Xu & Saenko, 2016): images hold two to
 four coloured shapes at random places on a black, light, tinted, gradient or
 textured background (mixed by default), and every question needs the image:
 

@@ -78,7 +78,7 @@ class DemoServer(http.server.ThreadingHTTPServer):
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "vqa-demo"
 
-    def log_message(self, format, *args):  # noqa: A002  (the base class's name)
+    def log_message(self, format, *args):
         pass
 
     def _send(self, status, body, content_type):

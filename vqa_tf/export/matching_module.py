@@ -1,4 +1,4 @@
-"""The endpoints of an exported m-DAN (DESIGN.md §4.2).
+"""The endpoints of an exported m-DAN.
 
 * `embed_image(image: string [B])` → `embedding` float32 [B, D];
 * `embed_text(caption: string [B])` → `embedding` float32 [B, D];

@@ -1,4 +1,4 @@
-"""The endpoints of an exported VQA model, one per input type (DESIGN.md §4.2).
+"""The endpoints of an exported VQA model, one per input type.
 
 * `serving_default(question: string [B], image: string [B])`: encoded JPEG or PNG bytes;
 * `serve_features(question: string [B], image_features: float32 [B, H, W, C])`: grids a

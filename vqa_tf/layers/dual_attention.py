@@ -8,6 +8,7 @@ and w_uh, whose bias a softmax would cancel.
 import keras
 from keras import ops
 
+from vqa_tf.layers.attention_read import attention_read
 from vqa_tf.layers.masking import masked_mean, masked_softmax
 
 
@@ -15,11 +16,6 @@ def _dense_weights(layer, name, input_dim, units):
     kernel = layer.add_weight(name=f"{name}_kernel", shape=(input_dim, units), initializer="glorot_uniform")
     bias = layer.add_weight(name=f"{name}_bias", shape=(units,), initializer="zeros")
     return kernel, bias
-
-
-def _attend(values, weights):
-    """Σ_n weights_n · values_n for weights [B, N] and values [B, N, D]."""
-    return ops.squeeze(ops.matmul(weights[:, None, :], values), axis=1)
 
 
 @keras.saving.register_keras_serializable(package="vqa_tf")
@@ -116,7 +112,7 @@ class VisualAttentionStep(keras.layers.Layer):
         memory_part = ops.tanh(ops.matmul(memory, self.memory_kernel) + self.memory_bias)
         joint = region_part * memory_part[:, None, :]
         weights = ops.softmax(ops.matmul(joint, self.score_vector), axis=-1)
-        attended = _attend(regions, weights)
+        attended = attention_read(weights, regions)
         context = ops.tanh(ops.matmul(attended, self.projection_kernel) + self.projection_bias)
         return context, weights
 
@@ -174,7 +170,7 @@ class TextualAttentionStep(keras.layers.Layer):
         memory_part = ops.tanh(ops.matmul(memory, self.memory_kernel) + self.memory_bias)
         scores = ops.matmul(word_part * memory_part[:, None, :], self.score_vector)
         weights = masked_softmax(scores, word_mask, axis=-1)
-        return _attend(words, weights), weights
+        return attention_read(weights, words), weights
 
     def compute_output_spec(self, words, memory, word_mask):
         batch, length, width = words.shape

@@ -8,14 +8,10 @@ read from, as the paper chains them.
 import keras
 from keras import ops
 
+from vqa_tf.layers.attention_read import attention_read
 from vqa_tf.layers.masking import masked_logsumexp, masked_max
 
 WORD_POOLINGS = ("max", "logsumexp")
-
-
-def _read(weights, evidence):
-    """Σ_l weights_l · evidence_l for weights [B, L] and evidence [B, L, N]."""
-    return ops.squeeze(ops.matmul(weights[:, None, :], evidence), axis=1)
 
 
 @keras.saving.register_keras_serializable(package="vqa_tf")
@@ -74,7 +70,7 @@ class WordGuidedHop(keras.layers.Layer):
             padded = ops.logaddexp(scores, ops.zeros_like(scores))
         scores = ops.where(has_padding[:, None], padded, scores)
         weights = ops.softmax(scores, axis=-1)
-        return _read(weights, evidence_embedding), weights
+        return attention_read(weights, evidence_embedding), weights
 
     def get_config(self):
         config = super().get_config()
@@ -116,7 +112,7 @@ class QuestionGuidedHop(keras.layers.Layer):
     def call(self, query, attention_embedding, evidence_embedding):
         scores = ops.squeeze(ops.matmul(attention_embedding, query[:, :, None]), -1)
         weights = ops.softmax(scores, axis=-1)
-        return _read(weights, evidence_embedding), weights
+        return attention_read(weights, evidence_embedding), weights
 
     def compute_output_spec(self, query, attention_embedding, evidence_embedding):
         batch, regions, units = evidence_embedding.shape

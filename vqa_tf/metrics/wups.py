@@ -70,7 +70,7 @@ class WordNet:
         lemmas = dict.fromkeys(lemma for lemma in [word, *variants] if lemma in self._offsets)
         return [offset for lemma in lemmas for offset in self._offsets[lemma]]
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def _entry(self, offset):
         """(first lemma, hypernym offsets) of a synset, from its data.noun line."""
         fields = self._data[offset : self._data.index(b"\n", offset)].decode("utf-8").split()
@@ -84,13 +84,13 @@ class WordNet:
         )
         return fields[4].lower(), hypernyms
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def _name(self, offset):
         """NLTK's synset name ("dog.n.01"), which breaks ties between subsumers."""
         lemma = self._entry(offset)[0]
         return f"{lemma}.n.{self._offsets[lemma].index(offset) + 1:02d}"
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def _depth(self, offset, longest):
         """Edges on the longest (or shortest) hypernym path from the synset to the root."""
         hypernyms = self._entry(offset)[1]
@@ -98,7 +98,7 @@ class WordNet:
             return 0
         return 1 + (max if longest else min)(self._depth(hypernym, longest) for hypernym in hypernyms)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def _ancestors(self, offset):
         """{synset or hypernym ancestor: fewest edges up to it}, by breadth-first search."""
         distances, queue = {}, collections.deque([(offset, 0)])
@@ -138,7 +138,7 @@ class WordNet:
         return max((self.wup_similarity(a, b) for a in self.synsets(word_a) for b in self.synsets(word_b)), default=0.0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(directory):
     return WordNet(directory)
 

@@ -39,9 +39,10 @@ def model_arguments(model_config, **data_sizes):
 
     Example:
     >>> from vqa_tf.configs import IBowImgConfig
-    >>> model_arguments(IBowImgConfig(embedding_dim=16), vocab_size=50, num_answers=3,
-    ...                 grid_height=2, grid_width=2, feature_dim=8, max_question_length=12)
-    {'embedding_dim': 16, 'dropout': 0.0, 'vocab_size': 50, 'num_answers': 3, 'grid_height': 2, 'grid_width': 2, 'feature_dim': 8}
+    >>> arguments = model_arguments(IBowImgConfig(embedding_dim=16), vocab_size=50, num_answers=3,
+    ...                             grid_height=2, grid_width=2, feature_dim=8, max_question_length=12)
+    >>> sorted(arguments)  # no max_question_length: iBOWIMG's constructor does not take it
+    ['dropout', 'embedding_dim', 'feature_dim', 'grid_height', 'grid_width', 'num_answers', 'vocab_size']
     """
     takes = inspect.signature(get_model_class(model_config.name)).parameters
     return {**model_config.arguments(), **{k: v for k, v in data_sizes.items() if k in takes}}

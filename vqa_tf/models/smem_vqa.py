@@ -18,7 +18,6 @@ from vqa_tf.models.multimodal_model import (
     grid_text_inputs,
 )
 
-
 # The starts of the question vector's per-position weights.
 POSITION_WEIGHT_INITIALIZERS = {
     "ones": "ones",

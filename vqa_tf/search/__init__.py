@@ -1,6 +1,6 @@
 """Gallery search with an exported m-DAN: embed a gallery once, then find images by a sentence.
 
-m-DAN is a dual encoder (DESIGN §3.2): an image's embedding does not depend on
+m-DAN is a dual encoder (Nam et al., 2017): an image's embedding does not depend on
 the query, so `embed_gallery` runs the export's `embed_image` over a gallery
 as a sharded, resumable batch job, `GalleryIndex` indexes the embeddings with
 FAISS (exact, or approximate with an inverted file), and `GallerySearch`

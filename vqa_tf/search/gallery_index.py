@@ -1,6 +1,6 @@
 """A FAISS index over a gallery's m-DAN embeddings, and search by sentence.
 
-m-DAN scores a pair by the dot product of its embeddings (DESIGN §3.2), so
+m-DAN scores a pair by the dot product of its embeddings (Nam et al., 2017), so
 both index types rank by inner product:
 
 * `exact`: `IndexFlatIP`, every gallery embedding scored; the reference.

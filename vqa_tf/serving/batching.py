@@ -159,7 +159,7 @@ class BatchScheduler:
         task = self._enqueue(inputs, deadline, functools.partial(waker.settle, future))
         try:
             await asyncio.wait_for(future, None if deadline is None else max(0.0, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._withdraw(task)
         except asyncio.CancelledError:  # the client went away: a queued request is not run
             self._withdraw(task)

@@ -21,9 +21,9 @@ from tensorflow_serving.apis import (
 )
 
 from vqa_tf.serving.errors import ServingError, code_for_http_status, status_code
-from vqa_tf.utils.tf_errors import tensorflow_error_message
 from vqa_tf.serving.rest_codec import from_json, request_json, response_array
 from vqa_tf.serving.tensors import fill_proto, from_proto
+from vqa_tf.utils.tf_errors import tensorflow_error_message
 
 STATE_NAMES = dict((number, name) for name, number in get_model_status_pb2.ModelVersionStatus.State.items())
 

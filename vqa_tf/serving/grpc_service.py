@@ -65,7 +65,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             except Exception as error:
                 raise ServingError(
                     grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r} is not a readable TensorProto: {error}"
-                )
+                ) from error
         signature = spec.signature_name or DEFAULT_SIGNATURE
         version, outputs = await model.predict_async(
             inputs, signature, _version(spec), _label(spec), context.time_remaining(), self._executor

@@ -127,7 +127,7 @@ class RestServer:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self._timeout)
         except asyncio.LimitOverrunError:
             raise _BadRequest(431, f"the request head is larger than {MAX_HEADER_BYTES} bytes") from None
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             return None
         method, path, headers, keep_alive = _parse_head(head[:-4])
         length = _body_length(method, headers, self._max_body)
@@ -135,7 +135,7 @@ class RestServer:
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         try:
             body = await asyncio.wait_for(reader.readexactly(length), self._timeout) if length else b""
-        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             return None
         return method, path, body, keep_alive
 

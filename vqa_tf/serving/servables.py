@@ -24,9 +24,9 @@ from tensorflow_serving.apis import get_model_status_pb2, prediction_log_pb2
 
 from vqa_tf.serving.batching import BatchScheduler
 from vqa_tf.serving.errors import ServingError, status_code
-from vqa_tf.utils.tf_errors import tensorflow_error_message
 from vqa_tf.serving.tensors import from_proto
 from vqa_tf.utils.saved_models import WARMUP_FILE, file_listing, fingerprint, read_saved_model, versions
+from vqa_tf.utils.tf_errors import tensorflow_error_message
 
 State = get_model_status_pb2.ModelVersionStatus.State
 MAX_WARMUP_RECORDS = 1000  # TF Serving's limit

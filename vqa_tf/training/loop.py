@@ -4,8 +4,10 @@
 the global batch with `tf.nn.compute_average_loss`; checkpoints through
 `tf.train.CheckpointManager` (a rerun of the same command resumes); with
 `runtime.deterministic` a seed reproduces its weights exactly; a SIGTERM
-saves a checkpoint before exiting (the multi-worker path uses
-`PreemptionCheckpointHandler`, which aligns the workers); a NaN loss stops the
+saves a checkpoint and raises `StoppedBySignal`, which the programs turn into
+exit status 143 (the multi-worker path uses TensorFlow's
+`PreemptionCheckpointHandler`, which aligns the workers and exits the
+process itself); a NaN loss stops the
 run and keeps the last good checkpoint. Evaluations write
 `metrics/eval_<step>.json`, TensorBoard summaries and, when the headline
 metric improves, `best.keras`.
@@ -14,22 +16,20 @@ metric improves, `best.keras`.
 import contextlib
 import math
 import signal
-import sys
 import tempfile
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from vqa_tf.configs import save_or_check_config
-from vqa_tf.errors import VqaTfError
+from vqa_tf.errors import StoppedBySignal, VqaTfError
 from vqa_tf.training import model_dir as files
 from vqa_tf.training.distribution import is_chief, make_strategy
 from vqa_tf.training.evaluation import evaluate_and_record
-from vqa_tf.training.optimization import build_optimizer, l2_weights
 from vqa_tf.training.jit_policy import device_type, resolve_jit_compile
+from vqa_tf.training.optimization import build_optimizer, l2_weights
 from vqa_tf.training.tasks import make_task, training_loss
 from vqa_tf.utils.progress import Progress
 
@@ -144,6 +144,8 @@ def train(config, model_dir):
     The config goes to `<model_dir>/config.json`; a rerun in the same directory
     must train the same model on the same data (trainer and runtime may change).
     Progress, each evaluation and a resumption are printed, one line each.
+    Raises `NaNLossError` when the loss stops being finite, and
+    `vqa_tf.errors.StoppedBySignal` after a SIGTERM, once its checkpoint is saved.
     """
     save_or_check_config(config, model_dir)
     if config.runtime.deterministic:
@@ -233,8 +235,7 @@ def train(config, model_dir):
                 progress.update(step, [("loss", loss), ("steps/s", rate)])
             if sigterm is not None and sigterm.raised:
                 manager.save(checkpoint_number=step)
-                logging.warning("SIGTERM: saved a checkpoint at step %d; exiting", step)
-                sys.exit(143)
+                raise StoppedBySignal(f"SIGTERM: saved a checkpoint at step {step}; exiting", 128 + signal.SIGTERM)
             if step % trainer.checkpoint_every == 0 or step == steps:
                 manager.save(checkpoint_number=step)
             if step % trainer.eval_every == 0 or step == steps:

@@ -133,6 +133,7 @@ class MatchingTask(Task):
     def describe(metrics):
         """One line per direction: Recall@1/5/10 and median rank."""
         return "\n".join(
-            f"{direction}: R@1 {m['r@1']:.4f} R@5 {m['r@5']:.4f} R@10 {m['r@10']:.4f} median rank {m['median_rank']:.0f}"
+            f"{direction}: R@1 {m['r@1']:.4f} R@5 {m['r@5']:.4f} R@10 {m['r@10']:.4f} "
+            f"median rank {m['median_rank']:.0f}"
             for direction, m in ((d, metrics[d]) for d in ("image_to_text", "text_to_image"))
         )

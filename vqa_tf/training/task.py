@@ -11,8 +11,8 @@ import posixpath
 import tensorflow as tf
 
 from vqa_tf.data import feature_store
-from vqa_tf.data.feature_extraction import Extractor, extract
 from vqa_tf.data.errors import DataError
+from vqa_tf.data.feature_extraction import Extractor, extract
 from vqa_tf.text import QuestionTokenizer, Vocabulary, words_of
 from vqa_tf.training import model_dir as files
 from vqa_tf.training.backbone_pretraining import check_pretraining, pretrained_backbone_weights

@@ -22,7 +22,6 @@ from vqa_tf.text import OOV_ID, AnswerVocabulary
 from vqa_tf.training import model_dir as files
 from vqa_tf.training.task import Task, saved, write_once
 
-
 BASELINES = ("question_only", "image_only")
 
 

@@ -1,7 +1,7 @@
 """Image decoding and resizing in TensorFlow ops (graph-safe, servable), bounded in memory.
 
 Only JPEG and PNG are read, as the data checks (`vqa_tf.data.image_files`)
-and DESIGN.md §4.2 have it; other bytes fail with "an image is neither JPEG
+and the export's signatures have it; other bytes fail with "an image is neither JPEG
 nor PNG". An image's size is read from its header before any pixel is
 decoded: `tf.image.extract_jpeg_shape` for JPEG, the IHDR chunk a PNG opens
 with (width and height big-endian at bytes 16..24) for PNG; with
