@@ -70,7 +70,7 @@ def hop1_winning_words(model_dir):
     embed, attend = core.get_layer("word_embedding"), core.get_layer("attention_embedding")
     normalize = [layer for layer in core.layers if layer.name == "region_normalization"]
     wins = collections.Counter()
-    dataset = task.dataset(task.eval_examples, training=False, shuffle=False, batch_size=512, every_question=True)
+    dataset = task.build_inputs("eval", training=False, shuffle=False, batch_size=512, every_question=True)
     for inputs, _ in dataset:
         grid = inputs["image_features"]
         regions = ops.reshape(grid, (ops.shape(grid)[0], -1, ops.shape(grid)[-1]))

@@ -47,9 +47,9 @@ RELATIONS = ("above", "below", "to the left of", "to the right of")
 ORACLE = "oracle_weights"
 
 
-def _arrays(task, examples):
+def _arrays(task, split):
     """(grids [n, H, W, C], token ids [n, T], answer classes [n], question ids [n]) of the answerable examples."""
-    dataset = task.dataset(examples, training=False, shuffle=False, batch_size=1024)
+    dataset = task.build_inputs(split, training=False, shuffle=False, batch_size=1024)
     parts = [[], [], [], []]
     for inputs, targets in dataset:
         for part, value in zip(
@@ -161,8 +161,8 @@ def main():
     config.trainer.train_steps = args.train_steps or config.trainer.train_steps
     task = make_task(config, args.model_dir)
     grid = data_grid(config)[:2]
-    x_train, ids_train, y_train, q_train = _arrays(task, task.train_examples)
-    x_eval, ids_eval, y_eval, q_eval = _arrays(task, task.eval_examples)
+    x_train, ids_train, y_train, q_train = _arrays(task, "train")
+    x_eval, ids_eval, y_eval, q_eval = _arrays(task, "eval")
     train = (
         {
             "image_features": x_train,

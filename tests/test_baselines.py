@@ -24,7 +24,7 @@ def batches(tmp_path_factory):
             "data.num_train=24,data.num_eval=12,data.input=images,data.pretraining_scenes=16",
         )
         task = make_task(config, str(tmp_path_factory.mktemp(name)))
-        inputs, _ = next(iter(task.dataset(task.eval_examples, training=False, shuffle=False, batch_size=12)))
+        inputs, _ = next(iter(task.build_inputs("eval", training=False, shuffle=False, batch_size=12)))
         seen[name] = {key: value.numpy() for key, value in inputs.items()}
     return seen
 

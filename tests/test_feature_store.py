@@ -212,7 +212,7 @@ def test_caption_feature_dataset_pairs_each_caption_with_its_image(tmp_path, ext
     assert len(expected) == 20 and sorted(pairs) == expected  # two captions per training image, each once
 
 
-def test_a_subset_of_a_split_reads_its_own_splits_store_and_mixed_examples_are_refused(tmp_path):
+def test_a_split_names_its_store_and_a_subset_read_first_does_not_cut_it_short(tmp_path):
     from vqa_tf.configs import apply_overrides, get_experiment
     from vqa_tf.training import make_task
 
@@ -221,23 +221,27 @@ def test_a_subset_of_a_split_reads_its_own_splits_store_and_mixed_examples_are_r
     )
     task = make_task(config, str(tmp_path))
 
-    def grids(examples):
-        dataset = task.dataset(examples, training=False, shuffle=False, batch_size=64)
+    def grids(split, examples=None):
+        dataset = task.build_inputs(split, training=False, shuffle=False, batch_size=64, examples=examples)
         return {
             int(q): g
             for inputs, targets in dataset
             for q, g in zip(targets["question_id"].numpy(), inputs["image_features"].numpy())
         }
 
-    for split in (task.train_examples, task.eval_examples):
-        whole, part = grids(split), grids(split[3:9])
-        assert sorted(part) == sorted(e.question_id for e in split[3:9])
+    for split in ("train", "eval"):
+        members = task.split_examples(split)
+        part = grids(split, members[3:9])  # read first: the store is still extracted from the whole split
+        whole = grids(split)
+        assert sorted(whole) == sorted(e.question_id for e in members)
+        assert sorted(part) == sorted(e.question_id for e in members[3:9])
         for question_id, grid in part.items():
             np.testing.assert_array_equal(grid, whole[question_id])
-    # the two splits' grids differ, so a slice read from the other split's store would have failed above
+    first_train, first_eval = task.train_examples[0], task.eval_examples[0]
     assert not np.array_equal(
-        grids(task.train_examples[:1])[task.train_examples[0].question_id],
-        grids(task.eval_examples[:1])[task.eval_examples[0].question_id],
+        grids("train", [first_train])[first_train.question_id], grids("eval", [first_eval])[first_eval.question_id]
     )
-    with pytest.raises(ValueError, match="must all come from one split"):
-        task.dataset(task.train_examples[:2] + task.eval_examples[:2], training=False)
+    with pytest.raises(ValueError, match="must be one of task.eval_examples"):
+        task.build_inputs("eval", training=False, examples=task.train_examples[:2])
+    with pytest.raises(ValueError, match="split must be one of train, eval"):
+        task.build_inputs("test", training=False)

@@ -27,12 +27,13 @@ def test_evaluation_embeds_each_gallery_image_once_and_scores_like_the_model(tas
     task, parts = task_and_parts
     # Three captions per image, as Flickr30K has five: the gallery is still embedded image by image.
     examples = [dataclasses.replace(e, captions=e.captions * 3) for e in task.eval_examples]
+    monkeypatch.setattr(task, "eval_examples", examples)
     embedded_rows = []
     embed_image = parts.core.embed_image
     monkeypatch.setattr(
         parts.core, "embed_image", lambda grid, **kw: embedded_rows.append(len(grid)) or embed_image(grid, **kw)
     )
-    images, texts, caption_image = task.embeddings(parts, examples)
+    images, texts, caption_image = task.embeddings(parts, "eval")
     assert sum(embedded_rows) == len(examples) == len(images)
     assert len(texts) == 3 * len(examples) and list(caption_image) == [
         i for i in range(len(examples)) for _ in range(3)

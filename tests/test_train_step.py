@@ -63,11 +63,44 @@ def test_one_step_all_reduces_once_and_applies_the_clipped_gradient(monkeypatch,
         "all_reduce",
         lambda self, *args, **kwargs: calls.append(1) or all_reduce(self, *args, **kwargs),
     )
-    step = make_train_step(strategy, model, model, optimizer, config, jit_compile=False)
+    steps = make_train_step(strategy, model, model, optimizer, config, jit_compile=False)
     dataset = tf.data.Dataset.from_tensors((inputs, targets)).repeat()
-    loss = step(iter(strategy.distribute_datasets_from_function(lambda context: dataset)))
+    loss = steps(iter(strategy.distribute_datasets_from_function(lambda context: dataset)), 1)
 
     assert len(calls) == 1, f"the step all-reduced the gradient {len(calls)} times"
-    np.testing.assert_allclose(float(loss), float(value), rtol=1e-5)
+    np.testing.assert_allclose(loss, float(value), rtol=1e-5)
     for got, want in zip(model.trainable_variables, expected):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-6)
+
+
+def test_steps_grouped_into_calls_make_the_same_updates():
+    """Six steps in one graph call, or in calls of two, end with the same weights and summed loss."""
+    config, arguments, inputs, targets = _setup(CLIP)
+    strategy = make_strategy(RuntimeConfig(strategy="one_device"))
+    # a different batch each step, so that the order of the updates matters
+    rng = np.random.default_rng(1)
+    batches = [
+        ({**inputs, "image_features": rng.standard_normal(inputs["image_features"].shape).astype(np.float32)}, targets)
+        for _ in range(8)
+    ]
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter(batches),
+        output_signature=tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, tf.as_dtype(x.dtype)), batches[0]),
+    )
+    weights, losses, start = [], [], None
+    for calls in ([6], [2, 2, 2]):
+        with strategy.scope():
+            model = build_model("smem_vqa", **arguments)
+            optimizer = build_optimizer(config.optimizer, steps_per_epoch=10)
+            optimizer.build(model.trainable_variables)
+        if start is None:
+            start = model.get_weights()
+        else:  # the same initial weights
+            model.set_weights(start)
+        steps = make_train_step(strategy, model, model, optimizer, config, jit_compile=False)
+        iterator = iter(strategy.distribute_datasets_from_function(lambda context: dataset))
+        losses.append(sum(steps(iterator, count) for count in calls))
+        weights.append(model.get_weights())
+    for grouped, whole in zip(weights[1], weights[0]):
+        np.testing.assert_allclose(grouped, whole, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-6)

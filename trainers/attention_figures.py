@@ -31,7 +31,7 @@ def main(argv):
         raise ValueError("attention figures are drawn for VQA models; this model_dir holds a matching model")
     examples = task.eval_examples[: FLAGS.num_examples]
     output_dir = FLAGS.output_dir or posixpath.join(FLAGS.model_dir, "attention_figures")
-    predictions = task.predict(parts.model, examples)
+    predictions = task.predict(parts.model, "eval", examples)
     for example in examples:
         answer, maps = predictions[example.question_id]
         image = decode_image(tf.io.read_file(example.image_path)).numpy()

@@ -79,7 +79,7 @@ class OptimizerConfig:
 class TrainerConfig:
     train_steps: int = 1000
     train_epochs: float = 0.0  # > 0 replaces train_steps by this many passes over the training set
-    steps_per_loop: int = 50  # progress, summaries and the NaN check run this often
+    steps_per_loop: int = 50  # steps per graph loop; progress, summaries and the NaN check run this often
     checkpoint_every: int = 200
     eval_every: int = 500  # and at the end
     max_checkpoints: int = 3

@@ -1,7 +1,8 @@
 """The one training loop, for every strategy: one device, mirrored, multi-worker, TPU.
 
-`strategy.run` inside a `tf.function`, the per-replica loss averaged over
-the global batch with `tf.nn.compute_average_loss`; checkpoints through
+Up to `trainer.steps_per_loop` steps inside one `tf.function` (as Orbit runs
+them), each a `strategy.run` on the next global batch, the per-replica loss
+averaged over the global batch with `tf.nn.compute_average_loss`; checkpoints through
 `tf.train.CheckpointManager` (a rerun of the same command resumes); with
 `runtime.deterministic` a seed reproduces its weights exactly; a SIGTERM
 saves a checkpoint and raises `StoppedBySignal`, which the programs turn into
@@ -36,6 +37,11 @@ from vqa_tf.utils.progress import Progress
 
 class NaNLossError(VqaTfError, RuntimeError):
     """The loss became NaN or infinite."""
+
+
+# A call of the training steps runs as many steps as the last call's pace fits in this long (at least one),
+# so that a SIGTERM, which Python sees only between calls, is answered within about this time.
+SIGNAL_CHECK_SECONDS = 2.0
 
 
 def _step(optimizer):
@@ -79,8 +85,9 @@ class _SigtermFlag:
 
 
 def make_train_step(strategy, model, core, optimizer, config, jit_compile):
-    """The training step `train()` runs: `step(iterator)` takes the next global batch of a distributed
-    dataset's iterator, updates `model` and returns the summed per-replica loss.
+    """The training steps `train()` runs: `steps(iterator, num_steps)` runs `num_steps` steps in one
+    `tf.function`, each on the next global batch of a distributed dataset's iterator, and returns their
+    summed loss. The batches and updates are the same however the steps are grouped into calls.
 
     The loss is the task's per-example loss (`training_loss(config)`) averaged
     over `config.data.global_batch_size` and multiplied by
@@ -92,8 +99,8 @@ def make_train_step(strategy, model, core, optimizer, config, jit_compile):
 
     Example:
 
-        step = make_train_step(strategy, model, model, optimizer, config, jit_compile=False)
-        loss = step(iter(strategy.distribute_datasets_from_function(make_dataset)))
+        steps = make_train_step(strategy, model, model, optimizer, config, jit_compile=False)
+        loss_sum = steps(iter(strategy.distribute_datasets_from_function(make_dataset)), 100)
     """
     loss = training_loss(config)
     global_batch = config.data.global_batch_size
@@ -130,12 +137,18 @@ def make_train_step(strategy, model, core, optimizer, config, jit_compile):
     compiled_step = tf.function(replica_step, jit_compile=jit_compile)
 
     @tf.function
-    def train_step(iterator):
-        inputs, targets = next(iterator)
-        per_replica = strategy.run(compiled_step, args=(inputs, targets))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+    def train_steps(iterator, num_steps):
+        total = tf.constant(0.0)
+        for _ in tf.range(num_steps):
+            inputs, targets = next(iterator)
+            per_replica = strategy.run(compiled_step, args=(inputs, targets))
+            total += tf.cast(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None), tf.float32)
+        return total
 
-    return train_step
+    def steps(iterator, num_steps):
+        return float(train_steps(iterator, tf.constant(num_steps)))  # a tensor: no retracing per count
+
+    return steps
 
 
 def train(config, model_dir):
@@ -189,12 +202,20 @@ def train(config, model_dir):
     )
     iterator = iter(dataset)
     jit_compile = resolve_jit_compile(config.runtime.jit_compile, device_type(strategy), config.model.name)
-    train_step = make_train_step(strategy, model, parts.core, optimizer, config, jit_compile)
+    train_steps = make_train_step(strategy, model, parts.core, optimizer, config, jit_compile)
 
-    def run_step():
-        if preemption is not None:
-            return preemption.run(train_step, iterator)
-        return train_step(iterator)
+    seconds_per_step = None
+
+    def run_steps(count):
+        """(steps run, summed loss): `count` steps, or as many as take about SIGNAL_CHECK_SECONDS."""
+        nonlocal seconds_per_step
+        if preemption is not None:  # every worker must make the same calls
+            return count, preemption.run(train_steps, iterator, count)
+        count = 1 if seconds_per_step is None else min(count, max(1, int(SIGNAL_CHECK_SECONDS / seconds_per_step)))
+        started = time.perf_counter()
+        total = train_steps(iterator, count)
+        seconds_per_step = (time.perf_counter() - started) / count
+        return count, total
 
     writer = tf.summary.create_file_writer(files.path(model_dir, "train")) if chief else tf.summary.create_noop_writer()
     progress = Progress(steps) if chief else None
@@ -210,23 +231,22 @@ def train(config, model_dir):
                 (step // trainer.checkpoint_every + 1) * trainer.checkpoint_every,
                 (step // trainer.eval_every + 1) * trainer.eval_every,
             )
-            started = time.perf_counter()
-            losses = []
-            while step < boundary:
-                losses.append(run_step())
-                step += 1
-                if sigterm is not None and sigterm.raised:
+            started, first, loss_sum = time.perf_counter(), step, 0.0
+            while True:  # calls of up to SIGNAL_CHECK_SECONDS each, until the boundary or a SIGTERM
+                done, total = run_steps(boundary - step)
+                step, loss_sum = step + done, loss_sum + total
+                if step >= boundary or (sigterm is not None and sigterm.raised):
                     break
-            loss = float(np.mean([float(x) for x in losses]))
+            loss = loss_sum / (step - first)
             # The losses were computed before each update; the weights after the last update
             # must be finite too, or the next checkpoint would hold a broken model.
             if not (math.isfinite(loss) and _finite(model)):
                 raise NaNLossError(
                     f"the training loss became {loss if not math.isfinite(loss) else 'finite, but the weights not'} "
-                    f"between steps {step - len(losses)} and {step}; stopping. "
+                    f"between steps {first} and {step}; stopping. "
                     f"The last good checkpoint is kept: {manager.latest_checkpoint or 'none yet'}"
                 )
-            rate = len(losses) / (time.perf_counter() - started)
+            rate = (step - first) / (time.perf_counter() - started)
             with writer.as_default(step=step):
                 tf.summary.scalar("loss", loss)
                 tf.summary.scalar("steps_per_second", rate)

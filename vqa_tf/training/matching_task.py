@@ -28,12 +28,13 @@ def ranking_loss(model, outputs, targets):
 class MatchingTask(Task):
     """Image-caption matching with the bidirectional ranking loss, scored by retrieval recall.
 
-    Example (writes the synthetic captions under the model_dir on first use):
+    Example (`prepare` writes the synthetic captions under the model_dir):
     >>> import tempfile
     >>> from vqa_tf.configs import apply_overrides, get_experiment
     >>> config = apply_overrides(get_experiment("mdan_synthetic"),
     ...                          "data.num_train=20,data.num_eval=10,data.input=images,data.backbone_pretraining=")
-    >>> task = MatchingTask(config, tempfile.mkdtemp())
+    >>> task = MatchingTask(config, tempfile.mkdtemp()).prepare()  # doctest: +ELLIPSIS
+    wrote the synthetic captions: 20 training and 10 evaluation images → ...
     >>> task.num_train_examples, len(task.eval_examples)  # two captions per training image
     (40, 10)
     """
@@ -43,8 +44,7 @@ class MatchingTask(Task):
         """Per-pair ranking loss with `model_config`'s margin and masking; needs no data."""
         return functools.partial(ranking_loss, model_config)
 
-    def __init__(self, config, model_dir):
-        super().__init__(config, model_dir)
+    def _read_examples(self):
         self.train_examples, self.eval_examples = self._examples()
         self.tokenizer = self._tokenizer(c for e in self.train_examples for c in e.captions)
         self.num_train_examples = sum(len(e.captions) for e in self.train_examples)
@@ -53,16 +53,17 @@ class MatchingTask(Task):
         data = self.config.data
         if data.source == "synthetic":
             directory = files.path(self.model_dir, files.DATA_DIR)
-            write_once(
-                directory,
-                lambda target: write_synthetic_captions(
-                    target,
-                    {"train": data.num_train, "test": data.num_eval},
-                    data.seed,
-                    data.image_size,
-                    data.synthetic_background,
-                ),
-            )
+            sizes = {"train": data.num_train, "test": data.num_eval}
+
+            def write(target):
+                write_synthetic_captions(target, sizes, data.seed, data.image_size, data.synthetic_background)
+
+            if write_once(directory, write):
+                print(
+                    f"wrote the synthetic captions: {data.num_train} training and {data.num_eval} evaluation images "
+                    f"→ {directory}",
+                    flush=True,
+                )
             path, root, train_split, eval_split = captions_path(directory), directory, "train", "test"
         elif data.source == "karpathy":
             path, root, train_split, eval_split = data.train_data, data.train_images, data.train_split, data.eval_split
@@ -73,30 +74,34 @@ class MatchingTask(Task):
             read_karpathy_json(path, root, splits=[eval_split], check_images=False),
         )
 
-    def dataset(self, examples, input_context=None, training=True, seed=None, shuffle=None, batch_size=None):
+    def build_inputs(self, split, input_context=None, training=True, seed=None, shuffle=None, batch_size=None):
+        """Batches of (image, caption) pairs of `split` ("train" or "eval")."""
         data = self.config.data
+        examples = self.split_examples(split)
         batch_size = batch_size or data.global_batch_size
         if data.input == "features":
             return pipelines.caption_feature_dataset(
-                self._features(examples), examples, self.tokenizer, batch_size, input_context, training, seed, shuffle
+                self._features(split), examples, self.tokenizer, batch_size, input_context, training, seed, shuffle
             )
         return pipelines.caption_image_dataset(
             examples, self.tokenizer, data.image_size, batch_size, input_context, training, seed, shuffle
         )
 
     def train_dataset(self, input_context, seed):
-        return self.dataset(self.train_examples, input_context, True, seed, self.config.data.shuffle).repeat()
+        return self.build_inputs("train", input_context, True, seed, self.config.data.shuffle).repeat()
 
-    def embeddings(self, parts, examples):
-        """(image embeddings [I, D] in `examples` order, caption embeddings [C, D], caption → image index).
+    def embeddings(self, parts, split="eval"):
+        """(image embeddings [I, D] in the order of `split`'s examples, caption embeddings [C, D], caption →
+        image index).
 
         Each gallery image is embedded once, however many captions it has.
         """
         data = self.config.data
+        examples = self.split_examples(split)
         batch = data.eval_batch_size
         image_vectors = {}
         if parts.backbone is None:
-            images = pipelines.gallery_feature_dataset(self._features(examples), [e.image_id for e in examples], batch)
+            images = pipelines.gallery_feature_dataset(self._features(split), [e.image_id for e in examples], batch)
         else:
             images = pipelines.gallery_image_dataset(examples, data.image_size, batch)
         for image_ids, pixels_or_grid in images:
@@ -121,7 +126,7 @@ class MatchingTask(Task):
         )
 
     def evaluate(self, parts):
-        images, texts, caption_image = self.embeddings(parts, self.eval_examples)
+        images, texts, caption_image = self.embeddings(parts, "eval")
         metrics = retrieval_metrics(images @ texts.T, caption_image)
         metrics["gallery_images"] = len(images)
         return metrics

@@ -20,20 +20,24 @@ from vqa_tf.training.modeling import build_model_parts, data_grid
 from vqa_tf.utils.files import atomic_path
 from vqa_tf.vision import build_backbone
 
+SPLITS = ("train", "eval")
+
 
 def write_once(directory, write):
-    """Runs `write(temporary)` and moves the result to `directory`, unless `directory` exists.
+    """Runs `write(temporary)` and moves the result to `directory`, unless `directory` exists; True if
+    this call wrote it.
 
     Several workers may race to write the same directory; the first to
     finish wins and the others keep its copy.
     """
     if tf.io.gfile.isdir(directory):
-        return
+        return False
     try:
         with atomic_path(directory) as temporary:
             write(temporary)
     except FileExistsError:
-        pass
+        return False
+    return True
 
 
 def saved(path, build, load):
@@ -44,13 +48,21 @@ def saved(path, build, load):
 
 
 class Task:
-    """The parts VQA and matching share: the data checks, the vocabulary, the model."""
+    """The parts VQA and matching share: the data checks, the vocabulary, the model.
+
+    Constructing a task checks its config and touches no file. `prepare()`
+    then does, once, what training and evaluation need first: it writes
+    what is missing (the synthetic data set, the pretrained backbone, the
+    feature stores, each reported in one printed line; the vocabularies) and
+    reads the examples. `make_task` returns a prepared task.
+    """
 
     num_answers = None  # answer classes; VQA tasks set it
 
     def __init__(self, config, model_dir):
         self.config = config
         self.model_dir = model_dir
+        self.prepared = False
         if config.model.task != config.task:
             raise ValueError(
                 f"model {config.model.name!r} is a {config.model.task} model; a {config.task} experiment cannot "
@@ -64,12 +76,29 @@ class Task:
         check_pretraining(data)
         if data.input == "features" and not data.backbone_pretraining:
             for name in ("train_features", "eval_features"):
-                directory = getattr(data, name)
-                if not directory:
+                if not getattr(data, name):
                     raise ValueError(f"data.input = 'features' needs data.{name} (a vqa-extract-features output)")
+
+    def prepare(self):
+        """Writes what is missing, reads the examples and vocabularies, and returns the task; idempotent."""
+        if self.prepared:
+            return self
+        data = self.config.data
+        if data.input == "features" and not data.backbone_pretraining:
+            for directory in (data.train_features, data.eval_features):
                 self._check_store(directory)
-        tf.io.gfile.makedirs(model_dir)
-        self.backbone_weights = pretrained_backbone_weights(config, model_dir)
+        tf.io.gfile.makedirs(self.model_dir)
+        self.backbone_weights = pretrained_backbone_weights(self.config, self.model_dir)
+        self._read_examples()
+        if data.input == "features" and data.backbone_pretraining:
+            for split in SPLITS:
+                self._features(split)
+        self.prepared = True
+        return self
+
+    def _read_examples(self):
+        """Sets the examples, the tokenizer and the other vocabularies (writing the data set if it is ours)."""
+        raise NotImplementedError
 
     def _check_store(self, directory):
         """The store must hold what the serving graph's backbone computes: data.backbone at data.image_size."""
@@ -93,26 +122,31 @@ class Task:
         self.vocabulary_size = len(vocabulary)
         return QuestionTokenizer(path, data.max_question_length)
 
-    def _split_of(self, examples):
-        """ "train" or "eval": the split whose examples hold every one of `examples` (a subset or a slice
-        reads its own split's store); a ValueError for examples of neither or of both."""
-        for split, members in (("train", self.train_examples), ("eval", self.eval_examples)):
-            held = {id(e) for e in members}
-            if all(id(e) in held for e in examples):
-                return split
-        raise ValueError(
-            "the examples must all come from one split of this task: task.train_examples or "
-            "task.eval_examples (or a subset of one); their grids are that split's feature store"
-        )
+    def split_examples(self, split, examples=None):
+        """The examples of `split` ("train" or "eval"), or `examples`, which must all be examples of it.
 
-    def _features(self, examples):
-        """The feature store of `examples` (the training or the evaluation split)."""
+        The split, never the examples, says which feature store holds their grids.
+        """
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+        members = self.train_examples if split == "train" else self.eval_examples
+        if examples is None:
+            return members
+        held = {id(e) for e in members}
+        if not all(id(e) in held for e in examples):
+            raise ValueError(f"every example must be one of task.{split}_examples: their grids are the {split} store's")
+        return examples
+
+    def _features(self, split):
+        """The feature store of `split`, extracted from all of its examples on first use."""
         data = self.config.data
-        split = self._split_of(examples)
         if not data.backbone_pretraining:
             return data.train_features if split == "train" else data.eval_features
         directory = files.path(self.model_dir, posixpath.join(files.FEATURES_DIR, split))
-        write_once(directory, lambda target: self._extract(examples, target))
+        examples = self.split_examples(split)
+        if write_once(directory, lambda target: self._extract(examples, target)):
+            images = len({e.image_id for e in examples})
+            print(f"extracted the {data.backbone} grids of the {images} {split} images → {directory}", flush=True)
         return directory
 
     def _extract(self, examples, directory):

@@ -13,8 +13,8 @@ def _task_class(config):
 
 
 def make_task(config, model_dir):
-    """The task of `config.task` ("vqa" or "matching") for a run in `model_dir`."""
-    return _task_class(config)(config, model_dir)
+    """The task of `config.task` ("vqa" or "matching") for a run in `model_dir`, prepared (`Task.prepare`)."""
+    return _task_class(config)(config, model_dir).prepare()
 
 
 def training_loss(config):

@@ -44,12 +44,13 @@ def blinded(inputs, baseline):
 class VQATask(Task):
     """Answer classification over the top answers, scored with the official VQA accuracy.
 
-    Example (writes the synthetic set under the model_dir on first use):
+    Example (`prepare` writes the synthetic set under the model_dir):
     >>> import tempfile
     >>> from vqa_tf.configs import apply_overrides, get_experiment
     >>> config = apply_overrides(get_experiment("smem_two_hop_synthetic"),
     ...                          "data.num_train=30,data.num_eval=9,data.input=images,data.backbone_pretraining=")
-    >>> task = VQATask(config, tempfile.mkdtemp())
+    >>> task = VQATask(config, tempfile.mkdtemp()).prepare()  # doctest: +ELLIPSIS
+    wrote the synthetic set: 30 training and 9 evaluation questions → ...
     >>> len(task.train_examples), task.answers.answers[:2]
     (30, ['yes', 'no'])
     """
@@ -63,13 +64,14 @@ class VQATask(Task):
         if config.data.baseline not in ("",) + BASELINES:
             raise ValueError(f"data.baseline must be '' or one of {', '.join(BASELINES)}; got {config.data.baseline!r}")
         super().__init__(config, model_dir)
+
+    def _read_examples(self):
         self.train_examples, self.eval_examples = self._examples()
         self.tokenizer = self._tokenizer(e.question for e in self.train_examples)
-        answers_path = files.path(model_dir, files.ANSWERS_FILE)
+        answers_path = files.path(self.model_dir, files.ANSWERS_FILE)
         targets = [e.majority_answer for e in self.train_examples]
-        self.answers = saved(
-            answers_path, lambda: AnswerVocabulary.build(targets, config.data.top_answers), AnswerVocabulary.load
-        )
+        top = self.config.data.top_answers
+        self.answers = saved(answers_path, lambda: AnswerVocabulary.build(targets, top), AnswerVocabulary.load)
         self.num_answers = len(self.answers)
         self.num_train_examples = len(pipelines.vqa_answer_rows(self.train_examples, self.answers))
 
@@ -90,7 +92,12 @@ class VQATask(Task):
                 write_synthetic_vqa(target, "train", data.num_train, data.seed, data.image_size, **options)
                 write_synthetic_vqa(target, "eval", data.num_eval, data.seed + 1, data.image_size, **options)
 
-            write_once(directory, write)
+            if write_once(directory, write):
+                print(
+                    f"wrote the synthetic set: {data.num_train} training and {data.num_eval} evaluation questions "
+                    f"→ {directory}",
+                    flush=True,
+                )
             splits = []
             for split in ("train", "eval"):
                 questions, annotations, pattern = vqa_paths(directory, split)
@@ -108,26 +115,29 @@ class VQATask(Task):
             )
         raise ValueError(f"data.source for a VQA task must be synthetic, vqa or daquar; got {data.source!r}")
 
-    def dataset(
+    def build_inputs(
         self,
-        examples,
+        split,
         input_context=None,
         training=True,
         seed=None,
         shuffle=None,
         batch_size=None,
         every_question=False,
+        examples=None,
     ):
-        """Batches of `examples`; `every_question` keeps those whose answer is not a class (target −1).
+        """Batches of `split` ("train" or "eval"), or of `examples` from it; `every_question` keeps the
+        questions whose answer is not a class (target −1).
 
         A blind baseline (data.baseline) sees its inputs blinded here, in training and evaluation alike.
         """
         data = self.config.data
+        examples = self.split_examples(split, examples)
         batch_size = batch_size or data.global_batch_size
         answers = None if every_question else self.answers
         if data.input == "features":
             dataset = pipelines.vqa_feature_dataset(
-                self._features(examples),
+                self._features(split),
                 examples,
                 self.tokenizer,
                 answers,
@@ -146,17 +156,24 @@ class VQATask(Task):
         return dataset.map(lambda inputs, targets: (blinded(inputs, data.baseline), targets))
 
     def train_dataset(self, input_context, seed):
-        return self.dataset(self.train_examples, input_context, True, seed, self.config.data.shuffle).repeat()
+        return self.build_inputs("train", input_context, True, seed, self.config.data.shuffle).repeat()
 
-    def predict(self, model, examples, other_questions=False):
-        """{question_id: (answer, attention maps [hops, h, w])} for every one of `examples`.
+    def predict(self, model, split="eval", examples=None, other_questions=False):
+        """{question_id: (answer, attention maps [hops, h, w])} for every question of `split`, or of
+        `examples` from it.
 
         `other_questions`: ask each image the question of the example before
         it in its batch instead of its own (a probe of how much the attention
         depends on the question; the answers are then meaningless).
         """
-        dataset = self.dataset(
-            examples, training=False, shuffle=False, batch_size=self.config.data.eval_batch_size, every_question=True
+        examples = self.split_examples(split, examples)
+        dataset = self.build_inputs(
+            split,
+            training=False,
+            shuffle=False,
+            batch_size=self.config.data.eval_batch_size,
+            every_question=True,
+            examples=examples,
         )
         if other_questions:
             dataset = dataset.map(
@@ -181,7 +198,7 @@ class VQATask(Task):
         return predictions
 
     def evaluate(self, parts):
-        predictions = self.predict(parts.model, self.eval_examples)
+        predictions = self.predict(parts.model, "eval")
         metrics = evaluate_vqa(
             {q: p[0] for q, p in predictions.items()},
             self.eval_examples,
@@ -211,7 +228,7 @@ class VQATask(Task):
         masks = self._evidence_masks()
         groups = [e.answer_type for e in examples]
         attention = np.stack([predictions[e.question_id][1] for e in examples])
-        swapped = self.predict(model, examples, other_questions=True)
+        swapped = self.predict(model, "eval", other_questions=True)
         return {
             "pointing_accuracy_per_hop": pointing_accuracy(attention, masks, groups),
             "evidence_weight_per_hop": evidence_weight(attention, masks, groups),
