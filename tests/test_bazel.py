@@ -101,6 +101,15 @@ def test_every_test_file_has_a_py_test(rules):
     assert missing_tests(_test_files(), rules) == []
 
 
+def test_every_test_helper_is_in_a_tests_target(rules):
+    """A helper module the tests import (conftest.py, training_runs.py, …) is in //tests:support or in the
+    srcs of the py_test that runs it, or the Bazel test of each file that imports it fails to import it."""
+    helpers = {str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("*.py") if not p.name.startswith("test_")}
+    assert "tests/conftest.py" in helpers
+    listed = {file for name, (_, files) in rules.items() if name.startswith("//tests:") for file in files}
+    assert helpers - listed == set()
+
+
 def test_a_new_file_without_a_target_is_reported(rules):
     modules = _modules() | {"trainers/new_program.py", "vqa_tf/new_package/__init__.py"}
     assert ownership_problems(modules, rules) == {"trainers/new_program.py": [], "vqa_tf/new_package/__init__.py": []}
