@@ -17,6 +17,7 @@ Usage: python benchmarks/reasoning_experiments.py
 import argparse
 import collections
 import os
+import shlex
 import sys
 import tempfile
 
@@ -183,7 +184,7 @@ def main():
     table = _table(rows)
     print(table)
     if args.output:
-        command = ("python benchmarks/reasoning_experiments.py " + " ".join(sys.argv[1:])).strip()
+        command = shlex.join(["python", "benchmarks/reasoning_experiments.py", *sys.argv[1:]])
         write_results(
             args.output,
             command,

@@ -23,6 +23,7 @@ Usage: python benchmarks/smem_oracle.py --model_dir=RUN [--seeds 0,1,2]
 import argparse
 import os
 import re
+import shlex
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -190,7 +191,7 @@ def main():
     table = _table(rows)
     print(table)
     if args.output:
-        command = ("python benchmarks/smem_oracle.py " + " ".join(sys.argv[1:])).strip()
+        command = shlex.join(["python", "benchmarks/smem_oracle.py", *sys.argv[1:]])  # as a shell reads it back
         write_results(
             args.output,
             command,

@@ -22,6 +22,7 @@ Usage: python benchmarks/synthetic_results.py [--output benchmarks/results/synth
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 
@@ -156,7 +157,7 @@ def main():
     table = _tables(results)
     print(table)
     if args.output:
-        command = ("python benchmarks/synthetic_results.py " + " ".join(sys.argv[1:])).strip()
+        command = shlex.join(["python", "benchmarks/synthetic_results.py", *sys.argv[1:]])  # as a shell reads it back
         write_results(
             args.output,
             command,
