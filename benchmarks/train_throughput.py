@@ -4,8 +4,8 @@ For SMem two-hop, r-DAN and m-DAN at their paper presets' sizes (the papers' own
 features as input; each preset's batch; a 25-token question), one run
 measures the examples/s of
 
-* `loop`: the package's training step (`vqa_tf.training.make_train_step`,
-  the step `train()` runs), float32, no XLA;
+* `loop`: the package's training steps (`vqa_tf.training.make_train_step`,
+  the steps `train()` runs, inside one graph call), float32, no XLA;
 * `loop_xla`: the same step with `jit_compile` on;
 * `loop_bf16`: the same step under mixed_bfloat16;
 * `fit`: Keras `model.fit` on one device, the reference: the same model,
@@ -182,13 +182,11 @@ def loop_runner(strategy, name, config, batch, jit_compile, keras_own_optimizer=
         else:
             optimizer = build_optimizer(config.optimizer, STEPS_PER_EPOCH)
         optimizer.build(model.trainable_variables)
-    step = make_train_step(strategy, model, model, optimizer, config, jit_compile=jit_compile)
+    steps = make_train_step(strategy, model, model, optimizer, config, jit_compile=jit_compile)
     iterator = iter(strategy.distribute_datasets_from_function(lambda context: dataset))
 
     def run_steps(n):
-        for _ in range(n):
-            value = step(iterator)
-        float(value)
+        steps(iterator, n)  # n steps in one graph call, as train() runs them
 
     return run_steps
 
