@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import describe, write_json_twin
+from machine import command_line, describe, write_json_twin
 
 from vqa_tf.configs import PAPER_EXPERIMENTS
 from vqa_tf.data import feature_store, pipelines
@@ -231,7 +231,7 @@ def main():
     table = "\n".join(lines)
     print(table)
     if args.output:
-        command = f"python benchmarks/data_pipeline.py --output {args.output}"
+        command = command_line()
         write_json_twin(
             args.output, command, batch_size=args.batch_size, extraction=extraction_rows, training_input=training_rows
         )

@@ -199,9 +199,9 @@ def main():
     print(text)
     if not args.output:
         return
-    from machine import write_results
+    from machine import command_line, write_results
 
-    command = " ".join(["python benchmarks/inference_throughput.py", *sys.argv[1:]])
+    command = command_line()
     write_results(
         args.output,
         command,

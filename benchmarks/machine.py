@@ -4,9 +4,16 @@ import datetime
 import json
 import os
 import platform
+import shlex
+import sys
 
 import keras
 import tensorflow as tf
+
+
+def command_line():
+    """The command that ran this benchmark, shell-quoted, as the results tables record it."""
+    return shlex.join(["python", f"benchmarks/{os.path.basename(sys.argv[0])}", *sys.argv[1:]])
 
 
 def describe():

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from graph_flops import matmul_flops
-from machine import write_results
+from machine import command_line, write_results
 
 from vqa_tf.configs import PAPER_EXPERIMENTS
 from vqa_tf.models import build_model
@@ -122,7 +122,7 @@ def main():
     table = "\n".join(rows)
     print(table)
     if args.output:
-        command = f"python benchmarks/model_summary.py --output {args.output}"
+        command = command_line()
         write_results(
             args.output,
             command,

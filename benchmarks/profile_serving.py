@@ -32,7 +32,7 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results
+from machine import command_line, write_results
 from serving_latency import BATCHING_FILE, MODEL, export_model, throughput
 
 from vqa_tf.serving import LocalServerProcess
@@ -153,7 +153,7 @@ def main():
     )
     print(text)
     if args.output:
-        command = " ".join(["python benchmarks/profile_serving.py", *sys.argv[1:]])
+        command = command_line()
         write_results(
             args.output,
             command,

@@ -37,7 +37,7 @@ import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results
+from machine import command_line, write_results
 from train_throughput import MODELS, loop_runner
 
 from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment
@@ -178,7 +178,7 @@ def main():
     print(text)
     if not args.output:
         return
-    command = " ".join(["python benchmarks/profile_train_step.py", *sys.argv[1:]])
+    command = command_line()
     write_results(
         args.output,
         command,

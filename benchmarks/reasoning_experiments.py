@@ -17,7 +17,6 @@ Usage: python benchmarks/reasoning_experiments.py
 import argparse
 import collections
 import os
-import shlex
 import sys
 import tempfile
 
@@ -27,7 +26,7 @@ import numpy as np
 from keras import ops
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results
+from machine import command_line, write_results
 from seeded_runs import cell, hops_cell, run_row, slug
 
 from vqa_tf.data.synthetic import TASKS
@@ -184,7 +183,7 @@ def main():
     table = _table(rows)
     print(table)
     if args.output:
-        command = shlex.join(["python", "benchmarks/reasoning_experiments.py", *sys.argv[1:]])
+        command = command_line()
         write_results(
             args.output,
             command,

@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results
+from machine import command_line, write_results
 
 from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.export import export
@@ -203,7 +203,7 @@ def main():
     )
     print(text)
     if args.output:
-        command = " ".join(["python benchmarks/retrieval.py", *sys.argv[1:]])
+        command = command_line()
         write_results(
             args.output,
             command,

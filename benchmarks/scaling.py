@@ -497,7 +497,9 @@ def main():
     print(projection_table(rows))
     if not args.output:
         return
-    command = " ".join(["python benchmarks/scaling.py", *sys.argv[1:]])
+    from machine import command_line
+
+    command = command_line()
     fit = {"alpha_s": alpha, "bandwidth_bytes_per_s": bandwidth, "rms_relative_residual": residual, "workers": WORKERS}
     measured = {
         "warmup": args.warmup,

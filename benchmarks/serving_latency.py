@@ -36,7 +36,7 @@ import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import describe, write_json_twin  # noqa: E402
+from machine import command_line, describe, write_json_twin  # noqa: E402
 
 from vqa_tf.configs import apply_overrides, get_experiment  # noqa: E402
 from vqa_tf.export import export  # noqa: E402
@@ -197,8 +197,7 @@ def main():
     lines = [
         "# Serving latency and throughput",
         "",
-        f"Written by `python benchmarks/serving_latency.py{' --output ' + args.output if args.output else ''}` "
-        f"on {datetime.date.today()}.",
+        f"Written by `{command_line()}` on {datetime.date.today()}.",
         "",
         f"Machine: {describe()}.",
         "",
@@ -262,7 +261,7 @@ def main():
             f.write(text)
         write_json_twin(
             args.output,
-            f"python benchmarks/serving_latency.py --output {args.output}",
+            command_line(),
             latency_ms={name: dict(zip(("p50", "p99"), percentiles(seconds))) for name, seconds in times.items()},
             throughput={
                 str(c): {

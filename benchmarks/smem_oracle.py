@@ -23,7 +23,6 @@ Usage: python benchmarks/smem_oracle.py --model_dir=RUN [--seeds 0,1,2]
 import argparse
 import os
 import re
-import shlex
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -34,7 +33,7 @@ import tensorflow as tf
 from keras import ops
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results
+from machine import command_line, write_results
 
 from vqa_tf.configs import load_config
 from vqa_tf.data.synthetic import TASKS
@@ -191,7 +190,7 @@ def main():
     table = _table(rows)
     print(table)
     if args.output:
-        command = shlex.join(["python", "benchmarks/smem_oracle.py", *sys.argv[1:]])  # as a shell reads it back
+        command = command_line()
         write_results(
             args.output,
             command,

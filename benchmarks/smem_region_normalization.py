@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import describe, write_json_twin
+from machine import command_line, describe, write_json_twin
 
 from vqa_tf.configs import DataConfig
 from vqa_tf.data.synthetic import TASKS, SpatialShapesVQA
@@ -151,7 +151,7 @@ def main():
         print(name, flush=True)
         results[name] = train_run(arguments, blind, data, args.steps, args.eval_every, args.batch_size, seed=0)
 
-    command = "python benchmarks/smem_region_normalization.py " + " ".join(sys.argv[1:])
+    command = command_line()
     write_json_twin(args.output, command.strip(), cell_accuracy=cell_accuracy, runs=results)
     header = "| run | hop-2 largest weight at init | step | minutes | " + " | ".join(TASKS) + " |"
     lines = [header, "|" + "---|" * (4 + len(TASKS))]

@@ -22,14 +22,13 @@ Usage: python benchmarks/synthetic_results.py [--output benchmarks/results/synth
 
 import argparse
 import os
-import shlex
 import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import write_results
+from machine import command_line, write_results
 from seeded_runs import cell, hops_cell, run_row
 
 from vqa_tf.data.synthetic import TASKS, YES_NO_TASKS
@@ -157,7 +156,7 @@ def main():
     table = _tables(results)
     print(table)
     if args.output:
-        command = shlex.join(["python", "benchmarks/synthetic_results.py", *sys.argv[1:]])  # as a shell reads it back
+        command = command_line()
         write_results(
             args.output,
             command,

@@ -44,7 +44,7 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from graph_flops import matmul_flops
-from machine import write_results
+from machine import command_line, write_results
 
 from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment
 from vqa_tf.models import build_model
@@ -333,7 +333,7 @@ def main():
     print(table(rows))
     print(targets(rows))
     if args.output:
-        write_report(args.output, " ".join(["python benchmarks/train_throughput.py", *sys.argv[1:]]), rows)
+        write_report(args.output, command_line(), rows)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ import pytest
 import tensorflow as tf
 from training_runs import program
 
+from vqa_tf.configs import apply_overrides, get_experiment
 from vqa_tf.data import feature_store, pipelines
 from vqa_tf.data.errors import DataError
 from vqa_tf.data.feature_extraction import Extractor, extract, image_list
 from vqa_tf.data.synthetic_files import vqa_paths, write_synthetic_vqa
 from vqa_tf.text import AnswerVocabulary, QuestionTokenizer, Vocabulary, words_of
+from vqa_tf.training import make_task
 from vqa_tf.vision import build_backbone, load_image
 
 NUM_IMAGES = 20
@@ -213,9 +215,6 @@ def test_caption_feature_dataset_pairs_each_caption_with_its_image(tmp_path, ext
 
 
 def test_a_split_names_its_store_and_a_subset_read_first_does_not_cut_it_short(tmp_path):
-    from vqa_tf.configs import apply_overrides, get_experiment
-    from vqa_tf.training import make_task
-
     config = apply_overrides(
         get_experiment("smem_two_hop_synthetic"), "data.num_train=24,data.num_eval=14,data.pretraining_scenes=16"
     )
