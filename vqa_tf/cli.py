@@ -35,7 +35,7 @@ _CHATTER = re.compile(
 def asked_verbosity(argv):
     """The `--verbosity` / `-v` value on a command line (absl's names or numbers), or None.
 
-    Example:
+    Examples:
     >>> asked_verbosity(["prog", "--verbosity=0"]), asked_verbosity(["prog", "-v", "debug"]), asked_verbosity(["prog"])
     (0, 1, None)
     """

@@ -13,7 +13,7 @@ class StoppedBySignal(Exception):
     `exit_status`, 128 + the signal's number (143 for SIGTERM), as a process
     killed by it would, and print the message as a warning.
 
-    Example:
+    Examples:
     >>> error = StoppedBySignal("SIGTERM: saved a checkpoint at step 120; exiting", exit_status=143)
     >>> error.exit_status, str(error)
     (143, 'SIGTERM: saved a checkpoint at step 120; exiting')
@@ -27,7 +27,7 @@ class StoppedBySignal(Exception):
 class VqaTfError(Exception):
     """An error whose message names the problem well enough to show a user as is.
 
-    Example:
+    Examples:
     >>> try:
     ...     raise VqaTfError("model_dir holds no checkpoint")
     ... except VqaTfError as error:

@@ -43,7 +43,7 @@ def register(name):
 def get_experiment(name):
     """A fresh config of the named experiment; a KeyError lists the valid names.
 
-    Example:
+    Examples:
     >>> config = get_experiment("rdan_resnet152_vqa")
     >>> config.model.name, config.model.hidden_dim, config.data.top_answers
     ('reasoning_dan', 512, 2000)

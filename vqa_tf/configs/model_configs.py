@@ -36,7 +36,7 @@ class FamilyConfig:
     def arguments(self):
         """{constructor argument: value} for the model class `name` registers (loss fields left out).
 
-        Example:
+        Examples:
         >>> ReasoningDANConfig(hidden_dim=128).arguments()
         {'hidden_dim': 128, 'num_steps': 2, 'dropout': 0.5}
         """
@@ -114,7 +114,7 @@ ModelConfig = SMemVQAConfig | IBowImgConfig | ReasoningDANConfig | MatchingDANCo
 def model_config(name, **values):
     """The config of model family `name` with its defaults, updated by `values`.
 
-    Example:
+    Examples:
     >>> model_config("reasoning_dan", num_steps=3)
     ReasoningDANConfig(name='reasoning_dan', hidden_dim=512, num_steps=3, dropout=0.5)
     >>> model_config("lstm")

@@ -83,7 +83,7 @@ def apply_overrides(config, params_override):
     model section by that family's config (its paper defaults), which the
     other `model.*` keys then change.
 
-    Example:
+    Examples:
     >>> from vqa_tf.configs.experiment_config import ExperimentConfig
     >>> config = apply_overrides(ExperimentConfig(), "trainer.train_steps=100,model.num_hops=1")
     >>> config.trainer.train_steps, config.model.num_hops

@@ -40,7 +40,7 @@ def read_karpathy_json(path, images_root, splits=None, check_images=True):
             duplicate image_id, a missing or corrupt image file. The message
             names the file and the image (index and imgid).
 
-    Example:
+    Examples:
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "dataset_flickr30k.json")
     >>> examples = [CaptionExample(0, "/f30k/1.jpg", ("A dog runs.", "A brown dog."), "test"),
@@ -97,7 +97,7 @@ def write_karpathy_json(examples, path, images_root, dataset="flickr30k"):
     Raises:
         ValueError: an image path outside `images_root`.
 
-    Example:
+    Examples:
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "captions.json")
     >>> write_karpathy_json([CaptionExample(4, "/coco/val2014/4.jpg", ("A cat's bed.",), "val")],

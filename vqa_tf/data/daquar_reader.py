@@ -38,7 +38,7 @@ def read_daquar(qa_path, images_dir, image_pattern="image{image_id}.png", check_
             without its "in the imageN ?" ending, a missing or corrupt image.
             The message names the file, the question index and the line.
 
-    Example:
+    Examples:
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "qa.txt")
     >>> with open(path, "w") as f:
@@ -90,7 +90,7 @@ def write_daquar(examples, qa_path):
         ValueError: a question that does not end with "?", an example without
             exactly one answer, or a line break inside a question or answer.
 
-    Example:
+    Examples:
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "qa.txt")
     >>> write_daquar([VQAExample(0, 5, "image5.png", "what is it ?", ("chair, table",))], path)

@@ -7,7 +7,7 @@ import dataclasses
 def most_common_answer(answers):
     """The answer given most often; of tied answers, the one given first.
 
-    Example:
+    Examples:
     >>> most_common_answer(["2", "two", "3", "two", "2"])
     '2'
     """

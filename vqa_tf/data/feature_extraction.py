@@ -37,7 +37,7 @@ def image_list(data_format, data, images, check_images=False):
 class Extractor:
     """Runs images through a backbone and writes feature-store shards.
 
-    Example:
+    Examples:
     >>> from vqa_tf.vision import build_backbone
     >>> extractor = Extractor(build_backbone("small_cnn"), image_size=64)
     >>> extractor.metadata("small_cnn", num_shards=4, dtype="float16").grid_shape

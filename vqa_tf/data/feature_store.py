@@ -111,7 +111,7 @@ def parser(metadata):
 def shard_writer(path):
     """A `tf.io.TFRecordWriter` for one shard, whose file appears at `path` only if the block succeeds.
 
-    Example:
+    Examples:
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "features-00000-of-00001.tfrecord")
     >>> with shard_writer(path) as writer:

@@ -21,7 +21,7 @@ def verify_image_file(path, record):
         record: what refers to the image, for the error message, such as
             "question_id 42 in questions.json".
 
-    Example:
+    Examples:
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "a.png")
     >>> tf.io.write_file(path, tf.io.encode_png(tf.zeros([2, 2, 3], tf.uint8)))
@@ -49,7 +49,7 @@ def verify_image_files(paths_and_records):
     A path named by several records is decoded once, and an error names the
     first record that refers to it.
 
-    Example:
+    Examples:
     >>> verify_image_files([])
     """
     verified = set()

@@ -14,7 +14,7 @@ _TYPE_NAMES = {int: "an integer", str: "a string", list: "a list", dict: "an obj
 def read_json(path):
     """The parsed contents of a JSON file; `DataError` if it is missing or malformed.
 
-    Example:
+    Examples:
     >>> read_json("/no/such/file.json")
     Traceback (most recent call last):
     ...
@@ -43,7 +43,7 @@ def get_field(record, key, kind, where):
     `where` names the file and record in the `DataError` otherwise. An `int`
     field rejects booleans.
 
-    Example:
+    Examples:
     >>> get_field({"question_id": 4}, "question_id", int, "question 0 in q.json")
     4
     >>> get_field({"question_id": "4"}, "question_id", int, "question 0 in q.json")

@@ -207,7 +207,7 @@ class SpatialShapesVQA:
             (0.5: exactly balanced).
         negated_share: the share of yes/no questions asked negated.
 
-    Example:
+    Examples:
     >>> data = SpatialShapesVQA(seed=0)
     >>> [(s.task, s.answer) for s in data.samples(7, start=7)]  # doctest: +NORMALIZE_WHITESPACE
     [('presence', 'no'), ('absolute_position', 'no'), ('relative_position', 'no'), ('attribute', 'no'),
@@ -350,7 +350,7 @@ class SpatialShapesCaptions:
     Y" is true. `gallery(count)` keeps only scenes whose caption is new, so
     a retrieval gallery has one image per caption.
 
-    Example:
+    Examples:
     >>> data = SpatialShapesCaptions(seed=0)
     >>> sample = data.sample(0)
     >>> sample.caption

@@ -45,7 +45,7 @@ def vqa_paths(directory, split):
 def write_synthetic_vqa(directory, split, count, seed, image_size=64, **options):
     """Writes samples 0..count−1 of `SpatialShapesVQA(seed, image_size, **options)`; returns their `VQAExample`s.
 
-    Example:
+    Examples:
     >>> import tempfile
     >>> examples = write_synthetic_vqa(tempfile.mkdtemp(), "val", count=4, seed=1)
     >>> [(e.answer_type, e.question_type, e.answers[0]) for e in examples]  # doctest: +NORMALIZE_WHITESPACE

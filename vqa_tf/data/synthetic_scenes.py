@@ -66,7 +66,7 @@ def cell_labels(objects, image_size, cells):
     A cell belongs to the object covering most of it, if that object covers at
     least a fifth of it: the dense labels a backbone can be pretrained on.
 
-    Example:
+    Examples:
     >>> colour, shape = cell_labels([SceneObject("green", "square", "large", y=8, x=8)], image_size=32, cells=4)
     >>> colour[:2, :2].tolist(), int(shape[0, 0]), int(colour[3, 3])
     ([[2, 2], [2, 2]], 1, 0)
@@ -92,7 +92,7 @@ def _tint(rng, level):
 def background(rng, kind, image_size):
     """uint8 [image_size, image_size, 3] background of one of BACKGROUNDS.
 
-    Example:
+    Examples:
     >>> image = background(np.random.default_rng(0), "texture", 64)
     >>> image.shape, int(np.ptp(image.astype(int), axis=-1).max()) <= MAX_BACKGROUND_SPREAD
     ((64, 64, 3), True)

@@ -46,7 +46,7 @@ def read_vqa(questions_path, image_pattern, annotations_path=None, check_images=
             image_id than its question's, a missing or corrupt image file. The
             message names the file and the record.
 
-    Example:
+    Examples:
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
     >>> example = VQAExample(question_id=7, image_id=3, image_path="img/3.png",
@@ -106,7 +106,7 @@ def write_vqa_json(examples, questions_path, annotations_path=None):
     Raises:
         ValueError: annotations requested for an example with no answers.
 
-    Example:
+    Examples:
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "q.json")
     >>> write_vqa_json([VQAExample(1, 2, "2.png", "what shape?")], path)

@@ -39,7 +39,7 @@ class DemoServer(http.server.ThreadingHTTPServer):
     `search`: optional (m-DAN model name, the REST address serving it, a GalleryIndex of the gallery
     that m-DAN embedded), for the page's search tab.
 
-    Example:
+    Examples:
 
         server = DemoServer("127.0.0.1", 0, "127.0.0.1:8501", "smem", examples_dir="/photos",
                             search=("mdan", "127.0.0.1:8501", GalleryIndex.load("/gallery/index")))

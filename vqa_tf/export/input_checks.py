@@ -27,7 +27,7 @@ class ServingLimits:
     * `max_image_pixels`: height × width an image's header may declare; a
       decoded image takes 3 bytes per pixel, up to 10 images at once.
 
-    Example:
+    Examples:
     >>> ServingLimits(max_batch_rows=8)
     ServingLimits(max_batch_rows=8, max_image_pixels=16777216)
     >>> ServingLimits(max_batch_rows=0)
@@ -70,7 +70,7 @@ class LimitsAsset(tf.Module):
     tracking it writes the file to the SavedModel's `assets/` (Keras' archive keeps the tracked objects'
     resources, not bare `tf.saved_model.Asset`s).
 
-    Example:
+    Examples:
 
         archive.track(LimitsAsset(ServingLimits(max_batch_rows=32)))
     """

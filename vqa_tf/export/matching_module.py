@@ -19,7 +19,7 @@ from vqa_tf.vision import load_images
 class MatchingExportModule:
     """Builds the ExportArchive of an m-DAN: a gallery is embedded once, queries score against it.
 
-    Example:
+    Examples:
 
         module = MatchingExportModule(parts.core, backbone, tokenizer, image_size=64,
                                       limits=ServingLimits(max_batch_rows=32))

@@ -115,7 +115,7 @@ def export(
     image whose header declares more than `max_image_pixels` pixels; both are
     recorded in `assets/serving_limits.json`.
 
-    Example:
+    Examples:
 
         export("runs/smem", "runs/smem/exports")            # → "runs/smem/exports/1", then /2, …
         export("gs://bucket/runs/rdan", "gs://bucket/serving/rdan",

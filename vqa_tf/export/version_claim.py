@@ -97,7 +97,7 @@ def claimed_version(base, version=None):
     The number is held until the block ends. A given `version` that exists, or
     that another exporter holds, raises FileExistsError.
 
-    Example:
+    Examples:
 
         with claimed_version("/models/smem") as version:
             with atomic_path(f"/models/smem/{version}", overwrite=False) as temporary:

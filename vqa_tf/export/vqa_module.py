@@ -24,7 +24,7 @@ from vqa_tf.vision import load_images
 class VQAExportModule:
     """Builds the ExportArchive of a VQA model: tokenizer, answer table, CNN and model in one graph.
 
-    Example:
+    Examples:
 
         module = VQAExportModule(parts.core, backbone, tokenizer, "runs/smem/answers.txt", image_size=64,
                                  limits=ServingLimits(max_batch_rows=32))

@@ -12,7 +12,7 @@ class AttentionMaps(keras.layers.Layer):
         grid_height: H of the region grid.
         grid_width: W of the region grid (L = H·W, row-major).
 
-    Example:
+    Examples:
     >>> maps = AttentionMaps(grid_height=7, grid_width=7)
     >>> maps([np.ones((2, 49), "float32")] * 2).shape
     TensorShape([2, 2, 7, 7])
@@ -45,7 +45,7 @@ class MeanRegionPool(keras.layers.Layer):
     those weights lets a model without learned attention (iBOWIMG) fill the
     same `attention` output as the others.
 
-    Example:
+    Examples:
     >>> pooled, weights = MeanRegionPool()(np.ones((2, 49, 16), "float32"))
     >>> pooled.shape, float(weights[0, 0])
     (TensorShape([2, 16]), 0.02040816...)

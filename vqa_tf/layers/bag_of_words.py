@@ -23,7 +23,7 @@ class BagOfWords(keras.layers.Layer):
         word_vectors: [batch, T, N].
         word_mask: [batch, T] bool, True on real words.
 
-    Example:
+    Examples:
     >>> layer = BagOfWords(max_length=25, use_bias=True)
     >>> layer(np.ones((2, 6, 8), "float32"), np.ones((2, 6), bool)).shape
     TensorShape([2, 8])

@@ -22,7 +22,7 @@ class DanTextEncoder(keras.layers.Layer):
     Returns:
         (u [batch, T, hidden_dim], word_mask [batch, T] bool).
 
-    Example:
+    Examples:
     >>> encoder = DanTextEncoder(vocab_size=100, embedding_dim=16, hidden_dim=8)
     >>> u, word_mask = encoder(np.array([[4, 7, 9, 0]]))
     >>> u.shape

@@ -25,7 +25,7 @@ class VisualAttentionStart(keras.layers.Layer):
     Args:
         hidden_dim: size d of the visual context vector.
 
-    Example:
+    Examples:
     >>> VisualAttentionStart(hidden_dim=8)(np.ones((2, 196, 16), "float32")).shape
     TensorShape([2, 8])
     """
@@ -60,7 +60,7 @@ class TextualAttentionStart(keras.layers.Layer):
         words: [batch, T, D] encoded words.
         word_mask: [batch, T] bool, True on real words.
 
-    Example:
+    Examples:
     >>> TextualAttentionStart()(np.ones((2, 5, 8), "float32"), np.ones((2, 5), bool)).shape
     TensorShape([2, 8])
     """
@@ -89,7 +89,7 @@ class VisualAttentionStep(keras.layers.Layer):
     Returns:
         (v⁽ᵏ⁾ [batch, d], α [batch, L]).
 
-    Example:
+    Examples:
     >>> step = VisualAttentionStep(hidden_dim=8)
     >>> v, alpha = step(np.ones((2, 196, 16), "float32"), np.ones((2, 8), "float32"))
     >>> v.shape, alpha.shape
@@ -148,7 +148,7 @@ class TextualAttentionStep(keras.layers.Layer):
     Returns:
         (u⁽ᵏ⁾ [batch, D], β [batch, T]).
 
-    Example:
+    Examples:
     >>> step = TextualAttentionStep(hidden_dim=8)
     >>> u, beta = step(np.ones((2, 5, 8), "float32"), np.ones((2, 8), "float32"),
     ...                np.array([[1, 1, 1, 0, 0]] * 2, bool))

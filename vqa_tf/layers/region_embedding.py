@@ -16,7 +16,7 @@ class RegionEmbedding(keras.layers.Layer):
     Args:
         units: embedding size N.
 
-    Example:
+    Examples:
     >>> layer = RegionEmbedding(units=8)
     >>> layer(np.zeros((2, 49, 16), "float32")).shape
     TensorShape([2, 49, 8])

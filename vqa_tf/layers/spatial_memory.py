@@ -43,7 +43,7 @@ class WordGuidedHop(keras.layers.Layer):
     Returns:
         (s₁ [batch, N], a₁ [batch, L]).
 
-    Example:
+    Examples:
     >>> hop = WordGuidedHop(question_length=5)
     >>> s, a = hop(np.ones((2, 5, 8), "float32"), np.ones((2, 49, 8), "float32"),
     ...            np.ones((2, 49, 8), "float32"), np.ones((2, 5), bool))
@@ -101,7 +101,7 @@ class QuestionGuidedHop(keras.layers.Layer):
     Returns:
         (s_k [batch, N], a_k [batch, L]).
 
-    Example:
+    Examples:
     >>> hop = QuestionGuidedHop()
     >>> s, a = hop(np.ones((2, 8), "float32"), np.ones((2, 49, 8), "float32"),
     ...            np.ones((2, 49, 8), "float32"))

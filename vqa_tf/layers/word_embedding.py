@@ -17,7 +17,7 @@ class WordEmbedding(keras.layers.Layer):
         embedding_dim: size of each word vector.
         padding_id: the id that marks padding.
 
-    Example:
+    Examples:
     >>> layer = WordEmbedding(vocab_size=10, embedding_dim=4)
     >>> vectors, word_mask = layer(np.array([[3, 5, 0, 0]]))
     >>> vectors.shape, word_mask.numpy().tolist()

@@ -37,7 +37,7 @@ def bidirectional_ranking_loss(similarity, margin=100.0, negatives="sampled", im
     Returns:
         [batch] per-example losses, ready for `tf.nn.compute_average_loss`.
 
-    Example:
+    Examples:
     >>> s = np.array([[5.0, 4.0, 1.0], [4.5, 5.0, 1.0], [0.0, 0.0, 3.0]], "float32")
     >>> bidirectional_ranking_loss(s, margin=2.0, negatives="all").numpy().tolist()
     [2.5, 2.5, 0.0]

@@ -11,7 +11,7 @@ import numpy as np
 def evidence_cells(mask, grid_shape):
     """Boolean [h, w]: the cells of a `grid_shape` grid that touch `mask` [H, W].
 
-    Example:
+    Examples:
     >>> mask = np.zeros((8, 8), bool); mask[0:2, 6:8] = True
     >>> evidence_cells(mask, (2, 2)).tolist()
     [[False, True], [False, False]]
@@ -24,7 +24,7 @@ def evidence_cells(mask, grid_shape):
 def points_at(attention_map, mask):
     """True if the argmax region of `attention_map` [h, w] overlaps `mask` [H, W].
 
-    Example:
+    Examples:
     >>> mask = np.zeros((8, 8), bool); mask[0:2, 6:8] = True
     >>> points_at(np.array([[0.1, 0.6], [0.2, 0.1]]), mask)
     True
@@ -57,7 +57,7 @@ def pointing_accuracy(attention, masks, groups):
         {group: [accuracy of hop 1, hop 2, …]} plus "overall"; groups with no
         scorable question are absent.
 
-    Example:
+    Examples:
     >>> mask = np.zeros((4, 4), bool); mask[:2, :2] = True
     >>> maps = np.array([[[[1.0, 0.0], [0.0, 0.0]]], [[[0.0, 1.0], [0.0, 0.0]]]])
     >>> pointing_accuracy(maps, [mask, mask], ["a", "a"])
@@ -73,7 +73,7 @@ def evidence_weight(attention, masks, groups):
     Arguments as `pointing_accuracy`'s; a uniform map scores the share of
     cells on the evidence, a map wholly on it 1.
 
-    Example:
+    Examples:
     >>> mask = np.zeros((4, 4), bool); mask[:2, :2] = True
     >>> maps = np.array([[[[0.7, 0.1], [0.1, 0.1]]]])
     >>> evidence_weight(maps, [mask], ["a"])["a"]
@@ -89,7 +89,7 @@ def evidence_weight(attention, masks, groups):
 def attention_entropy(attention, groups):
     """Per group and per hop, the mean entropy (nats) of the attention maps; ln(h·w) for uniform maps.
 
-    Example:
+    Examples:
     >>> maps = np.array([[[[0.25, 0.25], [0.25, 0.25]], [[1.0, 0.0], [0.0, 0.0]]]])
     >>> [round(e, 4) for e in attention_entropy(maps, ["a"])["a"]]
     [1.3863, 0.0]
@@ -106,7 +106,7 @@ def same_argmax_share(attention, other_attention, groups):
     images, each asked another question: a hop whose map ignores the
     question scores 1.
 
-    Example:
+    Examples:
     >>> a = np.array([[[[1.0, 0.0], [0.0, 0.0]]], [[[0.0, 1.0], [0.0, 0.0]]]])
     >>> b = np.array([[[[1.0, 0.0], [0.0, 0.0]]], [[[1.0, 0.0], [0.0, 0.0]]]])
     >>> same_argmax_share(a, b, ["x", "x"])

@@ -37,7 +37,7 @@ def image_to_text_ranks(similarity, caption_to_image):
     Returns:
         [num_images] int ranks, 1 = first.
 
-    Example:
+    Examples:
     >>> s = np.array([[0.9, 0.1, 0.8], [0.7, 0.6, 0.2]])
     >>> image_to_text_ranks(s, [0, 0, 1]).tolist()
     [1, 3]
@@ -55,7 +55,7 @@ def text_to_image_ranks(similarity, caption_to_image):
 
     Takes the same arguments as `image_to_text_ranks`; returns [num_captions] ranks.
 
-    Example:
+    Examples:
     >>> s = np.array([[0.9, 0.1, 0.8], [0.7, 0.6, 0.2]])
     >>> text_to_image_ranks(s, [0, 0, 1]).tolist()
     [1, 2, 2]
@@ -70,7 +70,7 @@ def rank_metrics(ranks, ks=(1, 5, 10)):
 
     Rounding down, floor(median), is the usual convention in retrieval papers.
 
-    Example:
+    Examples:
     >>> rank_metrics([1, 1, 3, 12], ks=(1, 5))
     {'r@1': 0.5, 'r@5': 0.75, 'median_rank': 2.0}
     """
@@ -93,7 +93,7 @@ def retrieval_metrics(similarity, caption_to_image, ks=(1, 5, 10)):
     Returns:
         {"image_to_text": rank_metrics(...), "text_to_image": rank_metrics(...)}.
 
-    Example:
+    Examples:
     >>> s = np.array([[0.9, 0.1, 0.8], [0.7, 0.6, 0.2]])
     >>> retrieval_metrics(s, [0, 0, 1], ks=(1,))
     {'image_to_text': {'r@1': 0.5, 'median_rank': 2.0},

@@ -202,7 +202,7 @@ def normalize_answer(text):
     "the" are dropped and contractions written without an apostrophe
     ("dont") get one; the words are joined by single spaces.
 
-    Example:
+    Examples:
     >>> normalize_answer("The two dogs, dont!")
     "2 dogs don't"
     >>> normalize_answer("1,000"), normalize_answer("t-shirt"), normalize_answer("3.5.")
@@ -233,7 +233,7 @@ def vqa_accuracy(prediction, human_answers):
     Returns:
         A float in [0, 1].
 
-    Example:
+    Examples:
     >>> vqa_accuracy("Two", ["2", "2", "3", "4", "3", "3", "3", "3", "3", "3"])
     0.6
     """
@@ -272,7 +272,7 @@ def evaluate_vqa(predictions, examples, group_by=None):
         "per_group" when `group_by` is given; "per_question" {question_id:
         accuracy}; and "num_questions".
 
-    Example:
+    Examples:
     >>> from vqa_tf.data.examples import VQAExample
     >>> examples = [VQAExample(1, 7, "a.jpg", "Is it red?", ("yes",) * 10, "yes/no"),
     ...             VQAExample(2, 7, "a.jpg", "How many?", ("2",) * 3 + ("3",) * 7, "number")]

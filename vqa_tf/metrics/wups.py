@@ -35,7 +35,7 @@ class WordNet:
     Synsets are named by their byte offset in data.noun, read lazily and
     memoized. Get one with `load_wordnet`, which reads each directory once.
 
-    Example:
+    Examples:
     >>> wordnet = load_wordnet()
     >>> round(wordnet.word_similarity("dog", "cat"), 4)
     0.8571
@@ -153,7 +153,7 @@ def word_wups(word_a, word_b, threshold, wordnet_dir=None):
     """WUPS similarity of two answer words: 1 if identical, else their Wu-Palmer
     similarity, multiplied by 0.1 when it falls below `threshold`.
 
-    Example:
+    Examples:
     >>> round(word_wups("dog", "cat", 0.9), 4), round(word_wups("dog", "cat", 0.0), 4)
     (0.0857, 0.8571)
     """
@@ -173,7 +173,7 @@ def wups_score(prediction, truth, threshold, wordnet_dir=None):
 
     a runs over the predicted items, t over the true ones, and s is `word_wups`.
 
-    Example:
+    Examples:
     >>> wups_score("chair, table", "table,chair", 0.9)
     1.0
     >>> round(wups_score("dog", "dog, cat", 0.0), 4)
@@ -204,7 +204,7 @@ def evaluate_wups(predictions, examples, thresholds=(0.9, 0.0), wordnet_dir=None
         {"wups@<threshold>": fraction in [0, 1] for each threshold, e.g.
         "wups@0.9", "wups@0.0"; "num_questions": n}.
 
-    Example:
+    Examples:
     >>> from vqa_tf.data.examples import VQAExample
     >>> examples = [VQAExample(1, 5, "i.png", "what is left of the bed?", ("lamp",))]
     >>> evaluate_wups({1: "lamp"}, examples)

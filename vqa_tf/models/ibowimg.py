@@ -30,7 +30,7 @@ class IBowImg(MultimodalModel):
     The settings the SMem paper compares against are the defaults of
     `vqa_tf.configs.IBowImgConfig`.
 
-    Example:
+    Examples:
     >>> model = IBowImg(vocab_size=100, num_answers=10, grid_height=4, grid_width=4,
     ...                 feature_dim=32, embedding_dim=16)
     >>> out = model({"image_features": np.zeros((2, 4, 4, 32), "float32"),

@@ -43,7 +43,7 @@ class MatchingDAN(MultimodalModel):
     The paper's settings are the defaults of `vqa_tf.configs.MatchingDANConfig`
     and the data settings of the `mdan_resnet152_flickr30k` experiment.
 
-    Example:
+    Examples:
     >>> model = MatchingDAN(vocab_size=100, grid_height=4, grid_width=4,
     ...                     feature_dim=32, hidden_dim=16, num_steps=2)
     >>> images = np.random.rand(3, 4, 4, 32).astype("float32")

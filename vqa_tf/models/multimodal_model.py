@@ -82,7 +82,7 @@ def with_backbone(backbone, model):
 
     Inputs `{"images", "token_ids"}`; outputs those of `model`.
 
-    Example:
+    Examples:
     >>> from vqa_tf.models import SMemVQA
     >>> from vqa_tf.vision import build_backbone
     >>> backbone = build_backbone("small_cnn")

@@ -41,7 +41,7 @@ class ReasoningDAN(MultimodalModel):
     The paper's settings are the defaults of `vqa_tf.configs.ReasoningDANConfig`
     and the data settings of the `rdan_resnet152_vqa` experiment.
 
-    Example:
+    Examples:
     >>> model = ReasoningDAN(vocab_size=100, num_answers=10, grid_height=4,
     ...                      grid_width=4, feature_dim=32, hidden_dim=16, num_steps=2)
     >>> out = model({"image_features": np.zeros((2, 4, 4, 32), "float32"),

@@ -37,7 +37,7 @@ def model_arguments(model_config, **data_sizes):
     takes: a matching model has no answers, and only SMem-VQA has position
     weights sized by the question length.
 
-    Example:
+    Examples:
     >>> from vqa_tf.configs import IBowImgConfig
     >>> arguments = model_arguments(IBowImgConfig(embedding_dim=16), vocab_size=50, num_answers=3,
     ...                             grid_height=2, grid_width=2, feature_dim=8, max_question_length=12)

@@ -53,7 +53,7 @@ class SMemVQA(MultimodalModel):
 
     The paper's settings are the defaults of `vqa_tf.configs.SMemVQAConfig`.
 
-    Example:
+    Examples:
     >>> model = SMemVQA(vocab_size=100, num_answers=10, grid_height=4, grid_width=4,
     ...                 feature_dim=32, embedding_dim=16, max_question_length=8, num_hops=2)
     >>> out = model({"image_features": np.zeros((2, 4, 4, 32), "float32"),

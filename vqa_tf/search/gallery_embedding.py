@@ -33,7 +33,7 @@ def shard_path(directory, shard, num_shards):
 def list_images(images):
     """Sorted paths of the JPEG and PNG files under the directory `images`, or matching the glob `images`.
 
-    Example:
+    Examples:
 
         list_images("/photos")          # every .jpg/.jpeg/.png below /photos
         list_images("/photos/*.png")
@@ -72,7 +72,7 @@ def load_signature(export, name):
 class GalleryEmbedder:
     """Image files → embeddings with the `embed_image` endpoint of an exported m-DAN.
 
-    Example:
+    Examples:
 
         embedder = GalleryEmbedder("/exports/mdan")          # the newest version
         embeddings, kept, skipped = embedder.embed(["/photos/a.jpg", "/photos/broken.jpg"])

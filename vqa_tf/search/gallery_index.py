@@ -76,7 +76,7 @@ def default_nprobe(nlist):
 class GalleryIndex:
     """Gallery embeddings in a FAISS inner-product index, with the image path of each.
 
-    Example:
+    Examples:
 
         index = GalleryIndex.build(paths, embeddings, "ivf_flat")
         scores, found = index.search(query_embeddings, k=5)   # found[q] lists the top 5 paths for query q
@@ -160,7 +160,7 @@ class GalleryIndex:
 class GallerySearch:
     """Sentences → the gallery's best images: the export's `embed_text`, then the index.
 
-    Example:
+    Examples:
 
         search = GallerySearch("/exports/mdan", "/gallery/index")
         search.search(["a red square left of a blue circle"], k=5)   # [[(path, score), …]]

@@ -112,7 +112,7 @@ def batch_size(inputs):
 class BatchScheduler:
     """Runs `run(inputs) -> outputs` (dicts of arrays, rows first) on batches of queued requests.
 
-    Example:
+    Examples:
 
         scheduler = BatchScheduler(lambda batch: {"twice": batch["x"] * 2}, BatchingParameters(max_batch_size=8))
         scheduler.submit({"x": np.ones([3, 4])})["twice"].shape   # (3, 4), run in one batch with its neighbours
@@ -148,7 +148,7 @@ class BatchScheduler:
     async def submit_async(self, inputs, deadline=None):
         """`submit` for a coroutine on a running asyncio loop: the batch thread wakes the loop once answered.
 
-        Example:
+        Examples:
 
             outputs = await scheduler.submit_async({"x": np.ones([3, 4])}, deadline=time.monotonic() + 5)
         """

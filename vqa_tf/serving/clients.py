@@ -44,7 +44,7 @@ def _as_array(value):
 class GrpcClient:
     """`PredictionService.Predict` / `GetModelMetadata` and `ModelService.GetModelStatus` over gRPC.
 
-    Example:
+    Examples:
 
         client = GrpcClient("localhost:8500")
         client.wait_until_available("smem")
@@ -128,7 +128,7 @@ class RestClient:
 
     Bytes travel as {"b64": …}, text as JSON strings. One keep-alive connection per thread.
 
-    Example:
+    Examples:
 
         client = RestClient("localhost:8501")
         out = client.predict("smem", {"question": ["is there a red square?"], "image": [png_bytes]})
@@ -189,7 +189,7 @@ class RestClient:
 class SavedModelClient:
     """The same `predict` calls on a SavedModel loaded in this process (no server).
 
-    Example:
+    Examples:
 
         client = SavedModelClient("runs/exports/smem/1")
         out = client.predict(None, {"question": ["is there a red square?"], "image": [png_bytes]})

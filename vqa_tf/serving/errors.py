@@ -26,7 +26,7 @@ for _code, _status in HTTP_STATUS.items():
 class ServingError(VqaTfError):
     """A failed request: `code` is a `grpc.StatusCode`, `message` says what was wrong.
 
-    Example:
+    Examples:
 
         try:
             client.predict("smem", {"question": [""], "image": [png]})

@@ -102,7 +102,7 @@ def answer(manager, method, path, body):
 class RestServer:
     """Serves `manager`'s models over REST on (host, port) until `close()`.
 
-    Example:
+    Examples:
 
         rest = RestServer(manager, "127.0.0.1", 8501, num_threads=8, timeout_seconds=30,
                           max_body_bytes=64 << 20)

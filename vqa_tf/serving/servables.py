@@ -42,7 +42,7 @@ def _short(message):
 class ModelVersion:
     """One loaded SavedModel version: its signatures, run on numpy inputs.
 
-    Example:
+    Examples:
 
         version = ModelVersion("/models/smem/1", 1)
         outputs = version.run("serving_default", {"question": np.array([b"is there a red square?"], object),
@@ -186,7 +186,7 @@ class ServedModel:
     retired meanwhile finishes its requests (UNLOADING), then stops its batch
     threads and is dropped (END).
 
-    Example:
+    Examples:
 
         model = ServedModel(ModelConfig("smem", "/models/smem"))
         model.poll()
@@ -433,7 +433,7 @@ class ServedModel:
 class ServableManager:
     """All served models, polled for new versions every `poll_seconds` on a background thread.
 
-    Example:
+    Examples:
 
         manager = ServableManager([ModelConfig("smem", "/models/smem")])
         manager.start(poll_seconds=1)

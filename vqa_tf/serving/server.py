@@ -30,7 +30,7 @@ class RequestLimits:
     request); the rest are this server's (TF Serving's gRPC message limit is
     INT_MAX, and its REST body has no cap).
 
-    Example:
+    Examples:
 
         RequestLimits(grpc_max_message_bytes=4 << 20, rest_api_timeout_in_ms=5000)
     """
@@ -54,7 +54,7 @@ def start_server(manager, bind_address, port, rest_api_port=0, limits=RequestLim
     `limits` bounds what one request may cost. A port that cannot be bound
     raises ValueError naming it.
 
-    Example:
+    Examples:
 
         manager = ServableManager([ModelConfig("smem", "/models/smem")])
         manager.start(poll_seconds=1)

@@ -23,7 +23,7 @@ from vqa_tf.utils.files import absolute
 class ModelConfig:
     """One served model: where its versions live and which of them to serve.
 
-    Example:
+    Examples:
 
         ModelConfig("smem", "/models/smem", policy="latest", num_versions=2).aspired([1, 2, 3])  # [2, 3]
     """
@@ -84,7 +84,7 @@ def read_model_config_file(path):
 class BatchingParameters:
     """How concurrent requests are grouped (TF Serving's defaults, except threads = CPU cores).
 
-    Example:
+    Examples:
 
         BatchingParameters(max_batch_size=32, batch_timeout_micros=2000, allowed_batch_sizes=(8, 16, 32))
     """

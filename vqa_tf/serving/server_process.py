@@ -17,7 +17,7 @@ SERVER_MODULE = "vqa_tf.programs.serving.model_server"
 class LocalServerProcess:
     """Starts the local server on `base_path`; `.grpc` / `.rest` talk to it, `.stop()` ends it.
 
-    Example:
+    Examples:
 
         server = LocalServerProcess("smem", "runs/smem/exports", "runs/smem/model_server.log")
         server.wait_until_serving(version=1)

@@ -29,7 +29,7 @@ def fill_proto(proto, array):
     """Writes a numpy array into the empty TensorProto `proto` (bytes / str arrays become DT_STRING);
     returns `proto`. Filling a message's own field in place spares a copy of the values.
 
-    Example:
+    Examples:
 
         fill_proto(tensor_pb2.TensorProto(), np.array([b"yes", b"no"], dtype=object)).string_val   # [b'yes', b'no']
         fill_proto(request.inputs["question"], np.array([b"is it red?"], dtype=object))
@@ -79,7 +79,7 @@ def check_proto(proto, max_elements=MAX_ELEMENTS):
     or zero, to fill a shape, so a few bytes can declare gigabytes; this server
     refuses such a tensor instead.
 
-    Example:
+    Examples:
 
         check_proto(tf.make_tensor_proto([1.0, 2.0]))   # passes
     """

@@ -13,7 +13,7 @@ _SEPARATORS = r"[\s\p{P}\p{S}]+"
 def split_words(texts):
     """Case-folded words of each string: tf.string [batch] → RaggedTensor [batch, None].
 
-    Example:
+    Examples:
     >>> split_words(tf.constant(["Is the RED square, on the left?"])).to_list()
     [[b'is', b'the', b'red', b'square', b'on', b'the', b'left']]
     """
@@ -35,7 +35,7 @@ class QuestionTokenizer(keras.layers.Layer):
         vocabulary_path: the vocabulary text file.
         max_length: number of token positions T.
 
-    Example:
+    Examples:
     >>> import os, tempfile
     >>> from vqa_tf.text import Vocabulary
     >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
@@ -87,7 +87,7 @@ class QuestionTokenizer(keras.layers.Layer):
 def words_of(texts, batch_size=4096):
     """`split_words` run eagerly over Python strings: the words a vocabulary is built from.
 
-    Example:
+    Examples:
     >>> words_of(["What's on the LEFT?"])
     [['what', 's', 'on', 'the', 'left']]
     """

@@ -30,7 +30,7 @@ def _most_common(counts, min_count, max_size):
 class Vocabulary:
     """Word → id, with id 0 for padding and id 1 for out-of-vocabulary words.
 
-    Example:
+    Examples:
     >>> vocab = Vocabulary.build([["red", "square"], ["red", "circle"]], min_count=2)
     >>> vocab.tokens
     ['[PAD]', '[UNK]', 'red']
@@ -69,7 +69,7 @@ class Vocabulary:
 class AnswerVocabulary:
     """The `top_k` most frequent answers as classes 0..k−1.
 
-    Example:
+    Examples:
     >>> answers = AnswerVocabulary.build(["yes", "no", "yes", "no", "yes", "2"], top_k=2)
     >>> answers.answers, answers.index("no"), answers.index("2")
     (['yes', 'no'], 1, None)

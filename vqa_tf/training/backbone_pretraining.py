@@ -72,7 +72,7 @@ def pretraining_scenes(data):
 def pretrain_backbone(data, epochs=EPOCHS):
     """(data.backbone trained on the cells of data.pretraining_scenes scenes, its final cell accuracy per head).
 
-    Example:
+    Examples:
     >>> from vqa_tf.configs import DataConfig
     >>> data = DataConfig(backbone_pretraining="synthetic_cells", pretraining_scenes=64)
     >>> backbone, accuracy = pretrain_backbone(data, epochs=1)

@@ -28,7 +28,7 @@ def device_type(strategy):
 def resolve_jit_compile(value, device, model_name):
     """The `jit_compile` of the training step for the runtime's `value` on a `device` type.
 
-    Example:
+    Examples:
     >>> resolve_jit_compile("auto", "CPU", "reasoning_dan")
     False
     >>> resolve_jit_compile("off", "TPU", "reasoning_dan")

@@ -97,7 +97,7 @@ def make_train_step(strategy, model, core, optimizer, config, jit_compile):
     once, so `optimizer` must take it summed (`build_optimizer`'s do). Each
     replica's step is XLA-compiled when `jit_compile`.
 
-    Example:
+    Examples:
 
         steps = make_train_step(strategy, model, model, optimizer, config, jit_compile=False)
         loss_sum = steps(iter(strategy.distribute_datasets_from_function(make_dataset)), 100)

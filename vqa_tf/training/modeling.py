@@ -46,7 +46,7 @@ def build_model_parts(config, vocabulary_size, num_answers=None, backbone_weight
     "features" the model reads grids of `data_grid(config)`, the shape the
     extraction backbone writes.
 
-    Example:
+    Examples:
     >>> from vqa_tf.configs import apply_overrides, get_experiment
     >>> config = apply_overrides(get_experiment("rdan_synthetic"), "model.hidden_dim=8,data.input=images")
     >>> parts = build_model_parts(config, vocabulary_size=30, num_answers=2)
@@ -80,7 +80,7 @@ def build_model_parts(config, vocabulary_size, num_answers=None, backbone_weight
 def paper_model_arguments(model_name, vocabulary_size=PAPER_VOCABULARY_SIZE):
     """Constructor arguments of a model family at its paper's sizes, read off its paper preset.
 
-    Example:
+    Examples:
     >>> arguments = paper_model_arguments("reasoning_dan")
     >>> arguments["grid_height"], arguments["feature_dim"], arguments["num_answers"], arguments["hidden_dim"]
     (14, 2048, 2000, 512)

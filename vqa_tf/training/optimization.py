@@ -30,7 +30,7 @@ class _SummedGradients:
 class SummedGradientsSGD(_SummedGradients, keras.optimizers.SGD):
     """`keras.optimizers.SGD` for gradients already summed across replicas.
 
-    Example:
+    Examples:
 
         optimizer = SummedGradientsSGD(0.01, momentum=0.9)
     """
@@ -39,7 +39,7 @@ class SummedGradientsSGD(_SummedGradients, keras.optimizers.SGD):
 class SummedGradientsAdam(_SummedGradients, keras.optimizers.Adam):
     """`keras.optimizers.Adam` for gradients already summed across replicas.
 
-    Example:
+    Examples:
 
         optimizer = SummedGradientsAdam(1e-3)
     """

@@ -20,7 +20,7 @@ def make_task(config, model_dir):
 def training_loss(config):
     """The per-example training loss `loss(outputs, targets)` of `config`'s task; needs no data.
 
-    Example:
+    Examples:
     >>> from vqa_tf.configs import get_experiment
     >>> training_loss(get_experiment("rdan_resnet152_vqa")).__name__
     'answer_loss'

@@ -43,7 +43,7 @@ def atomic_path(path, overwrite=True):
     directory never replaces an existing one; a file does unless
     `overwrite=False`. Either refusal raises FileExistsError.
 
-    Example:
+    Examples:
     >>> import tempfile
     >>> target = tf.io.gfile.join(tempfile.mkdtemp(), "config.json")
     >>> with atomic_path(target) as temporary:

@@ -7,7 +7,7 @@ import socket
 def free_ports(count):
     """`count` distinct ports that were free on 127.0.0.1 a moment ago (held together while they are chosen).
 
-    Example:
+    Examples:
 
         grpc_port, rest_port = free_ports(2)
     """

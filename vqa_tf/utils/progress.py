@@ -11,7 +11,7 @@ class Progress:
     `step 400/8000: loss 0.6931, steps/s 14.2`, instead of a bar redrawn
     with backspaces into one endless line.
 
-    Example:
+    Examples:
     >>> progress = Progress(200, unit_name="step", terminal=False)
     >>> progress.update(100, [("loss", 0.69314), ("steps/s", 14.2)])
     step 100/200: loss 0.6931, steps/s 14.2

@@ -17,7 +17,7 @@ WARMUP_FILE = posixpath.join("assets.extra", "tf_serving_warmup_requests")
 def versions(base_path):
     """The integer version numbers under `base_path` (a temporary `.tmp-*` directory is not one).
 
-    Example:
+    Examples:
     >>> import tempfile
     >>> base = tempfile.mkdtemp()
     >>> for name in ("1", "3", ".tmp-0a1b-2", "notes"):
@@ -46,7 +46,7 @@ def fingerprint(export_dir):
     SavedModel: hashes of the graph, the signatures and the variables), else
     the size and modification time of its `saved_model.pb`.
 
-    Example:
+    Examples:
     >>> import tempfile
     >>> export_dir = tempfile.mkdtemp()
     >>> fingerprint(export_dir) is None
@@ -72,7 +72,7 @@ def file_listing(directory):
 
     It changes whenever a file is added, removed or rewritten.
 
-    Example:
+    Examples:
     >>> import tempfile
     >>> directory = tempfile.mkdtemp()
     >>> with tf.io.gfile.GFile(tf.io.gfile.join(directory, SAVED_MODEL_FILE), "wb") as f:

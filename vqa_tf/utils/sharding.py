@@ -4,7 +4,7 @@
 def worker_shards(num_shards, num_workers, worker_index):
     """The shards worker `worker_index` of `num_workers` writes.
 
-    Example:
+    Examples:
     >>> worker_shards(num_shards=5, num_workers=2, worker_index=1)
     [1, 3]
     """

@@ -4,7 +4,7 @@
 def tensorflow_error_message(error):
     """A TensorFlow OpError's message without the "Graph execution error … stack traces" preamble.
 
-    Example:
+    Examples:
 
         try:
             signature(image=tf.constant([b"not a png"]))

@@ -58,7 +58,7 @@ BACKBONES = {
 def grid_shape(name, image_size=None):
     """(height, width, channels) of the grid `build_backbone(name, image_size)` returns, without building it.
 
-    Example:
+    Examples:
     >>> grid_shape("resnet152", 224), grid_shape("small_cnn"), grid_shape("vgg19", 300)
     ((7, 7, 2048), (8, 8, 66), (9, 9, 512))
     """
@@ -74,7 +74,7 @@ def grid_shape(name, image_size=None):
 class CoordinateChannels(keras.layers.Layer):
     """Appends two channels holding each pixel's row and column, from −scale to scale (CoordConv, Liu et al. 2018).
 
-    Example:
+    Examples:
     >>> out = CoordinateChannels(scale=3.0)(np.zeros((1, 4, 4, 3), "float32"))
     >>> out.shape, out[0, :, 0, 3].numpy().tolist()
     (TensorShape([1, 4, 4, 5]), [-3.0, -1.0, 1.0, 3.0])
@@ -131,7 +131,7 @@ def build_backbone(name, image_size=None, weights_path=None):
             file (e.g. `resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5`),
             for any backbone a `.weights.h5` saved from this function's model.
 
-    Example:
+    Examples:
     >>> build_backbone("small_cnn").output.shape
     (None, 8, 8, 66)
     """

@@ -34,7 +34,7 @@ def header_size(image_bytes):
     Other bytes, a PNG not opening with its IHDR chunk and a JPEG header that
     does not parse raise `InvalidArgumentError`.
 
-    Example:
+    Examples:
     >>> png = tf.io.encode_png(tf.zeros([4, 6, 3], tf.uint8))
     >>> header_size(png).numpy().tolist()
     [4, 6]
@@ -62,7 +62,7 @@ def decode_image(image_bytes, max_pixels=None):
     image decoding to another size than its header declares, raise
     `InvalidArgumentError`.
 
-    Example:
+    Examples:
     >>> png = tf.io.encode_png(tf.zeros([4, 6, 3], tf.uint8))
     >>> decode_image(png).shape
     TensorShape([4, 6, 3])
@@ -112,7 +112,7 @@ def load_images(image_bytes, image_size, max_pixels=None):
     In a graph, map_fn decodes up to 10 images at once, so a batch holds at
     most 10 full-size uint8 images.
 
-    Example:
+    Examples:
     >>> png = tf.io.encode_png(tf.zeros([4, 6, 3], tf.uint8))
     >>> load_images(tf.stack([png, png]), 8).shape
     TensorShape([2, 8, 8, 3])

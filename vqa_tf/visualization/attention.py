@@ -20,7 +20,7 @@ def render_attention_figure(image, question, answer, attention, path, truth=None
         path: the PNG file to write (any `tf.io.gfile` path; its directory is created).
         truth: the expected answer, if known (shown beside the model's).
 
-    Example:
+    Examples:
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "figure.png")
     >>> render_attention_figure(np.zeros((64, 64, 3), np.uint8), "is there a red square?", "yes",
