@@ -22,6 +22,9 @@ image features'); it is given as a fraction of the faster of the two matmul
 timings. Element-wise work (LSTM gates, softmax, the optimizer update) is
 not counted, so a fraction below 1 includes it.
 
+Then the synthetic recipe's step (`smem_two_hop_synthetic`'s model, grid and batch) is timed with one
+step per Python call and with `--recipe_steps` steps in one graph call.
+
 Each mode: a fresh model, `--warmup` steps (tracing, compiling), then
 `--repeats` timings of `--steps` steps on one fixed batch; the median is
 kept. The loop's data comes from `strategy.distribute_datasets_from_function`
@@ -48,10 +51,10 @@ from machine import command_line, write_results
 
 from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment
 from vqa_tf.models import build_model
-from vqa_tf.training import make_train_step, paper_model_arguments, training_loss
+from vqa_tf.training import build_model_parts, make_train_step, paper_model_arguments, training_loss
 from vqa_tf.training.distribution import make_strategy
 from vqa_tf.training.jit_policy import device_type, resolve_jit_compile
-from vqa_tf.training.optimization import build_optimizer, l2_weights, learning_rate_schedule
+from vqa_tf.training.optimization import build_optimizer, learning_rate_schedule
 
 MODELS = ("smem_vqa", "reasoning_dan", "matching_dan")
 MODES = ("loop", "loop_xla", "loop_bf16", "fit")
@@ -59,14 +62,14 @@ QUESTION_LENGTH = 25
 STEPS_PER_EPOCH = 1000  # for the presets' learning-rate schedules; the rate does not change the cost
 
 
-def synthetic_batch(config, settings, batch, seed=0):
-    """(inputs, targets) of one batch at the model's sizes: random grids and 25-token questions."""
+def synthetic_batch(config, settings, batch, seed=0, length=QUESTION_LENGTH):
+    """(inputs, targets) of one batch at the model's sizes: random grids and `length`-token questions."""
     rng = np.random.default_rng(seed)
     inputs = {
         "image_features": rng.standard_normal(
             (batch, settings["grid_height"], settings["grid_width"], settings["feature_dim"])
         ).astype(np.float32),
-        "token_ids": rng.integers(1, settings["vocab_size"], (batch, QUESTION_LENGTH)).astype(np.int32),
+        "token_ids": rng.integers(1, settings["vocab_size"], (batch, length)).astype(np.int32),
     }
     if config.task == "vqa":
         targets = {"answer": rng.integers(0, settings["num_answers"], batch).astype(np.int32)}
@@ -119,19 +122,19 @@ def keras_optimizer(config):
 
 
 class _FitModel(keras.Model):
-    """`model` trained by Keras' own train step on the package's loss (plus the preset's L2 penalty)."""
+    """`model` trained by Keras' own train step on the package's loss (plus the model's L2 penalty)."""
 
-    def __init__(self, model, loss, weight_decay):
+    def __init__(self, model, loss):
         super().__init__(name="fit_reference")
-        self.inner, self._loss, self._weight_decay = model, loss, weight_decay
+        self.inner, self._loss = model, loss
 
     def call(self, inputs, training=False):
         return self.inner(inputs, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         value = tf.reduce_mean(self._loss(y_pred, y))
-        if self._weight_decay > 0:
-            value += 0.5 * self._weight_decay * tf.add_n([tf.reduce_sum(tf.square(w)) for w in l2_weights(self.inner)])
+        if self.inner.losses:
+            value += tf.add_n(self.inner.losses)
         return value
 
 
@@ -203,7 +206,7 @@ def step_seconds(strategy, name, config, mode, batch, warmup, steps, repeats):
         inputs, targets = synthetic_batch(config, settings, batch)
         dataset = tf.data.Dataset.from_tensors((inputs, targets)).repeat()
         with strategy.scope():
-            fit_model = _FitModel(build_model(name, **settings), training_loss(config), config.optimizer.weight_decay)
+            fit_model = _FitModel(build_model(name, **settings), training_loss(config))
             fit_model.compile(optimizer=keras_optimizer(config.optimizer), jit_compile=False)
         return _fit_step_seconds(fit_model, dataset, warmup, steps, repeats)
     finally:
@@ -250,6 +253,65 @@ def measure(strategy, name, args):
         }
         for mode, s in seconds.items()
     ]
+
+
+# The synthetic recipe whose step loop is timed, at about its data's sizes (question words, answers).
+RECIPE, RECIPE_VOCABULARY, RECIPE_ANSWERS = "smem_two_hop_synthetic", 64, 24
+
+
+def step_loop_rows(strategy, args):
+    """Steps/s of the synthetic recipe's training step (its model, grid, batch and optimizer) run
+    `--recipe_steps` at a time: one step per Python call, and all of them in one graph call, as `train()`
+    runs them. Its steps are short, so the per-call overhead shows."""
+    config = get_experiment(RECIPE)
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = build_model_parts(config, RECIPE_VOCABULARY, RECIPE_ANSWERS).model
+        optimizer = build_optimizer(config.optimizer, STEPS_PER_EPOCH)
+        optimizer.build(model.trainable_variables)
+    height, width, channels = model.input["image_features"].shape[1:]
+    settings = dict(
+        grid_height=height,
+        grid_width=width,
+        feature_dim=channels,
+        vocab_size=RECIPE_VOCABULARY,
+        num_answers=RECIPE_ANSWERS,
+    )
+    batch = config.data.global_batch_size
+    inputs, targets = synthetic_batch(config, settings, batch, length=config.data.max_question_length)
+    dataset = tf.data.Dataset.from_tensors((inputs, targets)).repeat()
+    steps = make_train_step(strategy, model, model, optimizer, config, jit_compile=False)
+    iterator = iter(strategy.distribute_datasets_from_function(lambda context: dataset))
+
+    def one_per_call(count):
+        for _ in range(count):
+            steps(iterator, 1)
+
+    def all_in_one_call(count):
+        steps(iterator, count)
+
+    rows = []
+    for calls, run in (
+        ("one step per call (Python loop)", one_per_call),
+        ("all in one call (in graph)", all_in_one_call),
+    ):
+        seconds = _timed(run, args.warmup, args.recipe_steps, args.repeats)
+        rows.append(
+            {"recipe": RECIPE, "batch": batch, "steps": args.recipe_steps, "calls": calls, "steps_per_s": 1 / seconds}
+        )
+        print(f"{RECIPE} {calls}: {1 / seconds:.1f} steps/s", flush=True)
+    return rows
+
+
+def step_loop_table(rows):
+    lines = ["| recipe | batch | steps timed | calls | steps/s | vs one step per call |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = r["steps_per_s"] / rows[0]["steps_per_s"]
+        lines.append(
+            f"| {r['recipe']} | {r['batch']} | {r['steps']} | {r['calls']} | {r['steps_per_s']:.1f} | {ratio:.2f}× |"
+        )
+    return "\n".join(lines)
 
 
 def table(rows):
@@ -302,8 +364,8 @@ def targets(rows):
     return "\n".join(lines)
 
 
-def write_report(path, command, rows):
-    """The results table (with its targets) at `path`, and its JSON twin beside it."""
+def write_report(path, command, rows, step_loop):
+    """The results tables (with their targets) at `path`, and the JSON twin beside it."""
     write_results(
         path,
         command,
@@ -311,9 +373,12 @@ def write_report(path, command, rows):
         "Features as input, 25-token questions, each paper preset's batch and optimizer; training FLOPs are "
         "the matrix products of the step's graph, forward and backward (see the script's docstring); "
         "'fraction of matmul' is the achieved FLOP/s over a float32 matmul of the model's largest product "
-        "timed in the same run.\n\n" + table(rows) + "\n\nTargets:\n\n" + targets(rows),
+        "timed in the same run.\n\n" + table(rows) + "\n\nTargets:\n\n" + targets(rows) + "\n\n"
+        "The synthetic recipe's training step, called once per step from Python and with all the timed steps "
+        "in one graph call (as `train()` runs them), in the same run:\n\n" + step_loop_table(step_loop),
         machine_note="Shared and noisy: compare the ratios within this run, not absolute times.",
         rows=rows,
+        step_loop=step_loop,
     )
 
 
@@ -325,15 +390,18 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--recipe_steps", type=int, default=200, help="steps per timing of the synthetic recipe")
     args = parser.parse_args()
     if min(args.warmup, args.steps, args.repeats) < 1:
         parser.error("--warmup, --steps and --repeats must be at least 1")
     strategy = make_strategy(RuntimeConfig(strategy="one_device"))
     rows = [row for name in args.models for row in measure(strategy, name, args)]
+    step_loop = step_loop_rows(strategy, args)
     print(table(rows))
     print(targets(rows))
+    print(step_loop_table(step_loop))
     if args.output:
-        write_report(args.output, command_line(), rows)
+        write_report(args.output, command_line(), rows, step_loop)
 
 
 if __name__ == "__main__":

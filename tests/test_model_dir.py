@@ -8,6 +8,7 @@ import json
 import shutil
 import uuid
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -152,7 +153,8 @@ def test_restoring_a_checkpoint_that_lacks_some_of_the_models_weights_names_it(t
     one_hop, two_hop = small_model("smem_vqa", num_hops=1), small_model("smem_vqa", num_hops=2)
     batch = ragged_batch(rng)
     one_hop(batch), two_hop(batch)
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=one_hop), str(tmp_path / files.CHECKPOINT_DIR), 1).save()
+    checkpoint = files.training_checkpoint(one_hop, keras.optimizers.SGD())
+    tf.train.CheckpointManager(checkpoint, str(tmp_path / files.CHECKPOINT_DIR), 1).save()
     assert files.restore_weights(one_hop, str(tmp_path)).endswith("ckpt-1")
     with pytest.raises(ValueError, match="does not hold every weight"):
         files.restore_weights(two_hop, str(tmp_path))

@@ -134,7 +134,7 @@ def test_visual_attention_start_and_step(rng):
     for b in range(3):
         np.testing.assert_allclose(
             _np(start(regions)[b]),
-            ref.visual_start(_np(regions[b]), _np(start.projection_kernel), _np(start.projection_bias)),
+            ref.visual_start(_np(regions[b]), _np(start.projection_dense.kernel), _np(start.projection_dense.bias)),
             **TOL,
         )
         v_ref, alpha_ref = ref.visual_step(p, _np(regions[b]), _np(memory[b]))

@@ -4,9 +4,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vqa_tf.configs import DataConfig, ExperimentConfig, OptimizerConfig, RuntimeConfig, SMemVQAConfig
+from vqa_tf.configs import (
+    DataConfig,
+    ExperimentConfig,
+    OptimizerConfig,
+    ReasoningDANConfig,
+    RuntimeConfig,
+    SMemVQAConfig,
+)
 from vqa_tf.models import build_model, model_arguments
-from vqa_tf.training import make_train_step
+from vqa_tf.training import build_model_parts, make_train_step
 from vqa_tf.training.distribution import make_strategy
 from vqa_tf.training.optimization import build_optimizer
 
@@ -104,3 +111,51 @@ def test_steps_grouped_into_calls_make_the_same_updates():
     for grouped, whole in zip(weights[1], weights[0]):
         np.testing.assert_allclose(grouped, whole, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-6)
+
+
+# The weights weight decay applies to, by the package's rule: every kernel (recurrent and attention-scoring ones
+# included) and word embedding; never a bias, a region's position code or a question position weight.
+DECAYED = ("/kernel", "/recurrent_kernel", "/embeddings", "/score_vector")
+
+
+@pytest.mark.parametrize(
+    "model_config", [SMemVQAConfig(embedding_dim=8, dropout=0.0), ReasoningDANConfig(hidden_dim=8, dropout=0.0)]
+)
+def test_weight_decay_adds_its_rate_times_each_kernel_and_embedding_to_the_gradient(model_config):
+    weight_decay = 0.3
+    config = ExperimentConfig(
+        task="vqa",
+        model=model_config,
+        data=DataConfig(input="features", global_batch_size=BATCH, max_question_length=6),
+        optimizer=OptimizerConfig(
+            name="sgd", momentum=0.0, learning_rate=LEARNING_RATE, clip_norm=0.0, weight_decay=weight_decay
+        ),
+    )
+    strategy = make_strategy(RuntimeConfig(strategy="one_device"))
+    with strategy.scope():
+        model = build_model_parts(config, vocabulary_size=12, num_answers=5).model
+        optimizer = build_optimizer(config.optimizer, steps_per_epoch=10)
+        optimizer.build(model.trainable_variables)
+    rng = np.random.default_rng(0)
+    inputs = {
+        "image_features": rng.standard_normal((BATCH, *model.input["image_features"].shape[1:])).astype(np.float32),
+        "token_ids": rng.integers(1, 12, (BATCH, 6)).astype(np.int32),
+    }
+    targets = {"answer": rng.integers(0, 5, BATCH).astype(np.int32)}
+    before = [v.numpy() for v in model.trainable_variables]
+    with tf.GradientTape() as tape:
+        logits = model(inputs, training=True)["logits"]
+        value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets["answer"], logits))
+    grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(value, model.trainable_variables)]
+    decayed = [v.path.endswith(DECAYED) for v in model.trainable_variables]
+    assert any(decayed) and not all(decayed)
+    expected = [w - LEARNING_RATE * (g + (weight_decay * w if d else 0.0)) for w, g, d in zip(before, grads, decayed)]
+
+    steps = make_train_step(strategy, model, model, optimizer, config, jit_compile=False)
+    dataset = tf.data.Dataset.from_tensors((inputs, targets)).repeat()
+    loss = steps(iter(strategy.distribute_datasets_from_function(lambda context: dataset)), 1)
+
+    penalty = 0.5 * weight_decay * sum(float(np.sum(w**2)) for w, d in zip(before, decayed) if d)
+    np.testing.assert_allclose(loss, float(value) + penalty, rtol=1e-5)
+    for variable, want in zip(model.trainable_variables, expected):
+        np.testing.assert_allclose(variable.numpy(), want, rtol=1e-4, atol=1e-6, err_msg=variable.path)

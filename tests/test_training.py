@@ -93,26 +93,55 @@ def test_mirrored_over_two_cpu_devices_matches_one_device(one_device_run, tmp_pa
 
 @pytest.mark.slow
 def test_two_worker_processes_match_one_device(one_device_run, tmp_path):
-    ports = free_ports(2)
-    cluster = {"worker": [f"localhost:{p}" for p in ports]}
-    workers = []
-    for index in range(2):
-        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        workers.append(
-            subprocess.Popen(
-                command(str(tmp_path / f"worker{index}"), STEPS, "--strategy=multi_worker", override=SGD),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env(TF_CONFIG=tf_config),
-            )
-        )
+    workers = _start_workers([tmp_path / "worker0", tmp_path / "worker1"], STEPS, SGD)
     outputs = [w.communicate(timeout=600) for w in workers]
     for worker, (_, stderr) in zip(workers, outputs):
         assert worker.returncode == 0, stderr[-3000:]
     chief = str(tmp_path / "worker0")
     assert checkpoint_steps(chief)[-1] == STEPS
     assert max_difference(model_weights(chief), model_weights(one_device_run[0])) < TOLERANCE
+
+
+def _start_workers(model_dirs, steps, override):
+    """Two `multi_worker` training processes on loopback, worker i in `model_dirs[i]` (worker 0 is the chief)."""
+    cluster = {"worker": [f"localhost:{p}" for p in free_ports(2)]}
+    workers = []
+    for index, model_dir in enumerate(model_dirs):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        args = command(str(model_dir), steps, "--strategy=multi_worker", override=override)
+        workers.append(
+            subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(TF_CONFIG=tf_config)
+            )
+        )
+    return workers
+
+
+@pytest.mark.slow
+def test_a_sigterm_to_one_worker_saves_every_worker_at_one_step_and_the_restart_resumes_there(tmp_path):
+    """Both workers share one model_dir, as on a cluster; the restart is the cluster manager's: the same command."""
+    steps, override = 300, SGD + ",trainer.checkpoint_every=1000,trainer.eval_every=1000"
+    shared = [tmp_path, tmp_path]
+    chief, other = _start_workers(shared, steps, override)
+    seen = []
+    while not any(re.match(r"step \d+/300", line) for line in seen):  # training has begun
+        line = chief.stdout.readline()
+        assert line, f"the chief ended first: {seen} {chief.communicate()[1][-3000:]}"
+        seen.append(line)
+    other.send_signal(signal.SIGTERM)
+    outputs = [w.communicate(timeout=600) for w in (chief, other)]
+    for worker, (_, stderr) in zip((chief, other), outputs):
+        assert worker.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+        assert "preempted: every worker saved a checkpoint at step" in stderr
+    stopped_at = checkpoint_steps(str(tmp_path))[-1]
+    assert 0 < stopped_at < steps  # saved at the preemption, not at a scheduled checkpoint
+
+    restarted = _start_workers(shared, steps, override)
+    outputs = [w.communicate(timeout=600) for w in restarted]
+    for worker, (_, stderr) in zip(restarted, outputs):
+        assert worker.returncode == 0, stderr[-3000:]
+    assert f"at step {stopped_at}" in outputs[0][0] and "resumed from" in outputs[0][0]
+    assert checkpoint_steps(str(tmp_path))[-1] == steps
 
 
 def _wait_for_checkpoint(model_dir, process, at_least, timeout=300):

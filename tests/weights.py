@@ -28,6 +28,10 @@ def _lstm(cell):
     return (_np(cell.kernel), _np(cell.recurrent_kernel), _np(cell.bias))
 
 
+def _dense(dense):
+    return (_np(dense.kernel), _np(dense.bias))
+
+
 def reference_weights(model):
     p = {}
     for layer in _walk(model):
@@ -45,18 +49,18 @@ def reference_weights(model):
             p["lstm_forward"] = _lstm(layer.lstm.forward_layer.cell)
             p["lstm_backward"] = _lstm(layer.lstm.backward_layer.cell)
         elif isinstance(layer, layers.VisualAttentionStart):
-            p["visual_start"] = (_np(layer.projection_kernel), _np(layer.projection_bias))
+            p["visual_start"] = _dense(layer.projection_dense)
         elif isinstance(layer, layers.VisualAttentionStep):
             p[layer.name] = {
-                "region": (_np(layer.region_kernel), _np(layer.region_bias)),
-                "memory": (_np(layer.memory_kernel), _np(layer.memory_bias)),
+                "region": _dense(layer.region_dense),
+                "memory": _dense(layer.memory_dense),
                 "score_vector": _np(layer.score_vector),
-                "projection": (_np(layer.projection_kernel), _np(layer.projection_bias)),
+                "projection": _dense(layer.projection_dense),
             }
         elif isinstance(layer, layers.TextualAttentionStep):
             p[layer.name] = {
-                "word": (_np(layer.word_kernel), _np(layer.word_bias)),
-                "memory": (_np(layer.memory_kernel), _np(layer.memory_bias)),
+                "word": _dense(layer.word_dense),
+                "memory": _dense(layer.memory_dense),
                 "score_vector": _np(layer.score_vector),
             }
     return p

@@ -71,7 +71,7 @@ class OptimizerConfig:
     clip_norm: float = 0.0  # global gradient-norm clip; 0 = none
     # the model's own layers learn at this multiple of the rate, a backbone trained with them at the rate itself
     model_lr_multiplier: float = 1.0
-    weight_decay: float = 0.0  # L2: adds weight_decay / 2 · Σ‖W‖² over kernels and embeddings
+    weight_decay: float = 0.0  # L2: adds weight_decay / 2 · Σ‖W‖² over the model's kernels and word embeddings
     loss_weight: float = 1.0  # the task loss is multiplied by this (Caffe's loss_weight), the L2 term is not
 
 

@@ -15,6 +15,24 @@ from vqa_tf.data.image_files import verify_image_files
 from vqa_tf.data.json_files import get_field, read_json, write_json
 
 
+def _caption_example(record, index, path, images_root):
+    """(where, CaptionExample) of the image record at `index` of `path`: `where` names it as DataError does."""
+    imgid = get_field(record, "imgid", int, f"image {index} in {path}")
+    where = f"image {index} (imgid {imgid}) in {path}"
+    image_id = get_field(record, "cocoid", int, where) if "cocoid" in record else imgid
+    folder = get_field(record, "filepath", str, where) if "filepath" in record else ""
+    image_path = os.path.join(images_root, folder, get_field(record, "filename", str, where))
+    split = get_field(record, "split", str, where)
+    sentences = get_field(record, "sentences", list, where)
+    if not sentences:
+        raise DataError(f"{where}: no captions")
+    captions = tuple(get_field(s, "raw", str, f"sentence {i} of {where}") for i, s in enumerate(sentences))
+    for i, caption in enumerate(captions):
+        if not caption.strip():
+            raise DataError(f"sentence {i} of {where}: empty caption")
+    return where, CaptionExample(image_id, image_path, captions, split)
+
+
 def read_karpathy_json(path, images_root, splits=None, check_images=True):
     """Reads the images of a Karpathy split file, with their raw captions.
 
@@ -55,25 +73,12 @@ def read_karpathy_json(path, images_root, splits=None, check_images=True):
     examples, seen = [], set()
     images = get_field(read_json(path), "images", list, f"{path} (top level)")
     for index, record in enumerate(images):
-        where = f"image {index} in {path}"
-        imgid = get_field(record, "imgid", int, where)
-        where = f"image {index} (imgid {imgid}) in {path}"
-        image_id = get_field(record, "cocoid", int, where) if "cocoid" in record else imgid
-        if image_id in seen:
-            raise DataError(f"{where}: duplicate image id {image_id}")
-        seen.add(image_id)
-        folder = get_field(record, "filepath", str, where) if "filepath" in record else ""
-        image_path = os.path.join(images_root, folder, get_field(record, "filename", str, where))
-        split = get_field(record, "split", str, where)
-        sentences = get_field(record, "sentences", list, where)
-        if not sentences:
-            raise DataError(f"{where}: no captions")
-        captions = tuple(get_field(s, "raw", str, f"sentence {i} of {where}") for i, s in enumerate(sentences))
-        for i, caption in enumerate(captions):
-            if not caption.strip():
-                raise DataError(f"sentence {i} of {where}: empty caption")
-        if splits is None or split in splits:
-            examples.append(CaptionExample(image_id, image_path, captions, split))
+        where, example = _caption_example(record, index, path, images_root)
+        if example.image_id in seen:
+            raise DataError(f"{where}: duplicate image id {example.image_id}")
+        seen.add(example.image_id)
+        if splits is None or example.split in splits:
+            examples.append(example)
     if check_images:
         verify_image_files((e.image_path, f"image_id {e.image_id} in {path}") for e in examples)
     return examples

@@ -256,72 +256,70 @@ class SpatialShapesVQA:
         templates = PHRASINGS[task][form]
         return form, templates[int(rng.integers(len(templates)))]
 
-    def sample(self, index):
-        rng = _rng(self.seed, index, 0)
-        task = self.tasks[index % len(self.tasks)]
-        turn = index // len(self.tasks)
+    def _verification_scene(self, rng, task, holds, num_distractors):
+        """(objects, evidence, template fields) of a yes/no question whose statement `holds` or not."""
         size = self.image_size
-        num_distractors = int(rng.integers(1, 4))
-        form, template = self._wording(task, index)
-        answer = None
-        if task in YES_NO_TASKS:
-            holds = self._statement_holds(task, index, form == "negated")
-            answer = "yes" if holds != (form == "negated") else "no"
-            target = random_kinds(rng, 1)[0]
-            fields = {"color": target[0], "shape": target[1]}
+        target = random_kinds(rng, 1)[0]
+        fields = {"color": target[0], "shape": target[1]}
         if task == "presence":
             distractors = random_kinds(rng, num_distractors + (0 if holds else 1), exclude=[target[:2]])
-            objects = place(rng, ([target] if holds else []) + distractors, size)
-            evidence = [0] if holds else []
-        elif task == "absolute_position":
+            return place(rng, ([target] if holds else []) + distractors, size), [0] if holds else [], fields
+        if task == "absolute_position":
             position = POSITIONS[int(rng.integers(len(POSITIONS)))]
             where = position if holds else _OPPOSITE_HALF[position]
             kinds = [target] + random_kinds(rng, num_distractors, exclude=[target[:2]])
             objects = place(rng, kinds, size, [lambda objs: in_half(objs[0], where, size)])
-            fields["position"] = position
-            evidence = [0]
-        elif task == "relative_position":
+            return objects, [0], {**fields, "position": position}
+        if task == "relative_position":
             other = random_kinds(rng, 1, exclude=[target[:2]])[0]
             relation = list(OPPOSITE)[int(rng.integers(len(OPPOSITE)))]
             actual = relation if holds else OPPOSITE[relation]
             kinds = [target, other] + random_kinds(rng, num_distractors - 1, exclude=[target[:2], other[:2]])
             objects = place(rng, kinds, size, [lambda objs: related(objs[0], actual, objs[1])])
             fields.update(relation=_RELATION_TEXT[relation], other_color=other[0], other_shape=other[1])
-            evidence = [0, 1]
-        elif task == "attribute":  # the one object of its shape: does it have the named colour?
-            shape = target[1]
-            named = target[0]
-            colors = [named] if holds else [c for c in COLORS if c != named]
-            kind = _kinds_without(rng, 1, shapes=[shape], colors=colors)[0]
-            others = _kinds_without(rng, num_distractors, shapes=[s for s in SHAPES if s != shape])
-            objects = place(rng, [kind] + others, size)
-            evidence = [0]
-        elif task == "color":  # the one object of its shape
+            return objects, [0, 1], fields
+        # attribute: the one object of its shape; does it have the named colour?
+        shape, named = target[1], target[0]
+        colors = [named] if holds else [c for c in COLORS if c != named]
+        kind = _kinds_without(rng, 1, shapes=[shape], colors=colors)[0]
+        others = _kinds_without(rng, num_distractors, shapes=[s for s in SHAPES if s != shape])
+        return place(rng, [kind] + others, size), [0], fields
+
+    def _open_scene(self, rng, task, turn, num_distractors):
+        """(answer, objects, evidence, template fields) of an open question; `turn` picks the answer."""
+        size = self.image_size
+        if task == "color":  # the one object of its shape
             answer = list(COLORS)[turn % len(COLORS)]
             shape = SHAPES[int(rng.integers(len(SHAPES)))]
             target = _kinds_without(rng, 1, shapes=[shape], colors=[answer])[0]
             others = _kinds_without(rng, num_distractors, shapes=[s for s in SHAPES if s != shape])
-            objects = place(rng, [target] + others, size)
-            fields = {"shape": shape}
-            evidence = [0]
-        elif task == "shape":  # the one object of its colour
+            return answer, place(rng, [target] + others, size), [0], {"shape": shape}
+        if task == "shape":  # the one object of its colour
             answer = SHAPES[turn % len(SHAPES)]
             color = list(COLORS)[int(rng.integers(len(COLORS)))]
             target = _kinds_without(rng, 1, shapes=[answer], colors=[color])[0]
             others = _kinds_without(rng, num_distractors, colors=[c for c in COLORS if c != color])
-            objects = place(rng, [target] + others, size)
-            fields = {"color": color}
-            evidence = [0]
-        else:  # count: 0..MAX_COUNT objects of the asked shape among two to four
-            count = turn % (MAX_COUNT + 1)
-            shape = SHAPES[int(rng.integers(len(SHAPES)))]
-            counted = _kinds_without(rng, count, shapes=[shape])
-            num_others = int(rng.integers(max(2 - count, 0), 4 - count + 1))
-            others = _kinds_without(rng, num_others, shapes=[s for s in SHAPES if s != shape])
-            objects = place(rng, counted + others, size)
-            answer = str(count)
-            fields = {"shape": shape}
-            evidence = list(range(count))
+            return answer, place(rng, [target] + others, size), [0], {"color": color}
+        # count: 0..MAX_COUNT objects of the asked shape among two to four
+        count = turn % (MAX_COUNT + 1)
+        shape = SHAPES[int(rng.integers(len(SHAPES)))]
+        counted = _kinds_without(rng, count, shapes=[shape])
+        num_others = int(rng.integers(max(2 - count, 0), 4 - count + 1))
+        others = _kinds_without(rng, num_others, shapes=[s for s in SHAPES if s != shape])
+        return str(count), place(rng, counted + others, size), list(range(count)), {"shape": shape}
+
+    def sample(self, index):
+        rng = _rng(self.seed, index, 0)
+        task = self.tasks[index % len(self.tasks)]
+        num_distractors = int(rng.integers(1, 4))
+        form, template = self._wording(task, index)
+        if task in YES_NO_TASKS:
+            holds = self._statement_holds(task, index, form == "negated")
+            answer = "yes" if holds != (form == "negated") else "no"
+            objects, evidence, fields = self._verification_scene(rng, task, holds, num_distractors)
+        else:
+            answer, objects, evidence, fields = self._open_scene(rng, task, index // len(self.tasks), num_distractors)
+        size = self.image_size
         # Shuffle the drawing order so the target is not always painted first.
         order = rng.permutation(len(objects))
         objects = [objects[i] for i in order]

@@ -4,6 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from vqa_tf.layers.weight_arguments import initializer_for_weight, serialize_argument
+
 
 @keras.saving.register_keras_serializable(package="vqa_tf")
 class BagOfWords(keras.layers.Layer):
@@ -16,8 +18,9 @@ class BagOfWords(keras.layers.Layer):
     Args:
         max_length: number of learned position weights, or None for none.
         use_bias: whether to add a learned bias b_Q.
-        position_weights_initializer: a Keras initializer (or its name) of
-            the position weights.
+        position_weights_initializer: initializer of the position weights
+            (a name, config or instance).
+        bias_initializer: initializer of b_Q.
 
     Call args:
         word_vectors: [batch, T, N].
@@ -29,19 +32,26 @@ class BagOfWords(keras.layers.Layer):
     TensorShape([2, 8])
     """
 
-    def __init__(self, max_length=None, use_bias=False, position_weights_initializer="ones", **kwargs):
+    def __init__(
+        self, max_length=None, use_bias=False, position_weights_initializer="ones", bias_initializer="zeros", **kwargs
+    ):
         super().__init__(**kwargs)
         self.max_length = max_length
         self.use_bias = use_bias
-        self.position_weights_initializer = keras.initializers.get(position_weights_initializer)
+        self.position_weights_initializer = position_weights_initializer
+        self.bias_initializer = bias_initializer
 
     def build(self, word_vectors_shape, word_mask_shape=None):
         if self.max_length is not None:
             self.position_weights = self.add_weight(
-                name="position_weights", shape=(self.max_length,), initializer=self.position_weights_initializer
+                name="position_weights",
+                shape=(self.max_length,),
+                initializer=initializer_for_weight(self.position_weights_initializer),
             )
         if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(word_vectors_shape[-1],), initializer="zeros")
+            self.bias = self.add_weight(
+                name="bias", shape=(word_vectors_shape[-1],), initializer=initializer_for_weight(self.bias_initializer)
+            )
 
     def call(self, word_vectors, word_mask):
         weights = ops.cast(word_mask, word_vectors.dtype)
@@ -70,7 +80,8 @@ class BagOfWords(keras.layers.Layer):
             {
                 "max_length": self.max_length,
                 "use_bias": self.use_bias,
-                "position_weights_initializer": keras.initializers.serialize(self.position_weights_initializer),
+                "position_weights_initializer": serialize_argument(self.position_weights_initializer),
+                "bias_initializer": serialize_argument(self.bias_initializer),
             }
         )
         return config

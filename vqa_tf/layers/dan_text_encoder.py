@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from vqa_tf.layers.weight_arguments import initializer_for_weight, regularizer_for_weight, serialize_argument
 from vqa_tf.layers.word_embedding import WordEmbedding
 
 
@@ -18,6 +19,11 @@ class DanTextEncoder(keras.layers.Layer):
         embedding_dim: word embedding size (512 in the paper).
         hidden_dim: LSTM state size per direction (512 in the paper).
         padding_id: the id that marks padding.
+        embeddings_initializer: initializer of the word embeddings.
+        kernel_initializer: initializer of the LSTMs' input kernels.
+        recurrent_initializer: initializer of the LSTMs' recurrent kernels.
+        kernel_regularizer: regularizer of the word embeddings and of both
+            LSTM kernels, or None.
 
     Returns:
         (u [batch, T, hidden_dim], word_mask [batch, T] bool).
@@ -29,23 +35,50 @@ class DanTextEncoder(keras.layers.Layer):
     TensorShape([1, 4, 8])
     """
 
-    def __init__(self, vocab_size, embedding_dim=512, hidden_dim=512, padding_id=0, **kwargs):
+    def __init__(
+        self,
+        vocab_size,
+        embedding_dim=512,
+        hidden_dim=512,
+        padding_id=0,
+        embeddings_initializer="random_uniform",
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
         self.padding_id = padding_id
-        self.word_embedding = WordEmbedding(
-            vocab_size, embedding_dim, padding_id, dtype=self.dtype_policy, name="word_embedding"
-        )
-        self.lstm = keras.layers.Bidirectional(
-            keras.layers.LSTM(hidden_dim, return_sequences=True),
-            merge_mode="sum",
-            dtype=self.dtype_policy,
-            name="bidirectional_lstm",
-        )
+        self.embeddings_initializer = embeddings_initializer
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
+        self.kernel_regularizer = kernel_regularizer
 
     def build(self, token_ids_shape):
+        self.word_embedding = WordEmbedding(
+            self.vocab_size,
+            self.embedding_dim,
+            self.padding_id,
+            embeddings_initializer=self.embeddings_initializer,
+            embeddings_regularizer=self.kernel_regularizer,
+            dtype=self.dtype_policy,
+            name="word_embedding",
+        )
+        lstm = keras.layers.LSTM(
+            self.hidden_dim,
+            return_sequences=True,
+            kernel_initializer=initializer_for_weight(self.kernel_initializer),
+            recurrent_initializer=initializer_for_weight(self.recurrent_initializer),
+            kernel_regularizer=regularizer_for_weight(self.kernel_regularizer),
+            recurrent_regularizer=regularizer_for_weight(self.kernel_regularizer),
+            dtype=self.dtype_policy,
+        )
+        self.lstm = keras.layers.Bidirectional(
+            lstm, merge_mode="sum", dtype=self.dtype_policy, name="bidirectional_lstm"
+        )
         self.word_embedding.build(token_ids_shape)
         self.lstm.build(tuple(token_ids_shape) + (self.embedding_dim,))
 
@@ -71,6 +104,10 @@ class DanTextEncoder(keras.layers.Layer):
                 "embedding_dim": self.embedding_dim,
                 "hidden_dim": self.hidden_dim,
                 "padding_id": self.padding_id,
+                "embeddings_initializer": serialize_argument(self.embeddings_initializer),
+                "kernel_initializer": serialize_argument(self.kernel_initializer),
+                "recurrent_initializer": serialize_argument(self.recurrent_initializer),
+                "kernel_regularizer": serialize_argument(self.kernel_regularizer),
             }
         )
         return config

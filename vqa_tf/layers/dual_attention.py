@@ -2,54 +2,95 @@
 
 Each step k has its own weights. Every linear map carries a bias (the paper
 omits biases from its equations for brevity), except the scoring vectors w_vh
-and w_uh, whose bias a softmax would cancel.
+and w_uh, whose bias a softmax would cancel. The linear maps are `Dense`
+sublayers made in `build()`; their initializers and regularizer are
+constructor arguments (glorot-uniform kernels and zero biases by default, the
+paper giving none), and the kernel regularizer applies to the scoring vector
+too.
 """
 
 import keras
 from keras import ops
 
-from vqa_tf.layers.attention_read import attention_read
-from vqa_tf.layers.masking import masked_mean, masked_softmax
+from vqa_tf.layers.attention_read import attention_read, attention_weights
+from vqa_tf.layers.masking import masked_mean
+from vqa_tf.layers.weight_arguments import initializer_for_weight, regularizer_for_weight, serialize_argument
 
 
-def _dense_weights(layer, name, input_dim, units):
-    kernel = layer.add_weight(name=f"{name}_kernel", shape=(input_dim, units), initializer="glorot_uniform")
-    bias = layer.add_weight(name=f"{name}_bias", shape=(units,), initializer="zeros")
-    return kernel, bias
+class _AttentionLayer(keras.layers.Layer):
+    """Holds the size, initializers and regularizer every DAN attention layer takes, and its `Dense` maps."""
+
+    def __init__(
+        self,
+        hidden_dim,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.hidden_dim = hidden_dim
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+
+    def _dense(self, name, input_shape):
+        """A built `tanh(Dense(hidden_dim))` map of inputs of `input_shape`."""
+        dense = keras.layers.Dense(
+            self.hidden_dim,
+            activation="tanh",
+            kernel_initializer=initializer_for_weight(self.kernel_initializer),
+            bias_initializer=initializer_for_weight(self.bias_initializer),
+            kernel_regularizer=regularizer_for_weight(self.kernel_regularizer),
+            dtype=self.dtype_policy,
+            name=name,
+        )
+        dense.build(tuple(input_shape))
+        return dense
+
+    def _score_vector(self):
+        return self.add_weight(
+            name="score_vector",
+            shape=(self.hidden_dim,),
+            initializer=initializer_for_weight(self.kernel_initializer),
+            regularizer=regularizer_for_weight(self.kernel_regularizer),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "hidden_dim": self.hidden_dim,
+                "kernel_initializer": serialize_argument(self.kernel_initializer),
+                "bias_initializer": serialize_argument(self.bias_initializer),
+                "kernel_regularizer": serialize_argument(self.kernel_regularizer),
+            }
+        )
+        return config
 
 
 @keras.saving.register_keras_serializable(package="vqa_tf")
-class VisualAttentionStart(keras.layers.Layer):
+class VisualAttentionStart(_AttentionLayer):
     """v⁽⁰⁾ = tanh(P⁽⁰⁾ · mean_n v_n) over region features [batch, L, C].
 
     Args:
         hidden_dim: size d of the visual context vector.
+        kernel_initializer, bias_initializer: initializers of P⁽⁰⁾.
+        kernel_regularizer: regularizer of P⁽⁰⁾'s kernel, or None.
 
     Examples:
     >>> VisualAttentionStart(hidden_dim=8)(np.ones((2, 196, 16), "float32")).shape
     TensorShape([2, 8])
     """
 
-    def __init__(self, hidden_dim, **kwargs):
-        super().__init__(**kwargs)
-        self.hidden_dim = hidden_dim
-
     def build(self, regions_shape):
-        self.projection_kernel, self.projection_bias = _dense_weights(
-            self, "projection", regions_shape[-1], self.hidden_dim
-        )
+        self.projection_dense = self._dense("projection", regions_shape)
 
     def call(self, regions):
-        pooled = ops.mean(regions, axis=1)
-        return ops.tanh(ops.matmul(pooled, self.projection_kernel) + self.projection_bias)
+        return self.projection_dense(ops.mean(regions, axis=1))
 
     def compute_output_shape(self, regions_shape):
         return (regions_shape[0], self.hidden_dim)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"hidden_dim": self.hidden_dim})
-        return config
 
 
 @keras.saving.register_keras_serializable(package="vqa_tf")
@@ -73,7 +114,7 @@ class TextualAttentionStart(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="vqa_tf")
-class VisualAttentionStep(keras.layers.Layer):
+class VisualAttentionStep(_AttentionLayer):
     """One visual attention step guided by a memory vector.
 
     h_n = tanh(W_v v_n) ⊙ tanh(W_vm m); α = softmax_n(w_vh·h_n);
@@ -81,13 +122,16 @@ class VisualAttentionStep(keras.layers.Layer):
 
     Args:
         hidden_dim: size d of the attention space and of v⁽ᵏ⁾.
+        kernel_initializer: initializer of W_v, W_vm, w_vh and P⁽ᵏ⁾.
+        bias_initializer: initializer of their biases.
+        kernel_regularizer: regularizer of the same kernels, or None.
 
     Call args:
         regions: [batch, L, C] region features.
         memory: [batch, d] memory vector m.
 
     Returns:
-        (v⁽ᵏ⁾ [batch, d], α [batch, L]).
+        (v⁽ᵏ⁾ [batch, d], α [batch, L] in float32).
 
     Examples:
     >>> step = VisualAttentionStep(hidden_dim=8)
@@ -96,42 +140,27 @@ class VisualAttentionStep(keras.layers.Layer):
     (TensorShape([2, 8]), TensorShape([2, 196]))
     """
 
-    def __init__(self, hidden_dim, **kwargs):
-        super().__init__(**kwargs)
-        self.hidden_dim = hidden_dim
-
     def build(self, regions_shape, memory_shape):
-        feature_dim = regions_shape[-1]
-        self.region_kernel, self.region_bias = _dense_weights(self, "region", feature_dim, self.hidden_dim)
-        self.memory_kernel, self.memory_bias = _dense_weights(self, "memory", memory_shape[-1], self.hidden_dim)
-        self.score_vector = self.add_weight(name="score_vector", shape=(self.hidden_dim,), initializer="glorot_uniform")
-        self.projection_kernel, self.projection_bias = _dense_weights(self, "projection", feature_dim, self.hidden_dim)
+        self.region_dense = self._dense("region", regions_shape)
+        self.memory_dense = self._dense("memory", memory_shape)
+        self.score_vector = self._score_vector()
+        self.projection_dense = self._dense("projection", regions_shape)
 
     def call(self, regions, memory):
-        region_part = ops.tanh(ops.matmul(regions, self.region_kernel) + self.region_bias)
-        memory_part = ops.tanh(ops.matmul(memory, self.memory_kernel) + self.memory_bias)
-        joint = region_part * memory_part[:, None, :]
-        weights = ops.softmax(ops.matmul(joint, self.score_vector), axis=-1)
-        attended = attention_read(weights, regions)
-        context = ops.tanh(ops.matmul(attended, self.projection_kernel) + self.projection_bias)
-        return context, weights
+        joint = self.region_dense(regions) * self.memory_dense(memory)[:, None, :]
+        weights = attention_weights(ops.matmul(joint, ops.cast(self.score_vector, joint.dtype)))
+        return self.projection_dense(attention_read(weights, regions)), weights
 
     def compute_output_spec(self, regions, memory):
         batch, num_regions = regions.shape[0], regions.shape[1]
-        dtype = self.compute_dtype
         return (
-            keras.KerasTensor((batch, self.hidden_dim), dtype=dtype),
-            keras.KerasTensor((batch, num_regions), dtype=dtype),
+            keras.KerasTensor((batch, self.hidden_dim), dtype=self.compute_dtype),
+            keras.KerasTensor((batch, num_regions), dtype="float32"),
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"hidden_dim": self.hidden_dim})
-        return config
 
 
 @keras.saving.register_keras_serializable(package="vqa_tf")
-class TextualAttentionStep(keras.layers.Layer):
+class TextualAttentionStep(_AttentionLayer):
     """One textual attention step guided by a memory vector.
 
     h_t = tanh(W_u u_t) ⊙ tanh(W_um m); β = softmax over real words of
@@ -139,6 +168,9 @@ class TextualAttentionStep(keras.layers.Layer):
 
     Args:
         hidden_dim: size d of the attention space.
+        kernel_initializer: initializer of W_u, W_um and w_uh.
+        bias_initializer: initializer of their biases.
+        kernel_regularizer: regularizer of the same kernels, or None.
 
     Call args:
         words: [batch, T, D] encoded words u_t.
@@ -146,41 +178,29 @@ class TextualAttentionStep(keras.layers.Layer):
         word_mask: [batch, T] bool, True on real words.
 
     Returns:
-        (u⁽ᵏ⁾ [batch, D], β [batch, T]).
+        (u⁽ᵏ⁾ [batch, D], β [batch, T] in float32).
 
     Examples:
     >>> step = TextualAttentionStep(hidden_dim=8)
     >>> u, beta = step(np.ones((2, 5, 8), "float32"), np.ones((2, 8), "float32"),
     ...                np.array([[1, 1, 1, 0, 0]] * 2, bool))
-    >>> [round(float(b), 3) for b in beta[0]]
-    [0.333, 0.333, 0.333, 0.0, 0.0]
+    >>> tuple(round(float(b), 3) for b in beta[0])
+    (0.333, 0.333, 0.333, 0.0, 0.0)
     """
 
-    def __init__(self, hidden_dim, **kwargs):
-        super().__init__(**kwargs)
-        self.hidden_dim = hidden_dim
-
     def build(self, words_shape, memory_shape, word_mask_shape=None):
-        self.word_kernel, self.word_bias = _dense_weights(self, "word", words_shape[-1], self.hidden_dim)
-        self.memory_kernel, self.memory_bias = _dense_weights(self, "memory", memory_shape[-1], self.hidden_dim)
-        self.score_vector = self.add_weight(name="score_vector", shape=(self.hidden_dim,), initializer="glorot_uniform")
+        self.word_dense = self._dense("word", words_shape)
+        self.memory_dense = self._dense("memory", memory_shape)
+        self.score_vector = self._score_vector()
 
     def call(self, words, memory, word_mask):
-        word_part = ops.tanh(ops.matmul(words, self.word_kernel) + self.word_bias)
-        memory_part = ops.tanh(ops.matmul(memory, self.memory_kernel) + self.memory_bias)
-        scores = ops.matmul(word_part * memory_part[:, None, :], self.score_vector)
-        weights = masked_softmax(scores, word_mask, axis=-1)
+        joint = self.word_dense(words) * self.memory_dense(memory)[:, None, :]
+        weights = attention_weights(ops.matmul(joint, ops.cast(self.score_vector, joint.dtype)), word_mask)
         return attention_read(weights, words), weights
 
     def compute_output_spec(self, words, memory, word_mask):
         batch, length, width = words.shape
-        dtype = self.compute_dtype
         return (
-            keras.KerasTensor((batch, width), dtype=dtype),
-            keras.KerasTensor((batch, length), dtype=dtype),
+            keras.KerasTensor((batch, width), dtype=self.compute_dtype),
+            keras.KerasTensor((batch, length), dtype="float32"),
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"hidden_dim": self.hidden_dim})
-        return config

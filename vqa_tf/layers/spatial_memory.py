@@ -8,7 +8,7 @@ read from, as the paper chains them.
 import keras
 from keras import ops
 
-from vqa_tf.layers.attention_read import attention_read
+from vqa_tf.layers.attention_read import attention_read, attention_weights
 from vqa_tf.layers.masking import masked_logsumexp, masked_max
 
 WORD_POOLINGS = ("max", "logsumexp")
@@ -41,7 +41,7 @@ class WordGuidedHop(keras.layers.Layer):
         word_mask: [batch, T] bool, True on real words.
 
     Returns:
-        (s₁ [batch, N], a₁ [batch, L]).
+        (s₁ [batch, N], a₁ [batch, L] in float32).
 
     Examples:
     >>> hop = WordGuidedHop(question_length=5)
@@ -69,7 +69,7 @@ class WordGuidedHop(keras.layers.Layer):
             scores = masked_logsumexp(correlation, word_mask[:, :, None], axis=1)
             padded = ops.logaddexp(scores, ops.zeros_like(scores))
         scores = ops.where(has_padding[:, None], padded, scores)
-        weights = ops.softmax(scores, axis=-1)
+        weights = attention_weights(scores)
         return attention_read(weights, evidence_embedding), weights
 
     def get_config(self):
@@ -79,10 +79,9 @@ class WordGuidedHop(keras.layers.Layer):
 
     def compute_output_spec(self, word_vectors, attention_embedding, evidence_embedding, word_mask):
         batch, regions, units = evidence_embedding.shape
-        dtype = self.compute_dtype
         return (
-            keras.KerasTensor((batch, units), dtype=dtype),
-            keras.KerasTensor((batch, regions), dtype=dtype),
+            keras.KerasTensor((batch, units), dtype=self.compute_dtype),
+            keras.KerasTensor((batch, regions), dtype="float32"),
         )
 
 
@@ -99,7 +98,7 @@ class QuestionGuidedHop(keras.layers.Layer):
         evidence_embedding: [batch, L, N] this hop's evidence embedding.
 
     Returns:
-        (s_k [batch, N], a_k [batch, L]).
+        (s_k [batch, N], a_k [batch, L] in float32).
 
     Examples:
     >>> hop = QuestionGuidedHop()
@@ -111,13 +110,12 @@ class QuestionGuidedHop(keras.layers.Layer):
 
     def call(self, query, attention_embedding, evidence_embedding):
         scores = ops.squeeze(ops.matmul(attention_embedding, query[:, :, None]), -1)
-        weights = ops.softmax(scores, axis=-1)
+        weights = attention_weights(scores)
         return attention_read(weights, evidence_embedding), weights
 
     def compute_output_spec(self, query, attention_embedding, evidence_embedding):
         batch, regions, units = evidence_embedding.shape
-        dtype = self.compute_dtype
         return (
-            keras.KerasTensor((batch, units), dtype=dtype),
-            keras.KerasTensor((batch, regions), dtype=dtype),
+            keras.KerasTensor((batch, units), dtype=self.compute_dtype),
+            keras.KerasTensor((batch, regions), dtype="float32"),
         )

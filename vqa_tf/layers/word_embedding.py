@@ -4,6 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from vqa_tf.layers.weight_arguments import initializer_for_weight, regularizer_for_weight, serialize_argument
+
 
 @keras.saving.register_keras_serializable(package="vqa_tf")
 class WordEmbedding(keras.layers.Layer):
@@ -16,6 +18,9 @@ class WordEmbedding(keras.layers.Layer):
         vocab_size: number of token ids, padding id included.
         embedding_dim: size of each word vector.
         padding_id: the id that marks padding.
+        embeddings_initializer: initializer of the table (a name, config or
+            instance); uniform in ±0.05 by default.
+        embeddings_regularizer: regularizer of the table, or None.
 
     Examples:
     >>> layer = WordEmbedding(vocab_size=10, embedding_dim=4)
@@ -24,19 +29,30 @@ class WordEmbedding(keras.layers.Layer):
     (TensorShape([1, 4, 4]), [[True, True, False, False]])
     """
 
-    def __init__(self, vocab_size, embedding_dim, padding_id=0, **kwargs):
+    def __init__(
+        self,
+        vocab_size,
+        embedding_dim,
+        padding_id=0,
+        embeddings_initializer="random_uniform",
+        embeddings_regularizer=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not 0 <= padding_id < vocab_size:
             raise ValueError(f"padding_id={padding_id} must lie in [0, vocab_size={vocab_size}).")
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.padding_id = padding_id
+        self.embeddings_initializer = embeddings_initializer
+        self.embeddings_regularizer = embeddings_regularizer
 
     def build(self, input_shape):
         self.embeddings = self.add_weight(
             name="embeddings",
             shape=(self.vocab_size, self.embedding_dim),
-            initializer=keras.initializers.RandomUniform(-0.05, 0.05),
+            initializer=initializer_for_weight(self.embeddings_initializer),
+            regularizer=regularizer_for_weight(self.embeddings_regularizer),
         )
 
     def call(self, token_ids):
@@ -69,6 +85,8 @@ class WordEmbedding(keras.layers.Layer):
                 "vocab_size": self.vocab_size,
                 "embedding_dim": self.embedding_dim,
                 "padding_id": self.padding_id,
+                "embeddings_initializer": serialize_argument(self.embeddings_initializer),
+                "embeddings_regularizer": serialize_argument(self.embeddings_regularizer),
             }
         )
         return config

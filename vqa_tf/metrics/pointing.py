@@ -76,8 +76,8 @@ def evidence_weight(attention, masks, groups):
     Examples:
     >>> mask = np.zeros((4, 4), bool); mask[:2, :2] = True
     >>> maps = np.array([[[[0.7, 0.1], [0.1, 0.1]]]])
-    >>> evidence_weight(maps, [mask], ["a"])["a"]
-    [0.7]
+    >>> evidence_weight(maps, [mask], ["a"])
+    {'a': [0.7], 'overall': [0.7]}
     """
     rows = [
         None if mask is None else [float(hop[evidence_cells(mask, hop.shape)].sum()) for hop in maps]
@@ -91,8 +91,8 @@ def attention_entropy(attention, groups):
 
     Examples:
     >>> maps = np.array([[[[0.25, 0.25], [0.25, 0.25]], [[1.0, 0.0], [0.0, 0.0]]]])
-    >>> [round(e, 4) for e in attention_entropy(maps, ["a"])["a"]]
-    [1.3863, 0.0]
+    >>> tuple(round(e, 4) for e in attention_entropy(maps, ["a"])["a"])
+    (1.3863, 0.0)
     """
     flat = np.asarray(attention, np.float64).reshape(len(attention), np.shape(attention)[1], -1)
     entropy = -np.sum(np.where(flat > 0, flat * np.log(np.where(flat > 0, flat, 1.0)), 0.0), axis=-1)

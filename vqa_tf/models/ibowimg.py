@@ -3,10 +3,12 @@
 import keras
 
 from vqa_tf.layers import AttentionMaps, BagOfWords, MeanRegionPool, WordEmbedding
+from vqa_tf.layers.weight_arguments import serialize_argument
 from vqa_tf.models.multimodal_model import (
     IMAGE_FEATURES,
     TOKEN_IDS,
     MultimodalModel,
+    answer_logits,
     grid_regions,
     grid_text_inputs,
 )
@@ -26,6 +28,11 @@ class IBowImg(MultimodalModel):
         embedding_dim: size of the word embeddings.
         dropout: dropout before the softmax layer.
         padding_id: the token id that marks padding.
+        kernel_regularizer: regularizer of the word embeddings and the
+            answer layer's kernel, or None; training sets it from
+            `optimizer.weight_decay`.
+        dtype: the dtype policy of the layers; the logits and the attention
+            map are float32 under every policy.
 
     The settings the SMem paper compares against are the defaults of
     `vqa_tf.configs.IBowImgConfig`.
@@ -49,18 +56,53 @@ class IBowImg(MultimodalModel):
         embedding_dim,
         dropout=0.0,
         padding_id=0,
+        kernel_regularizer=None,
+        dtype=None,
         **kwargs,
     ):
+        # === Functional Model ===
         inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
-        regions = grid_regions(inputs[IMAGE_FEATURES])
-        image, weights = MeanRegionPool(name="image_pool")(regions)
-        words, word_mask = WordEmbedding(vocab_size, embedding_dim, padding_id, name="word_embedding")(
-            inputs[TOKEN_IDS]
+        regions = grid_regions(inputs[IMAGE_FEATURES], dtype=dtype)
+        image, weights = MeanRegionPool(dtype=dtype, name="image_pool")(regions)
+        words, word_mask = WordEmbedding(
+            vocab_size,
+            embedding_dim,
+            padding_id,
+            embeddings_regularizer=kernel_regularizer,
+            dtype=dtype,
+            name="word_embedding",
+        )(inputs[TOKEN_IDS])
+        question = BagOfWords(dtype=dtype, name="bag_of_words")(words, word_mask)
+        joint = keras.layers.Concatenate(dtype=dtype, name="joint")([question, image])
+        joint = keras.layers.Dropout(dropout, dtype=dtype, name="classifier_dropout")(joint)
+        logits = answer_logits(num_answers, kernel_regularizer)(joint)
+        attention = AttentionMaps(grid_height, grid_width, dtype="float32", name="attention_maps")([weights])
+        super().__init__(inputs=inputs, outputs={"logits": logits, "attention": attention}, dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.vocab_size = vocab_size
+        self.num_answers = num_answers
+        self.grid_height = grid_height
+        self.grid_width = grid_width
+        self.feature_dim = feature_dim
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.padding_id = padding_id
+        self.kernel_regularizer = kernel_regularizer
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "num_answers": self.num_answers,
+                "grid_height": self.grid_height,
+                "grid_width": self.grid_width,
+                "feature_dim": self.feature_dim,
+                "embedding_dim": self.embedding_dim,
+                "dropout": self.dropout,
+                "padding_id": self.padding_id,
+                "kernel_regularizer": serialize_argument(self.kernel_regularizer),
+            }
         )
-        question = BagOfWords(name="bag_of_words")(words, word_mask)
-        joint = keras.layers.Concatenate(name="joint")([question, image])
-        joint = keras.layers.Dropout(dropout, name="classifier_dropout")(joint)
-        logits = keras.layers.Dense(num_answers, name="answer_logits")(joint)
-        attention = AttentionMaps(grid_height, grid_width, name="attention_maps")([weights])
-        super().__init__(inputs=inputs, outputs={"logits": logits, "attention": attention}, **kwargs)
-        self.keep_arguments(locals())
+        return config

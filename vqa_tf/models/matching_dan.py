@@ -10,6 +10,7 @@ from vqa_tf.layers import (
     VisualAttentionStart,
     VisualAttentionStep,
 )
+from vqa_tf.layers.weight_arguments import serialize_argument
 from vqa_tf.models.multimodal_model import (
     IMAGE_FEATURES,
     TOKEN_IDS,
@@ -18,6 +19,58 @@ from vqa_tf.models.multimodal_model import (
     grid_text_inputs,
     stacked_text_attention,
 )
+
+
+def _image_encoder(image_features, hidden_dim, num_steps, dropout, attention_arguments):
+    """The image side: `{"embedding": z_v, "attention": [B, K, H, W]}` of grid features."""
+    _, grid_height, grid_width, _ = image_features.shape
+    dtype = attention_arguments["dtype"]
+    regions = grid_regions(image_features, dropout, dtype=dtype)
+    visual = VisualAttentionStart(hidden_dim, name="visual_start", **attention_arguments)(regions)
+    visual_contexts, visual_weights = [visual], []
+    memory = visual
+    for step in range(1, num_steps + 1):
+        visual, alpha = VisualAttentionStep(hidden_dim, name=f"visual_step_{step}", **attention_arguments)(
+            regions, memory
+        )
+        memory = keras.layers.Add(dtype=dtype, name=f"visual_memory_{step}")([memory, visual])
+        visual_contexts.append(visual)
+        visual_weights.append(alpha)
+    return keras.Model(
+        image_features,
+        {
+            "embedding": keras.layers.Concatenate(dtype="float32", name="image_embedding")(visual_contexts),
+            "attention": AttentionMaps(grid_height, grid_width, dtype="float32", name="attention_maps")(visual_weights),
+        },
+        name="image_encoder",
+    )
+
+
+def _text_encoder(token_ids, vocab_size, hidden_dim, num_steps, dropout, padding_id, attention_arguments):
+    """The text side: `{"embedding": z_u, "attention": [B, K, T]}` of token ids."""
+    dtype = attention_arguments["dtype"]
+    words, word_mask = DanTextEncoder(
+        vocab_size, hidden_dim, hidden_dim, padding_id, name="text_encoder", **attention_arguments
+    )(token_ids)
+    words = keras.layers.Dropout(dropout, dtype=dtype, name="word_dropout")(words)
+    textual = TextualAttentionStart(dtype=dtype, name="textual_start")(words, word_mask)
+    textual_contexts, textual_weights = [textual], []
+    memory = textual
+    for step in range(1, num_steps + 1):
+        textual, beta = TextualAttentionStep(hidden_dim, name=f"textual_step_{step}", **attention_arguments)(
+            words, memory, word_mask
+        )
+        memory = keras.layers.Add(dtype=dtype, name=f"textual_memory_{step}")([memory, textual])
+        textual_contexts.append(textual)
+        textual_weights.append(beta)
+    return keras.Model(
+        token_ids,
+        {
+            "embedding": keras.layers.Concatenate(dtype="float32", name="text_embedding")(textual_contexts),
+            "attention": stacked_text_attention(textual_weights),
+        },
+        name="text_encoder_model",
+    )
 
 
 @keras.saving.register_keras_serializable(package="vqa_tf")
@@ -39,6 +92,12 @@ class MatchingDAN(MultimodalModel):
         num_steps: K, the number of attention steps.
         dropout: dropout on the grid features and the encoded words.
         padding_id: the token id that marks padding.
+        kernel_regularizer: regularizer of the word embeddings and of every
+            kernel (LSTMs, attention maps), or None; training sets it from
+            `optimizer.weight_decay`.
+        dtype: the dtype policy of the layers (e.g. "mixed_bfloat16");
+            embeddings, scores and attention maps are float32 under every
+            policy.
 
     The paper's settings are the defaults of `vqa_tf.configs.MatchingDANConfig`
     and the data settings of the `mdan_resnet152_flickr30k` experiment.
@@ -64,65 +123,63 @@ class MatchingDAN(MultimodalModel):
         num_steps,
         dropout=0.0,
         padding_id=0,
+        kernel_regularizer=None,
+        dtype=None,
         **kwargs,
     ):
         if num_steps < 1:
             raise ValueError(f"num_steps must be at least 1; got {num_steps}.")
+        attention_arguments = dict(kernel_regularizer=kernel_regularizer, dtype=dtype)
+
+        # === Functional Model ===
         inputs = grid_text_inputs(grid_height, grid_width, feature_dim)
-
-        regions = grid_regions(inputs[IMAGE_FEATURES], dropout)
-        visual = VisualAttentionStart(hidden_dim, name="visual_start")(regions)
-        visual_contexts, visual_weights = [visual], []
-        memory = visual
-        for step in range(1, num_steps + 1):
-            visual, alpha = VisualAttentionStep(hidden_dim, name=f"visual_step_{step}")(regions, memory)
-            memory = keras.layers.Add(name=f"visual_memory_{step}")([memory, visual])
-            visual_contexts.append(visual)
-            visual_weights.append(alpha)
-        image_encoder = keras.Model(
-            inputs[IMAGE_FEATURES],
-            {
-                "embedding": keras.layers.Concatenate(name="image_embedding")(visual_contexts),
-                "attention": AttentionMaps(grid_height, grid_width, name="attention_maps")(visual_weights),
-            },
-            name="image_encoder",
+        image_encoder = _image_encoder(inputs[IMAGE_FEATURES], hidden_dim, num_steps, dropout, attention_arguments)
+        text_encoder = _text_encoder(
+            inputs[TOKEN_IDS], vocab_size, hidden_dim, num_steps, dropout, padding_id, attention_arguments
         )
-
-        words, word_mask = DanTextEncoder(vocab_size, hidden_dim, hidden_dim, padding_id, name="text_encoder")(
-            inputs[TOKEN_IDS]
-        )
-        words = keras.layers.Dropout(dropout, name="word_dropout")(words)
-        textual = TextualAttentionStart(name="textual_start")(words, word_mask)
-        textual_contexts, textual_weights = [textual], []
-        memory = textual
-        for step in range(1, num_steps + 1):
-            textual, beta = TextualAttentionStep(hidden_dim, name=f"textual_step_{step}")(words, memory, word_mask)
-            memory = keras.layers.Add(name=f"textual_memory_{step}")([memory, textual])
-            textual_contexts.append(textual)
-            textual_weights.append(beta)
-        text_encoder = keras.Model(
-            inputs[TOKEN_IDS],
-            {
-                "embedding": keras.layers.Concatenate(name="text_embedding")(textual_contexts),
-                "attention": stacked_text_attention(textual_weights),
-            },
-            name="text_encoder_model",
-        )
-
         image_side = image_encoder(inputs[IMAGE_FEATURES])
         text_side = text_encoder(inputs[TOKEN_IDS])
-        score = keras.layers.Dot(axes=-1, name="pair_score")([image_side["embedding"], text_side["embedding"]])
+        score = keras.layers.Dot(axes=-1, dtype="float32", name="pair_score")(
+            [image_side["embedding"], text_side["embedding"]]
+        )
         outputs = {
-            "score": keras.layers.Reshape((), name="score")(score),
+            "score": keras.layers.Reshape((), dtype="float32", name="score")(score),
             "image_embedding": image_side["embedding"],
             "text_embedding": text_side["embedding"],
             "attention": image_side["attention"],
             "text_attention": text_side["attention"],
         }
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
+
+        # === Config ===
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
-        self.keep_arguments(locals())
+        self.vocab_size = vocab_size
+        self.grid_height = grid_height
+        self.grid_width = grid_width
+        self.feature_dim = feature_dim
+        self.hidden_dim = hidden_dim
+        self.num_steps = num_steps
+        self.dropout = dropout
+        self.padding_id = padding_id
+        self.kernel_regularizer = kernel_regularizer
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "grid_height": self.grid_height,
+                "grid_width": self.grid_width,
+                "feature_dim": self.feature_dim,
+                "hidden_dim": self.hidden_dim,
+                "num_steps": self.num_steps,
+                "dropout": self.dropout,
+                "padding_id": self.padding_id,
+                "kernel_regularizer": serialize_argument(self.kernel_regularizer),
+            }
+        )
+        return config
 
     def embed_image(self, image_features, training=False):
         """z_v [batch, (K+1)·hidden_dim] for region-grid features [batch, H, W, C]."""

@@ -2,7 +2,7 @@
 
     config.json                  the experiment config
     vocab.txt, answers.txt       the question vocabulary and the answer classes (VQA)
-    checkpoints/                 tf.train.CheckpointManager's checkpoints
+    checkpoints/                 tf.train.CheckpointManager's checkpoints (with the model format)
     metrics/eval_<step>.json     every evaluation; best.keras / best.json: the best one
     train/, eval/                TensorBoard summaries
     data/                        the synthetic data set, when the experiment uses it
@@ -19,6 +19,7 @@ import posixpath
 import tensorflow as tf
 
 from vqa_tf.configs import load_config
+from vqa_tf.models.multimodal_model import MODEL_FORMAT, check_model_format
 from vqa_tf.text import AnswerVocabulary, Vocabulary
 from vqa_tf.training.modeling import build_model_parts
 
@@ -45,6 +46,19 @@ def backbone_weights(config, model_dir):
     return config.data.backbone_weights
 
 
+def training_checkpoint(model, optimizer):
+    """The `tf.train.Checkpoint` a run saves: the model, its optimizer, and the model format they are in."""
+    model_format = tf.Variable(MODEL_FORMAT, dtype=tf.int64, trainable=False, name="model_format")
+    return tf.train.Checkpoint(model=model, optimizer=optimizer, model_format=model_format)
+
+
+def check_checkpoint_format(checkpoint):
+    """Raises `OlderFormatError` unless the checkpoint at `checkpoint` (a path prefix) holds MODEL_FORMAT."""
+    reader = tf.compat.v1.train.NewCheckpointReader(checkpoint)  # load_checkpoint misreads ram:// prefixes
+    key = "model_format/.ATTRIBUTES/VARIABLE_VALUE"
+    check_model_format(int(reader.get_tensor(key)) if reader.has_tensor(key) else None, f"checkpoint {checkpoint}")
+
+
 def latest_checkpoint(model_dir):
     """The newest checkpoint's path; FileNotFoundError if the run saved none yet."""
     directory = path(model_dir, CHECKPOINT_DIR)
@@ -58,9 +72,11 @@ def restore_weights(model, model_dir):
     """Loads the latest checkpoint's model weights into `model`; returns the checkpoint's path.
 
     The checkpoint also holds the optimizer's state, which is left unread; every
-    weight of `model` must be in it, or ValueError names the checkpoint.
+    weight of `model` must be in it, or ValueError names the checkpoint. A
+    checkpoint of another model format raises `OlderFormatError`.
     """
     latest = latest_checkpoint(model_dir)
+    check_checkpoint_format(latest)
     status = tf.train.Checkpoint(model=model).read(latest).expect_partial()
     try:
         status.assert_existing_objects_matched()

@@ -10,6 +10,7 @@ import keras
 
 from vqa_tf.configs import PAPER_EXPERIMENTS, get_experiment
 from vqa_tf.models import build_model, model_arguments, with_backbone
+from vqa_tf.training.optimization import weight_decay_regularizer
 from vqa_tf.vision import build_backbone, grid_shape
 
 # The papers fix no question vocabulary; paper-size models use this many words.
@@ -35,6 +36,15 @@ class ModelParts:
 def data_grid(config):
     """The grid the model reads: the backbone's at the configured image size (no CNN is built)."""
     return grid_shape(config.data.backbone, config.data.image_size)
+
+
+def _model_arguments(config, **data_sizes):
+    """The constructor arguments of `config`'s model: its family config's, sized by the data, with the L2
+    regularizer of `optimizer.weight_decay`."""
+    return {
+        **model_arguments(config.model, **data_sizes),
+        "kernel_regularizer": weight_decay_regularizer(config.optimizer),
+    }
 
 
 def build_model_parts(config, vocabulary_size, num_answers=None, backbone_weights=""):
@@ -63,8 +73,8 @@ def build_model_parts(config, vocabulary_size, num_answers=None, backbone_weight
     height, width, channels = data_grid(config)
     core = build_model(
         config.model.name,
-        **model_arguments(
-            config.model,
+        **_model_arguments(
+            config,
             vocab_size=vocabulary_size,
             num_answers=num_answers,
             grid_height=height,
@@ -87,8 +97,8 @@ def paper_model_arguments(model_name, vocabulary_size=PAPER_VOCABULARY_SIZE):
     """
     config = get_experiment(PAPER_EXPERIMENTS[model_name])
     height, width, channels = data_grid(config)
-    return model_arguments(
-        config.model,
+    return _model_arguments(
+        config,
         vocab_size=vocabulary_size,
         num_answers=config.data.top_answers,
         grid_height=height,

@@ -1,4 +1,4 @@
-"""The optimizer and learning-rate schedule of an OptimizerConfig, and the weights L2 applies to."""
+"""The optimizer, learning-rate schedule and L2 regularizer of an OptimizerConfig."""
 
 import keras
 
@@ -60,6 +60,16 @@ def build_optimizer(config, steps_per_epoch):
     raise ValueError(f"unknown optimizer {config.name!r}; valid: sgd, adam")
 
 
-def l2_weights(model):
-    """Kernels and embeddings: the weights L2 applies to (not biases, not position codes)."""
-    return [v for v in model.trainable_variables if v.name in ("kernel", "embeddings") or v.name.endswith("_kernel")]
+def weight_decay_regularizer(config):
+    """The L2 regularizer of `config.weight_decay` (weight_decay / 2 · ‖W‖²), or None when it is 0.
+
+    The models take it as `kernel_regularizer`, which their layers apply to every
+    kernel and word embedding (not to biases, position codes or a backbone CNN);
+    the training step adds the model's `losses`.
+
+    Examples:
+    >>> from vqa_tf.configs import OptimizerConfig
+    >>> weight_decay_regularizer(OptimizerConfig(weight_decay=5e-4)).get_config()
+    {'l2': 0.00025}
+    """
+    return keras.regularizers.L2(config.weight_decay / 2) if config.weight_decay > 0 else None
