@@ -50,11 +50,13 @@ setup(
         "tensorboard>=2.21,<2.22",
         "matplotlib>=3.8,<4",
         "faiss-cpu>=1.8,<2",
+        "aiohttp>=3.9,<4",
     ],
     # setuptools: the packaging test builds a wheel with the environment's own (bdist_wheel is built in from 70.1);
     # h5py: a test writes a Keras weights file itself (Keras installs it too);
     # ruff: lint and format, checked by a test (its rules change between minor versions, hence the narrow pin);
-    # playwright: the demo page's browser tests drive Debian's chromium with it (no browser download)
+    # playwright: the demo page's browser tests drive Debian's chromium with it (no browser download);
+    # mkdocs, mkdocstrings: a test builds the documentation site strictly
     extras_require={
         "test": [
             "pytest>=8,<10",
@@ -64,6 +66,9 @@ setup(
             "hypothesis>=6.100,<7",
             "h5py>=3.10,<4",
             "playwright>=1.40,<2",
+            "mkdocs>=1.6,<2",
+            "mkdocstrings>=0.26,<2",
+            "mkdocstrings-python>=1.10,<3",
         ]
     },
     entry_points={

@@ -26,6 +26,7 @@ from vqa_tf import cli
 from vqa_tf.demo import DemoServer
 from vqa_tf.search import GalleryIndex
 from vqa_tf.serving import LocalServerProcess
+from vqa_tf.serving.http_server import HttpLimits
 
 flags.DEFINE_string("bind_address", "127.0.0.1", "Address the page listens on (0.0.0.0 exposes it to the network).")
 flags.DEFINE_integer("port", 8080, "Port of the page (0: any free port).")
@@ -40,6 +41,14 @@ flags.DEFINE_string(
     "Start a model server for the m-DAN on this export base path (else --rest_server serves it).",
 )
 flags.DEFINE_string("gallery_index", None, "The index vqa-index built with that m-DAN (<output_dir>/index).")
+# The page's own limits: the model server's REST flags, with its defaults.
+flags.DEFINE_integer("rest_api_num_threads", HttpLimits.num_threads, "Threads answering the page's requests.")
+flags.DEFINE_integer(
+    "rest_api_timeout_in_ms",
+    int(HttpLimits.timeout_seconds * 1000),
+    "A connection that sends no complete request for this long is closed.",
+)
+flags.DEFINE_integer("rest_api_max_body_bytes", HttpLimits.max_body_bytes, "Largest request body (413 above it).")
 flags.register_multi_flags_validator(
     ["search_model_name", "gallery_index"],
     lambda values: bool(values["search_model_name"]) == bool(values["gallery_index"]),
@@ -76,12 +85,17 @@ def main(argv):
                 else rest_address
             )
             search = (FLAGS.search_model_name, search_address, GalleryIndex.load(FLAGS.gallery_index))
-        server = DemoServer(FLAGS.bind_address, FLAGS.port, rest_address, FLAGS.model_name, FLAGS.examples_dir, search)
+        limits = HttpLimits(
+            FLAGS.rest_api_num_threads, FLAGS.rest_api_timeout_in_ms / 1000, FLAGS.rest_api_max_body_bytes
+        )
+        server = DemoServer(
+            FLAGS.bind_address, FLAGS.port, rest_address, FLAGS.model_name, FLAGS.examples_dir, search, limits
+        )
         print(f"demo page at {server.url} (model {FLAGS.model_name!r} at REST {rest_address})", flush=True)
         try:
-            server.serve_forever()
+            server.wait()
         finally:
-            server.server_close()
+            server.close()
     finally:
         for model_server in model_servers:
             model_server.stop()

@@ -11,23 +11,31 @@ import os
 import pathlib
 import shutil
 import signal
+import socket
 import subprocess
+import time
 import urllib.request
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from serving_servers import KINDS, MODEL, Server, base_with
 from system_packages import require
+from test_server_limits import BAD_REST, MAX_BODY, PREDICT, TIMEOUT_MS, raw_request
 from training_runs import env, program
 
 from vqa_tf.demo import DemoServer
 from vqa_tf.search import GalleryEmbedder, GalleryIndex, GallerySearch, embed_gallery
+from vqa_tf.serving.http_server import HttpLimits
 from vqa_tf.training import make_task
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = pathlib.Path(
     os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR", pathlib.Path(__file__).parent / "outputs" / "screenshots")
 )
+
+# The limits test_server_limits.py gives the model server's REST API.
+PAGE_LIMITS = HttpLimits(num_threads=4, timeout_seconds=TIMEOUT_MS / 1000, max_body_bytes=MAX_BODY)
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +49,8 @@ def examples(task, tmp_path_factory):
 @pytest.fixture(scope="module")
 def demo(server, examples):
     page_server = DemoServer("127.0.0.1", 0, f"127.0.0.1:{server.rest_port}", MODEL, str(examples))
-    page_server.start()
     yield page_server
-    page_server.shutdown()
-    page_server.server_close()
+    page_server.close()
 
 
 GALLERY_SIZE = 12
@@ -79,10 +85,8 @@ def search_demo(request, mdan_gallery, server, tmp_path_factory):
         MODEL,
         search=("mdan", f"127.0.0.1:{mdan.rest_port}", GalleryIndex.load(index_dir)),
     )
-    page_server.start()
     yield page_server
-    page_server.shutdown()
-    page_server.server_close()
+    page_server.close()
     mdan.stop()
 
 
@@ -188,6 +192,32 @@ def test_the_page_server_passes_rest_errors_through_and_ships_every_asset(demo):
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request)
     assert raised.value.code == 400 and "error" in json.loads(raised.value.read())
+
+
+@pytest.mark.parametrize("name", BAD_REST)
+def test_the_page_server_refuses_a_malformed_request_as_rest_does(server, name):
+    page = DemoServer("127.0.0.1", 0, f"127.0.0.1:{server.rest_port}", MODEL, limits=PAGE_LIMITS)
+    try:
+        head, body, status = BAD_REST[name]
+        got, reply = raw_request(SimpleNamespace(rest_port=page.port), head, body)
+        assert got == status and reply["error"], reply
+    finally:
+        page.close()
+
+
+def test_the_page_server_closes_idle_and_half_sent_requests(server):
+    page = DemoServer("127.0.0.1", 0, f"127.0.0.1:{server.rest_port}", MODEL, limits=PAGE_LIMITS)
+    try:
+        idle = socket.create_connection(("127.0.0.1", page.port), timeout=30)
+        half = socket.create_connection(("127.0.0.1", page.port), timeout=30)
+        half.sendall(PREDICT + b"Content-Length: 100\r\n\r\n{")
+        time.sleep(PAGE_LIMITS.timeout_seconds + 2)
+        assert idle.recv(1) == b""
+        answer = half.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408") and b'"error"' in answer
+        idle.close(), half.close()
+    finally:
+        page.close()
 
 
 @pytest.mark.slow

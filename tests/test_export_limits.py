@@ -141,7 +141,7 @@ def test_vqa_export_flags_set_the_limits_and_the_file(smem_export, tmp_path):
     with open(os.path.join(path, "assets", LIMITS_FILE)) as f:
         assert json.load(f) == {"max_batch_rows": 3, "max_image_pixels": 1000, "max_text_chars": 1000}
     # Its warm-up requests keep within its own limits, or a server would fail to load it.
-    from vqa_tf.serving.servables import ModelVersion
+    from vqa_tf.serving.model_version import ModelVersion
 
     assert ModelVersion(path, 1).warm_up() == 2
     loaded = tf.saved_model.load(path)

@@ -221,8 +221,8 @@ def _batch_threads():
 def test_a_version_unloaded_under_its_requests_answers_them_then_stops_its_batch_threads(
     smem_export, reference, tmp_path
 ):
-    """In-process, to see the threads and the race REST has: it resolves a version to read its inputs, then
-    predicts on it. Local server only by nature."""
+    """In-process, to see the threads and the leases REST takes: it leases a version to read its input names,
+    then predicts on it. Local server only by nature."""
     base = base_with(tmp_path, smem_export[1], 1)
     model = ServedModel(
         ModelConfig(MODEL, base),
@@ -232,23 +232,20 @@ def test_a_version_unloaded_under_its_requests_answers_them_then_stops_its_batch
     model.poll()
     questions, expected = reference
     inputs = {name: np.array(values, dtype=object) for name, values in questions.items()}
-    resolved = model.resolve()
-    with futures.ThreadPoolExecutor(1) as pool:
-        waiting = pool.submit(model.predict, inputs, "serving_default")
-        _until(lambda: _batch_threads() == before + 2)
-        shutil.rmtree(os.path.join(base, "1"))
-        model.poll()
-        assert model.status() == [(1, State.UNLOADING, "")]
-        version, outputs = waiting.result()
-    assert version == 1
-    _assert_answers(outputs, expected)
+    with model.lease() as lease:  # taken before the unload
+        with futures.ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(model.predict, inputs, "serving_default")
+            _until(lambda: _batch_threads() == before + 2)
+            shutil.rmtree(os.path.join(base, "1"))
+            model.poll()
+            assert model.status() == [(1, State.UNLOADING, "")]
+            version, outputs = waiting.result()
+        assert version == 1
+        _assert_answers(outputs, expected)
+        assert model.status() == [(1, State.UNLOADING, "")]  # the lease still holds it
+        _assert_answers(lease.predict(inputs, "serving_default"), expected)
     assert model.status() == [(1, State.END, "")]
     _until(lambda: _batch_threads() == before)
-
-    version, outputs = model.predict(inputs, "serving_default", served=resolved)  # resolved before the unload
-    assert version == 1
-    _assert_answers(outputs, expected)
-    assert _batch_threads() == before  # no scheduler came back for the unloaded version
     with pytest.raises(ServingError, match="no available version") as error:
         model.predict(inputs, "serving_default")
     assert error.value.code == grpc.StatusCode.NOT_FOUND

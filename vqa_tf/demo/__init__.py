@@ -8,7 +8,7 @@ model server returns. `vqa-demo` is the program.
 
     server = DemoServer("127.0.0.1", 8080, rest_address="127.0.0.1:8501", model_name="smem",
                         examples_dir="/photos")
-    server.serve_forever()
+    server.wait()  # serves until server.close()
 """
 
 from vqa_tf.demo.page_server import DemoServer

@@ -109,6 +109,44 @@ def batch_size(inputs):
     return next(iter(sizes.values()))
 
 
+def serve_batch(run, batch, allowed_batch_sizes):
+    """Runs `batch` (a list of tasks) as one call of `run`; if that fails, runs its tasks one by one, so that
+    only the failing ones fail (each gets its error)."""
+    if not batch:
+        return
+    try:
+        _run_together(run, batch, allowed_batch_sizes)
+    except Exception as error:
+        if len(batch) == 1:
+            batch[0].error = _as_serving_error(error)
+        else:
+            for task in batch:
+                serve_batch(run, [task], allowed_batch_sizes)
+
+
+def _run_together(run, batch, allowed_batch_sizes):
+    """Concatenates the tasks' rows (padded to the next allowed size), runs them, and splits the outputs."""
+    rows = sum(task.size for task in batch)
+    padded = next((size for size in allowed_batch_sizes if size >= rows), rows)
+    inputs = {}
+    for name in batch[0].inputs:
+        parts = [task.inputs[name] for task in batch]
+        if padded > rows:  # pad with copies of the first row; the extra rows' outputs are dropped
+            parts.append(np.repeat(parts[0][:1], padded - rows, axis=0))
+        inputs[name] = np.concatenate(parts)
+    outputs = run(inputs)
+    for name, value in outputs.items():
+        if np.ndim(value) == 0 or value.shape[0] != padded:
+            raise ServingError(
+                grpc.StatusCode.INTERNAL,
+                f"output {name!r} is not batched along its first dimension; cannot split it",
+            )
+    start = 0
+    for task in batch:
+        task.outputs = {name: value[start : start + task.size] for name, value in outputs.items()}
+        start += task.size
+
+
 class BatchScheduler:
     """Runs `run(inputs) -> outputs` (dicts of arrays, rows first) on batches of queued requests.
 
@@ -234,46 +272,12 @@ class BatchScheduler:
                             grpc.StatusCode.DEADLINE_EXCEEDED,
                             "the deadline passed before the request ran; it was not run",
                         )
-                self._serve([task for task in batch if task.error is None])
+                serve_batch(self._run, [task for task in batch if task.error is None], self._params.allowed_batch_sizes)
             except BaseException:  # even a SystemExit raised by a signature: this thread goes on serving
                 logging.exception("a batch failed unexpectedly; its requests are answered INTERNAL")
             finally:  # every request of the batch is answered, whatever went wrong
                 for task in batch:
                     task.finish()
-
-    def _serve(self, batch):
-        """Runs `batch`; if it fails, runs its requests one by one, so that only the failing ones fail."""
-        if not batch:
-            return
-        try:
-            self._run_batch(batch)
-        except Exception as error:
-            if len(batch) == 1:
-                batch[0].error = _as_serving_error(error)
-            else:
-                for task in batch:
-                    self._serve([task])
-
-    def _run_batch(self, batch):
-        rows = sum(task.size for task in batch)
-        padded = next((size for size in self._params.allowed_batch_sizes if size >= rows), rows)
-        inputs = {}
-        for name in batch[0].inputs:
-            parts = [task.inputs[name] for task in batch]
-            if padded > rows:  # pad with copies of the first row; the extra rows' outputs are dropped
-                parts.append(np.repeat(parts[0][:1], padded - rows, axis=0))
-            inputs[name] = np.concatenate(parts)
-        outputs = self._run(inputs)
-        for name, value in outputs.items():
-            if np.ndim(value) == 0 or value.shape[0] != padded:
-                raise ServingError(
-                    grpc.StatusCode.INTERNAL,
-                    f"output {name!r} is not batched along its first dimension; cannot split it",
-                )
-        start = 0
-        for task in batch:
-            task.outputs = {name: value[start : start + task.size] for name, value in outputs.items()}
-            start += task.size
 
     def close(self):
         with self._condition:

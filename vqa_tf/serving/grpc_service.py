@@ -93,13 +93,14 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, f"metadata_field must be ['signature_def'], got {fields}"
             )
         spec = request.model_spec
-        served = self._manager.model(spec.name).resolve(_version(spec), _label(spec))
+        with self._manager.model(spec.name).lease(_version(spec), _label(spec)) as lease:
+            signature_defs = lease.model.signature_defs
         signature_map = get_model_metadata_pb2.SignatureDefMap()
-        for name, signature_def in served.signature_defs.items():
+        for name, signature_def in signature_defs.items():
             signature_map.signature_def[name].CopyFrom(signature_def)
         response = get_model_metadata_pb2.GetModelMetadataResponse()
         response.model_spec.name = spec.name
-        response.model_spec.version.value = served.version
+        response.model_spec.version.value = lease.version
         response.metadata["signature_def"].Pack(signature_map)
         return response
 

@@ -7,7 +7,6 @@ and back; the model runs on a thread pool of `grpc_max_threads` when batching is
 
 import asyncio
 import dataclasses
-import os
 import threading
 from concurrent import futures
 
@@ -15,6 +14,7 @@ import grpc
 from absl import logging
 
 from vqa_tf.serving import grpc_service
+from vqa_tf.serving.http_server import HttpLimits
 from vqa_tf.serving.rest_service import RestServer
 from vqa_tf.serving.tensors import MAX_ELEMENTS
 
@@ -39,13 +39,17 @@ class RequestLimits:
     grpc_max_threads: int = 64
     grpc_max_concurrent_rpcs: int = 256
     grpc_max_message_bytes: int = 64 << 20
-    rest_api_num_threads: int = 4 * (os.cpu_count() or 1)
-    rest_api_timeout_in_ms: int = 30000
-    rest_api_max_body_bytes: int = 64 << 20
+    rest_api_num_threads: int = HttpLimits.num_threads
+    rest_api_timeout_in_ms: int = int(HttpLimits.timeout_seconds * 1000)
+    rest_api_max_body_bytes: int = HttpLimits.max_body_bytes
 
     def __post_init__(self):
         if min(dataclasses.astuple(self)) < 1:
             raise ValueError(f"request limits must be positive: {self}")
+
+    def http_limits(self):
+        """The REST limits as the HTTP server takes them."""
+        return HttpLimits(self.rest_api_num_threads, self.rest_api_timeout_in_ms / 1000, self.rest_api_max_body_bytes)
 
 
 def start_server(manager, bind_address, port, rest_api_port=0, limits=RequestLimits()):
@@ -76,14 +80,7 @@ def start_server(manager, bind_address, port, rest_api_port=0, limits=RequestLim
     rest = None
     if rest_api_port:
         try:
-            rest = RestServer(
-                manager,
-                bind_address,
-                rest_api_port,
-                limits.rest_api_num_threads,
-                limits.rest_api_timeout_in_ms / 1000,
-                limits.rest_api_max_body_bytes,
-            )
+            rest = RestServer(manager, bind_address, rest_api_port, limits.http_limits())
         except OSError as error:
             asyncio.run_coroutine_threadsafe(server.stop(None), loop).result()
             _stop_loop(loop, thread, executor)
