@@ -25,13 +25,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vqa_tf.configs import save_or_check_config
+from vqa_tf.configs import ExperimentConfig, save_or_check_config
 from vqa_tf.errors import StoppedBySignal, VqaTfError
 from vqa_tf.training import model_dir as files
 from vqa_tf.training.distribution import is_chief, make_strategy
 from vqa_tf.training.evaluation import evaluate_and_record
 from vqa_tf.training.jit_policy import device_type, resolve_jit_compile
+from vqa_tf.training.modeling import ModelParts
 from vqa_tf.training.optimization import build_optimizer
+from vqa_tf.training.task import Task
 from vqa_tf.training.tasks import make_task, training_loss
 from vqa_tf.utils.progress import Progress
 
@@ -157,12 +159,12 @@ def make_train_step(strategy, model, core, optimizer, config, jit_compile):
 class _Run:
     """What a training run holds: its task, model and optimizer, under `strategy`."""
 
-    config: object
+    config: ExperimentConfig
     model_dir: str
     strategy: tf.distribute.Strategy
     chief: bool
-    task: object
-    parts: object
+    task: Task
+    parts: ModelParts
     optimizer: keras.optimizers.Optimizer
     total_steps: int
 
