@@ -110,9 +110,9 @@ class DemoServer:
 
     async def _file(self, path):
         """A file of the page or an image the user named (local or a URL, through tf.io.gfile)."""
-        if not tf.io.gfile.exists(path):
+        data = await self._http.run(_read, path)  # file I/O (a URL too) off the event loop
+        if data is None:
             raise Refused(404, f"no such file: {os.path.basename(path)}")
-        data = await self._http.run(_read, path)
         content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         return web.Response(body=data, content_type=content_type, headers={"Cache-Control": "no-store"})
 
@@ -145,6 +145,9 @@ class DemoServer:
 
 
 def _read(path):
+    """The bytes of the file at `path`, or None if there is none."""
+    if not tf.io.gfile.exists(path):
+        return None
     with tf.io.gfile.GFile(path, "rb") as f:
         return f.read()
 

@@ -50,13 +50,13 @@ class VQAExportModule:
     def _answer(self, question, grid):
         token_ids = self.tokenizer(checked_text(question, "question"))
         out = self.core({"image_features": grid, "token_ids": token_ids}, training=False)
-        scores, classes = tf.math.top_k(tf.nn.softmax(tf.cast(out["logits"], tf.float32)), self.top_k)
+        scores, classes = tf.math.top_k(tf.nn.softmax(out["logits"]), self.top_k)
         top = self.answers.lookup(tf.cast(classes, tf.int64))
         return {
             "answer": top[:, 0],
             "top_answers": top,
             "top_scores": scores,
-            "attention": tf.cast(out["attention"], tf.float32),
+            "attention": out["attention"],
         }
 
     def serve_images(self, inputs):

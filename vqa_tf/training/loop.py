@@ -131,7 +131,7 @@ def make_train_step(strategy, model, core, optimizer, config, jit_compile):
             value = tf.nn.compute_average_loss(loss(outputs, targets), global_batch_size=global_batch) * loss_weight
             penalties = model.losses
             if penalties:
-                value += tf.nn.scale_regularization_loss(tf.add_n([tf.cast(p, tf.float32) for p in penalties]))
+                value += tf.nn.scale_regularization_loss(tf.add_n(penalties))
         grads = _summed_gradients(tape.gradient(value, variables), clip)
         if multiplier != 1.0:  # SGD's step is linear in the gradient: this multiplies those layers' rate
             grads = [_scaled(g, multiplier) if v.path in model_paths else g for g, v in zip(grads, variables)]
@@ -146,7 +146,7 @@ def make_train_step(strategy, model, core, optimizer, config, jit_compile):
         for _ in tf.range(num_steps):
             inputs, targets = next(iterator)
             per_replica = strategy.run(compiled_step, args=(inputs, targets))
-            total += tf.cast(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None), tf.float32)
+            total += strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
         return total
 
     def steps(iterator, num_steps):

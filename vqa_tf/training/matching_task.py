@@ -18,9 +18,7 @@ from vqa_tf.training.task import Task, write_once
 def ranking_loss(model, outputs, targets):
     """Per-pair ranking loss over the batch's pairs (`model`: a MatchingDANConfig, whose `negatives` say which
     count); other captions of a pair's image are not negatives (unless model.mask_same_image is False)."""
-    image = tf.cast(outputs["image_embedding"], tf.float32)
-    text = tf.cast(outputs["text_embedding"], tf.float32)
-    similarity = tf.matmul(image, text, transpose_b=True)
+    similarity = tf.matmul(outputs["image_embedding"], outputs["text_embedding"], transpose_b=True)
     image_ids = targets["image_id"] if model.mask_same_image else None
     return bidirectional_ranking_loss(similarity, model.margin, model.negatives, image_ids)
 
@@ -58,12 +56,10 @@ class MatchingTask(Task):
             def write(target):
                 write_synthetic_captions(target, sizes, data.seed, data.image_size, data.synthetic_background)
 
-            if write_once(directory, write):
-                print(
-                    f"wrote the synthetic captions: {data.num_train} training and {data.num_eval} evaluation images "
-                    f"→ {directory}",
-                    flush=True,
-                )
+            description = (
+                f"wrote the synthetic captions: {data.num_train} training and {data.num_eval} evaluation images"
+            )
+            write_once(directory, write, description)
             path, root, train_split, eval_split = captions_path(directory), directory, "train", "test"
         elif data.source == "karpathy":
             path, root, train_split, eval_split = data.train_data, data.train_images, data.train_split, data.eval_split

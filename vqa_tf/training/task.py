@@ -23,21 +23,21 @@ from vqa_tf.vision import build_backbone
 SPLITS = ("train", "eval")
 
 
-def write_once(directory, write):
-    """Runs `write(temporary)` and moves the result to `directory`, unless `directory` exists; True if
-    this call wrote it.
+def write_once(directory, write, description):
+    """Runs `write(temporary)` and moves the result to `directory`, unless `directory` exists; when this
+    call wrote it, prints `description → directory`, one line.
 
     Several workers may race to write the same directory; the first to
     finish wins and the others keep its copy.
     """
     if tf.io.gfile.isdir(directory):
-        return False
+        return
     try:
         with atomic_path(directory) as temporary:
             write(temporary)
     except FileExistsError:
-        return False
-    return True
+        return
+    print(f"{description} → {directory}", flush=True)
 
 
 def saved(path, build, load):
@@ -144,9 +144,9 @@ class Task:
             return data.train_features if split == "train" else data.eval_features
         directory = files.path(self.model_dir, posixpath.join(files.FEATURES_DIR, split))
         examples = self.split_examples(split)
-        if write_once(directory, lambda target: self._extract(examples, target)):
-            images = len({e.image_id for e in examples})
-            print(f"extracted the {data.backbone} grids of the {images} {split} images → {directory}", flush=True)
+        images = len({e.image_id for e in examples})
+        description = f"extracted the {data.backbone} grids of the {images} {split} images"
+        write_once(directory, lambda target: self._extract(examples, target), description)
         return directory
 
     def _extract(self, examples, directory):

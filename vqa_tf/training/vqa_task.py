@@ -26,9 +26,8 @@ BASELINES = ("question_only", "image_only")
 
 
 def answer_loss(outputs, targets):
-    """Per-example softmax cross-entropy of the answer logits (in float32 under mixed precision)."""
-    logits = tf.cast(outputs["logits"], tf.float32)
-    return keras.losses.sparse_categorical_crossentropy(targets["answer"], logits, from_logits=True)
+    """Per-example softmax cross-entropy of the answer logits (float32 under every dtype policy)."""
+    return keras.losses.sparse_categorical_crossentropy(targets["answer"], outputs["logits"], from_logits=True)
 
 
 def blinded(inputs, baseline):
@@ -92,12 +91,8 @@ class VQATask(Task):
                 write_synthetic_vqa(target, "train", data.num_train, data.seed, data.image_size, **options)
                 write_synthetic_vqa(target, "eval", data.num_eval, data.seed + 1, data.image_size, **options)
 
-            if write_once(directory, write):
-                print(
-                    f"wrote the synthetic set: {data.num_train} training and {data.num_eval} evaluation questions "
-                    f"→ {directory}",
-                    flush=True,
-                )
+            description = f"wrote the synthetic set: {data.num_train} training and {data.num_eval} evaluation questions"
+            write_once(directory, write, description)
             splits = []
             for split in ("train", "eval"):
                 questions, annotations, pattern = vqa_paths(directory, split)
@@ -186,7 +181,7 @@ class VQATask(Task):
         for inputs, targets in dataset:
             out = model(inputs, training=False)
             classes = np.argmax(out["logits"], axis=-1)
-            attention = np.asarray(tf.cast(out["attention"], tf.float32))
+            attention = np.asarray(out["attention"])
             for question_id, cls, maps in zip(targets["question_id"].numpy(), classes, attention):
                 predictions[int(question_id)] = (self.answers.answers[cls], maps)
         missing = {e.question_id for e in examples} - set(predictions)
