@@ -85,6 +85,14 @@ def latencies(paths, requests, rounds, per_round):
     return times
 
 
+def added_per_round(times, name, rounds):
+    """Each round's p50 of `name` minus that round's in-process p50 (ms): drift in the machine's load
+    between rounds shows as spread here instead of in the overall figure."""
+    path = np.reshape(times[name], (rounds, -1))
+    base = np.reshape(times["in-process signature"], (rounds, -1))
+    return (np.median(path, axis=1) - np.median(base, axis=1)) * 1000
+
+
 def cpu_seconds(pid):
     """User + system CPU seconds a process has used so far (Linux `/proc/<pid>/stat`)."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
@@ -208,13 +216,19 @@ def main():
         "",
         f"Latency at batch 1: {args.rounds} interleaved rounds of {args.per_round} sequential requests per path.",
         "",
-        "| path | p50 (ms) | p99 (ms) | p50 added over in-process (ms) |",
-        "|---|---|---|---|",
+        "| path | p50 (ms) | p99 (ms) | p50 added over in-process (ms) | added per round: median / worst round (ms) |",
+        "|---|---|---|---|---|",
     ]
     for name, seconds in times.items():
         p50, p99 = percentiles(seconds)
-        added = f"{p50 - base_p50:+.2f}" if "Predict" not in name and "Status" not in name else "—"
-        lines.append(f"| {name} | {p50:.2f} | {p99:.2f} | {added} |")
+        if "Status" in name:
+            lines.append(f"| {name} | {p50:.2f} | {p99:.2f} | — | — |")
+            continue
+        rounds = added_per_round(times, name, args.rounds)
+        lines.append(
+            f"| {name} | {p50:.2f} | {p99:.2f} | {p50 - base_p50:+.2f} "
+            f"| {np.median(rounds):+.2f} / {np.max(rounds):+.2f} |"
+        )
     grpc_added = percentiles(times["gRPC (local server)"])[0] - base_p50
     lines += [
         "",
@@ -263,6 +277,9 @@ def main():
             args.output,
             command_line(),
             latency_ms={name: dict(zip(("p50", "p99"), percentiles(seconds))) for name, seconds in times.items()},
+            added_ms_per_round={
+                name: added_per_round(times, name, args.rounds).tolist() for name in times if "Status" not in name
+            },
             throughput={
                 str(c): {
                     mode: {

@@ -87,6 +87,8 @@ def _cell(value):
         return f"{value['mean']:.4g}{sd} (worst {value['worst']:.4g})"
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+        return ", ".join(_cell(v) for v in value)
     if isinstance(value, (list, dict)):
         text = json.dumps(value)
         return text if len(text) <= 80 else text[:77] + "…"
