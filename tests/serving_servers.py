@@ -34,11 +34,11 @@ def server_command(kind):
 
 
 class Server:
-    """A running server process with a gRPC and a REST client."""
+    """A running server process with a gRPC and a REST client (on free ports, or the given (gRPC, REST) ports)."""
 
-    def __init__(self, kind, *flags, log_dir):
+    def __init__(self, kind, *flags, log_dir, ports=None):
         self.kind = kind
-        grpc_port, rest_port = free_ports(2)
+        grpc_port, rest_port = ports or free_ports(2)
         self.log_path = os.path.join(log_dir, f"{kind}-{grpc_port}.log")
         args = [
             *server_command(kind),

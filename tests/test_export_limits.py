@@ -1,54 +1,30 @@
-"""Request limits inside the exported SavedModel (`max_batch_rows`, `max_image_pixels`), through
+"""Request limits inside the exported SavedModel (rows, pixels per image, the decode budget of a call), through
 `tf.saved_model.load` alone, so they hold under any server that runs the graph."""
 
 import json
 import os
-import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from image_bytes import forged_jpeg, forged_png, repeated_last_scan, small_jpeg, small_png, zero_png
 from training_runs import SMALL_DAN, TINY_RUN, program, run
 
 from vqa_tf.configs import apply_overrides, get_experiment
-from vqa_tf.export import LIMITS_FILE, MAX_BATCH_ROWS, MAX_IMAGE_PIXELS, export
+from vqa_tf.export import (
+    LIMITS_FILE,
+    MAX_BATCH_ROWS,
+    MAX_IMAGE_PIXELS,
+    MAX_JPEG_SCANS,
+    MAX_REQUEST_IMAGE_BYTES,
+    MAX_REQUEST_PIXELS,
+    ServingLimits,
+    export,
+)
 from vqa_tf.training import train
 
 QUESTION = "is there a red square?"
-
-
-def png_chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def zero_png(height, width):
-    """A real RGB PNG of `height` × `width` black pixels, deflated row by row (15000² → about 650 KiB)."""
-    deflate, row = zlib.compressobj(9), bytes(1 + 3 * width)  # filter byte 0, then the row
-    data = b"".join(deflate.compress(row) for _ in range(height)) + deflate.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
-
-
-def forged_png(png, height, width):
-    """`png` whose IHDR declares `height` × `width` (with a valid CRC), the pixel data unchanged."""
-    header = struct.pack(">II", width, height) + png[24:29]
-    return png[:8] + png_chunk(b"IHDR", header) + png[33:]
-
-
-def forged_jpeg(jpeg, height, width):
-    """`jpeg` whose SOF0 frame header declares `height` × `width`."""
-    sof = jpeg.index(b"\xff\xc0")
-    return jpeg[: sof + 5] + struct.pack(">HH", height, width) + jpeg[sof + 9 :]
-
-
-def small_png(height=64, width=64):
-    return tf.io.encode_png(tf.fill([height, width, 3], tf.constant(128, tf.uint8))).numpy()
-
-
-def small_jpeg(height=64, width=64):
-    return tf.io.encode_jpeg(tf.fill([height, width, 3], tf.constant(128, tf.uint8))).numpy()
 
 
 def rss_mb():
@@ -67,7 +43,65 @@ def serve(smem_export):
 def test_limits_file_holds_the_defaults(smem_export):
     with tf.io.gfile.GFile(os.path.join(smem_export[1], "assets", LIMITS_FILE)) as f:
         limits = json.load(f)
-    assert limits == {"max_batch_rows": MAX_BATCH_ROWS, "max_image_pixels": MAX_IMAGE_PIXELS, "max_text_chars": 1000}
+    assert limits == {
+        "max_batch_rows": MAX_BATCH_ROWS,
+        "max_image_pixels": MAX_IMAGE_PIXELS,
+        "max_request_pixels": MAX_REQUEST_PIXELS,
+        "max_request_image_bytes": MAX_REQUEST_IMAGE_BYTES,
+        "max_jpeg_scans": MAX_JPEG_SCANS,
+        "max_text_chars": 1000,
+    }
+
+
+def test_a_call_of_no_rows_is_refused_by_name(serve, smem_export):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the request has no rows"):
+        serve(question=tf.constant([], tf.string), image=tf.constant([], tf.string))
+    features = tf.saved_model.load(smem_export[1]).signatures["serve_features"]
+    grid = np.zeros((0, *features.structured_input_signature[1]["image_features"].shape[1:]), np.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the request has no rows"):
+        features(question=tf.constant([], tf.string), image_features=grid)
+
+
+def test_a_call_over_its_decode_budget_is_refused_from_the_headers_quickly_and_without_memory(serve):
+    """Three 4096² PNGs pass max_image_pixels each, but declare 1.5 × max_request_pixels together: refused
+    before any is decoded (decoding them would take about a second of CPU and 150 MB)."""
+    side = 4096
+    images = [zero_png(side, side)] * 3
+    before, start = rss_mb(), time.monotonic()
+    message = f"declare {3 * side * side} pixels in all .*more than max_request_pixels={MAX_REQUEST_PIXELS}"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        serve(question=tf.constant([QUESTION] * 3), image=tf.constant(images))
+    elapsed, rise = time.monotonic() - start, rss_mb() - before
+    assert elapsed < 0.5 and rise < 50, (elapsed, rise)
+
+
+def test_a_call_over_its_image_bytes_is_refused_before_decoding(serve):
+    """Bytes after a PNG's end are ignored by its decoder, so these two images are small to decode but hold
+    more bytes together than max_request_image_bytes."""
+    padded = small_png() + bytes(MAX_REQUEST_IMAGE_BYTES // 2)
+    total = 2 * len(padded)
+    message = f"hold {total} bytes in all, more than max_request_image_bytes={MAX_REQUEST_IMAGE_BYTES}"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        serve(question=tf.constant([QUESTION] * 2), image=tf.constant([padded] * 2))
+    assert serve(question=tf.constant([QUESTION]), image=tf.constant([padded]))["answer"].shape == (1,)
+
+
+def test_a_jpeg_of_more_scans_than_the_limit_is_refused_before_decoding(serve):
+    """Each scan passes over the whole image again: 5,000 twelve-byte scans of a 2048² JPEG (86 KB) would
+    take seconds of CPU. A progressive JPEG as encoders write it (10 scans) answers."""
+    progressive = tf.io.encode_jpeg(tf.zeros([2048, 2048, 3], tf.uint8), progressive=True).numpy()
+    for scans in (10, 32):  # as written, and at the limit
+        image = tf.constant([repeated_last_scan(progressive, scans)])
+        assert serve(question=tf.constant([QUESTION]), image=image)["answer"].shape == (1,)
+    start = time.monotonic()
+    with pytest.raises(tf.errors.InvalidArgumentError, match="a JPEG has 5000 scans, more than max_jpeg_scans=32"):
+        serve(question=tf.constant([QUESTION]), image=tf.constant([repeated_last_scan(progressive, 5000)]))
+    assert time.monotonic() - start < 0.5
+
+
+def test_a_decode_budget_below_one_image_is_refused():
+    with pytest.raises(ValueError, match="max_request_pixels=100 must be at least max_image_pixels=1000"):
+        ServingLimits(max_image_pixels=1000, max_request_pixels=100)
 
 
 def test_rows_over_the_limit_are_refused_by_name(serve):
@@ -134,22 +168,38 @@ def test_vqa_export_flags_set_the_limits_and_the_file(smem_export, tmp_path):
             f"--export_base={tmp_path}",
             "--max_batch_rows=3",
             "--max_image_pixels=1000",
+            "--max_request_pixels=2000",
+            "--max_request_image_bytes=4000",
         ]
     )
     assert done.returncode == 0, done.stderr[-3000:]
     path = str(tmp_path / "1")
     with open(os.path.join(path, "assets", LIMITS_FILE)) as f:
-        assert json.load(f) == {"max_batch_rows": 3, "max_image_pixels": 1000, "max_text_chars": 1000}
+        assert json.load(f) == {
+            "max_batch_rows": 3,
+            "max_image_pixels": 1000,
+            "max_request_pixels": 2000,
+            "max_request_image_bytes": 4000,
+            "max_jpeg_scans": MAX_JPEG_SCANS,
+            "max_text_chars": 1000,
+        }
     # Its warm-up requests keep within its own limits, or a server would fail to load it.
     from vqa_tf.serving.model_version import ModelVersion
 
     assert ModelVersion(path, 1).warm_up() == 2
     loaded = tf.saved_model.load(path)
     serve, features = loaded.signatures["serving_default"], loaded.signatures["serve_features"]
-    out = serve(question=tf.constant([QUESTION] * 3), image=tf.constant([small_png(31, 32)] * 3))
-    assert out["answer"].shape == (3,)
+    out = serve(question=tf.constant([QUESTION] * 2), image=tf.constant([small_png(31, 32)] * 2))
+    assert out["answer"].shape == (2,)
     with pytest.raises(tf.errors.InvalidArgumentError, match="larger than max_image_pixels=1000"):
         serve(question=tf.constant([QUESTION]), image=tf.constant([small_png(32, 32)]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="declare 2976 pixels in all.*max_request_pixels=2000"):
+        serve(question=tf.constant([QUESTION] * 3), image=tf.constant([small_png(31, 32)] * 3))
+    noisy = tf.io.encode_png(np.random.default_rng(0).integers(0, 256, (30, 30, 3), np.uint8)).numpy()
+    assert 2000 < len(noisy) < 4000
+    assert serve(question=tf.constant([QUESTION]), image=tf.constant([noisy]))["answer"].shape == (1,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="max_request_image_bytes=4000"):
+        serve(question=tf.constant([QUESTION] * 2), image=tf.constant([noisy] * 2))
     with pytest.raises(tf.errors.InvalidArgumentError, match="more (question|image) rows than max_batch_rows=3"):
         serve(question=tf.constant([QUESTION] * 4), image=tf.constant([small_png(8, 8)] * 4))
     grid = np.zeros((4, *features.structured_input_signature[1]["image_features"].shape[1:]), np.float32)
@@ -165,7 +215,11 @@ def test_matching_endpoints_enforce_the_limits(tmp_path):
     )
     train(config, str(tmp_path / "mdan"))
     loaded = tf.saved_model.load(
-        export(str(tmp_path / "mdan"), str(tmp_path / "exports"), max_batch_rows=2, max_image_pixels=64 * 64)
+        export(
+            str(tmp_path / "mdan"),
+            str(tmp_path / "exports"),
+            limits=ServingLimits(max_batch_rows=2, max_image_pixels=64 * 64),
+        )
     )
     images, captions = tf.constant([small_png()] * 3), tf.constant(["a red square"] * 3)
     calls = {

@@ -8,8 +8,9 @@ import pytest
 import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_export_limits import QUESTION, forged_jpeg, forged_png, small_jpeg, small_png
+from image_bytes import forged_jpeg, forged_png, small_jpeg, small_png
 
+QUESTION = "is there a red square?"
 FUZZ = settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 VALID = {"png": small_png(48, 40), "jpeg": small_jpeg(48, 40)}
 

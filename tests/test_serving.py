@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import wrappers_pb2
+from image_bytes import zero_png
 from serving_servers import KINDS, MODEL, Server, base_with, inputs_of, server_command
 
-from vqa_tf.export import export
+from vqa_tf.export import MAX_REQUEST_PIXELS, export
 from vqa_tf.serving import ServingError
 from vqa_tf.training import make_task
 
@@ -95,6 +96,12 @@ BAD_REQUESTS = {
     "empty question": (dict(question=[""]), ("INVALID_ARGUMENT",), "a question has no words"),
     "10,000 characters": (dict(question=["x" * 10_000]), ("INVALID_ARGUMENT",), "longer than 1000 characters"),
     "non-UTF-8": (dict(question=[b"is there a red \xff\xfe square?"]), ("INVALID_ARGUMENT",), "not valid UTF-8"),
+    "over the decode budget": (
+        dict(question=[GOOD_QUESTION] * 2, image=[zero_png(4096, 4096)] * 2),
+        ("INVALID_ARGUMENT",),
+        f"declare {2 * 4096 * 4096} pixels in all (height × width summed over its rows), more than "
+        f"max_request_pixels={MAX_REQUEST_PIXELS}",
+    ),
     "unknown model": (dict(model="no_such_model"), ("NOT_FOUND",), "no_such_model"),
     # TF Serving itself answers an unknown signature with FAILED_PRECONDITION (400 over REST).
     "unknown signature": (
@@ -207,8 +214,24 @@ def test_batching_server_answers_concurrent_requests_each_with_its_own_rows(kind
         with pytest.raises(ServingError, match="larger than") as error:
             server.grpc.predict(MODEL, {"question": questions[:9], "image": inputs["image"][:9]})
         assert error.value.code.name == "INVALID_ARGUMENT"
+        _assert_no_rows_is_refused(server)
     finally:
         server.stop()
+
+
+def _assert_no_rows_is_refused(server):
+    """A request of no rows gets INVALID_ARGUMENT over both transports (in the graph's words, "the request has
+    no rows", from the local server; TF Serving's own batching and JSON parser may refuse it first, in theirs)."""
+    for client in (server.grpc, server.rest):
+        with pytest.raises(ServingError) as error:
+            client.predict(MODEL, {"question": np.array([], object), "image": np.array([], object)})
+        assert error.value.code.name == "INVALID_ARGUMENT", error.value
+        if server.kind == "local":
+            assert error.value.message == "the request has no rows"
+
+
+def test_a_request_of_no_rows_is_refused_by_name(server):
+    _assert_no_rows_is_refused(server)
 
 
 @pytest.mark.parametrize("kind", KINDS)

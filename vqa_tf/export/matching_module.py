@@ -4,9 +4,9 @@
 * `embed_text(caption: string [B])` → `embedding` float32 [B, D];
 * `serving_default(image, caption)` → `score` float32 [B], the dot product of the two embeddings.
 
-Each refuses more than `limits.max_batch_rows` rows, and an image over
-`limits.max_image_pixels` pixels (`ServingLimits`, recorded in
-`assets/serving_limits.json`).
+Each refuses a call of no rows or more than `limits.max_batch_rows`, and
+images over the decode budget of `limits` (`ServingLimits`, recorded in
+`assets/serving_limits.json`), before decoding them.
 """
 
 import keras
@@ -31,7 +31,7 @@ class MatchingExportModule:
         self.limits = limits
 
     def embed_image(self, image):
-        images = load_images(image, self.image_size, self.limits.max_image_pixels)
+        images = load_images(self.limits.checked_images(image), self.image_size)
         return self.core.embed_image(self.backbone(images, training=False))
 
     def embed_text(self, caption):

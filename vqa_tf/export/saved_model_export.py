@@ -18,7 +18,7 @@ import posixpath
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-from vqa_tf.export.input_checks import MAX_BATCH_ROWS, MAX_IMAGE_PIXELS, ServingLimits
+from vqa_tf.export.input_checks import ServingLimits
 from vqa_tf.export.matching_module import MatchingExportModule
 from vqa_tf.export.op_check import check_servable
 from vqa_tf.export.version_claim import claimed_version
@@ -106,27 +106,27 @@ def export(
     version=None,
     top_k=5,
     backbone_weights=None,
-    max_batch_rows=MAX_BATCH_ROWS,
-    max_image_pixels=MAX_IMAGE_PIXELS,
+    limits=ServingLimits(),
 ):
     """Exports the latest checkpoint of `model_dir` to `<export_base>/<version>`; returns that path.
 
-    The signatures refuse a call of more than `max_batch_rows` rows and an
-    image whose header declares more than `max_image_pixels` pixels; both are
-    recorded in `assets/serving_limits.json`.
+    The signatures refuse a call over `limits` (a `ServingLimits`: rows, pixels
+    per image, and the call's decode budget) and record them in
+    `assets/serving_limits.json`.
 
     Examples:
 
         export("runs/smem", "runs/smem/exports")            # → "runs/smem/exports/1", then /2, …
         export("gs://bucket/runs/rdan", "gs://bucket/serving/rdan",
                backbone_weights="gs://bucket/resnet152_notop.h5")   # a run on stored features
-        export("runs/smem", "runs/smem/exports", max_batch_rows=32, max_image_pixels=1024 * 1024)
+        export("runs/smem", "runs/smem/exports", limits=ServingLimits(max_batch_rows=32, max_image_pixels=1 << 20))
     """
-    limits = ServingLimits(max_batch_rows, max_image_pixels)
     module = export_module(model_dir, top_k, backbone_weights, limits)
     vocabulary = Vocabulary.load(files.path(model_dir, files.VOCABULARY_FILE))
     # Warm-up requests the graph's own limits accept, or a server would fail to load the version.
-    text, image = warmup_inputs(vocabulary, min(module.image_size, math.isqrt(limits.max_image_pixels)))
+    # Two rows each: within the pixels of one image and half the call's budget.
+    side = math.isqrt(min(limits.max_image_pixels, limits.max_request_pixels // 2))
+    text, image = warmup_inputs(vocabulary, max(1, min(module.image_size, side)))
     warmup = [
         (name, {key: value[: limits.max_batch_rows] for key, value in inputs.items()})
         for name, inputs in module.warmup_requests(text, image)

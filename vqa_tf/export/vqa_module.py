@@ -5,10 +5,10 @@
   pipeline extracted itself;
 
 both → `answer` string [B], `top_answers` string [B, k], `top_scores` float32
-[B, k], `attention` float32 [B, hops, H, W]. Both refuse more than
-`limits.max_batch_rows` rows and `serving_default` an image over
-`limits.max_image_pixels` pixels (`ServingLimits`, recorded in
-`assets/serving_limits.json`). Every endpoint takes one dict of
+[B, k], `attention` float32 [B, hops, H, W]. Both refuse a call of no rows
+or more than `limits.max_batch_rows`, and `serving_default` images over the
+decode budget of `limits` (`ServingLimits`, recorded in
+`assets/serving_limits.json`), before decoding them. Every endpoint takes one dict of
 named tensors, so `keras.layers.TFSMLayer` can call it with a dict and TF
 Serving sees the same input names.
 """
@@ -62,7 +62,7 @@ class VQAExportModule:
     def serve_images(self, inputs):
         inputs = self.limits.checked_rows(inputs)
         question, image = same_batch(inputs["question"], inputs["image"], ("question", "image"))
-        images = load_images(image, self.image_size, self.limits.max_image_pixels)
+        images = load_images(self.limits.checked_images(image), self.image_size)
         return self._answer(question, self.backbone(images, training=False))
 
     def serve_features(self, inputs):

@@ -2,10 +2,15 @@
 
 All three take and return {name: numpy array} and raise `ServingError` with
 the server's status code and message, so code can switch transports freely.
+The gRPC and REST clients ride out a restarting server within each call's
+deadline (`timeout`): every call they make is idempotent (Predict runs the
+model on the request and changes nothing on the server), so retrying one is
+safe.
 """
 
 import http.client
 import json
+import random
 import threading
 import time
 
@@ -27,6 +32,34 @@ from vqa_tf.utils.tf_errors import tensorflow_error_message
 
 STATE_NAMES = dict((number, name) for name, number in get_model_status_pb2.ModelVersionStatus.State.items())
 
+# gRPC's own retry policy: a call that ends UNAVAILABLE (the server went away mid-call, a version was being
+# unloaded, the batching queue was full) is sent again after an exponential, jittered backoff, up to gRPC's
+# cap of 5 attempts; waitForReady makes each attempt wait, within the call's deadline, for a server that is
+# restarting instead of failing at once while the channel cannot connect.
+RETRY_SERVICE_CONFIG = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [
+                    {"service": "tensorflow.serving.PredictionService"},
+                    {"service": "tensorflow.serving.ModelService"},
+                ],
+                "waitForReady": True,
+                "retryPolicy": {
+                    "maxAttempts": 5,
+                    "initialBackoff": "0.1s",
+                    "maxBackoff": "2s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+# How soon a channel tries to reconnect to a server that went away (gRPC's default starts at 1 s and grows
+# to 2 minutes, longer than a restart takes).
+RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
+
 
 def _as_array(value):
     """An input as numpy: text and bytes as an object array of bytes (numpy's fixed-width
@@ -44,6 +77,11 @@ def _as_array(value):
 class GrpcClient:
     """`PredictionService.Predict` / `GetModelMetadata` and `ModelService.GetModelStatus` over gRPC.
 
+    Each call has a deadline of `timeout` seconds. Within it, gRPC's retry policy
+    (`RETRY_SERVICE_CONFIG`) sends a call that ended UNAVAILABLE again with
+    exponential backoff, and waits for a server that is restarting; every call
+    here is idempotent, so a retry is safe. Other errors raise at once.
+
     Examples:
 
         client = GrpcClient("localhost:8500")
@@ -54,7 +92,13 @@ class GrpcClient:
 
     def __init__(self, address, timeout=60.0):
         self.timeout = timeout
-        options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+        options = [
+            ("grpc.max_receive_message_length", -1),
+            ("grpc.max_send_message_length", -1),
+            ("grpc.enable_retries", 1),
+            ("grpc.service_config", RETRY_SERVICE_CONFIG),
+            *RECONNECT_OPTIONS,
+        ]
         self._channel = grpc.insecure_channel(address, options=options)
         self._predictions = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
@@ -67,9 +111,9 @@ class GrpcClient:
         if signature is not None:
             spec.signature_name = signature
 
-    def _call(self, method, request):
+    def _call(self, method, request, timeout=None):
         try:
-            return method(request, timeout=self.timeout)
+            return method(request, timeout=self.timeout if timeout is None else timeout)
         except grpc.RpcError as error:
             raise ServingError(error.code(), error.details()) from None
 
@@ -98,11 +142,11 @@ class GrpcClient:
         response.metadata["signature_def"].Unpack(signature_map)
         return dict(signature_map.signature_def)
 
-    def status(self, model, version=None):
-        """[(version, state name, error message)] from GetModelStatus."""
+    def status(self, model, version=None, timeout=None):
+        """[(version, state name, error message)] from GetModelStatus (within `timeout`, else the client's)."""
         request = get_model_status_pb2.GetModelStatusRequest()
         self._spec(request.model_spec, model, version)
-        response = self._call(self._models.GetModelStatus, request)
+        response = self._call(self._models.GetModelStatus, request, timeout)
         return [(s.version, STATE_NAMES[s.state], s.status.error_message) for s in response.model_version_status]
 
     def wait_until_available(self, model, version=None, timeout=180.0):
@@ -110,7 +154,7 @@ class GrpcClient:
         deadline, last = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             try:
-                statuses = self.status(model, version)
+                statuses = self.status(model, version, timeout=max(0.01, min(1.0, deadline - time.monotonic())))
                 if any(state == "AVAILABLE" for _, state, _ in statuses):
                     return statuses
                 last = statuses
@@ -127,6 +171,10 @@ class RestClient:
     """TF Serving's REST API: `:predict` (columnar "inputs"), version status and metadata.
 
     Bytes travel as {"b64": …}, text as JSON strings. One keep-alive connection per thread.
+    A request that cannot connect, or whose connection breaks before its answer, is sent
+    again after an exponential, jittered backoff (from 0.1 s, doubling up to 2 s) until
+    `timeout` seconds have passed since the call began; every call here is idempotent,
+    so a retry is safe.
 
     Examples:
 
@@ -140,26 +188,46 @@ class RestClient:
         self._local = threading.local()
 
     def _request(self, method, path, body=None):
-        for attempt in range(2):  # a kept-alive connection the server closed is reopened once
-            connection = getattr(self._local, "connection", None)
-            if connection is None:
-                connection = self._local.connection = http.client.HTTPConnection(
-                    self._host, self._port, timeout=self.timeout
-                )
+        deadline = time.monotonic() + self.timeout
+        backoff = 0.0  # a kept-alive connection the server closed is reopened at once; later tries back off
+        while True:
             try:
-                connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
-                response = connection.getresponse()
-                data = response.read()
+                response, data = self._send(method, path, body, deadline)
                 break
-            except (http.client.HTTPException, ConnectionError):
-                connection.close()
-                self._local.connection = None
-                if attempt:
-                    raise
+            except TimeoutError:
+                raise ServingError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED, f"{method} {path}: no answer within {self.timeout:g} s"
+                ) from None
+            except (http.client.HTTPException, ConnectionError) as error:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ServingError(
+                        grpc.StatusCode.UNAVAILABLE,
+                        f"{method} {path}: {self._host}:{self._port} gave no answer within {self.timeout:g} s "
+                        f"(last error: {error!r})",
+                    ) from None
+                time.sleep(min(random.uniform(0, backoff), remaining))
+                backoff = min(max(2 * backoff, 0.1), 2.0)
         reply = json.loads(data)
         if response.status != 200:
             raise ServingError(code_for_http_status(response.status), reply.get("error", str(reply)))
         return reply
+
+    def _send(self, method, path, body, deadline):
+        """(response, body bytes) over this thread's connection, opened if needed; a failure closes it."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = http.client.HTTPConnection(self._host, self._port)
+        connection.timeout = max(0.001, deadline - time.monotonic())
+        if connection.sock is not None:
+            connection.sock.settimeout(connection.timeout)
+        try:
+            connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            return response, response.read()
+        except BaseException:
+            connection.close()
+            raise
 
     @staticmethod
     def _path(model, version):

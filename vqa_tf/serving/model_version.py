@@ -51,7 +51,8 @@ class ModelVersion:
         return self.signatures[signature_name].structured_input_signature[1]
 
     def check_inputs(self, signature_name, inputs):
-        """Converts numpy inputs to the signature's dtypes, naming any missing, unknown or mis-shaped input."""
+        """Converts numpy inputs to the signature's dtypes, naming any missing, unknown or mis-shaped input, and
+        refuses a request of no rows."""
         specs = self.input_specs(signature_name)
         unknown, missing = sorted(set(inputs) - set(specs)), sorted(set(specs) - set(inputs))
         if unknown or missing:
@@ -62,6 +63,9 @@ class ModelVersion:
                     filter(None, [f"unknown {unknown}" if unknown else "", f"missing {missing}" if missing else ""])
                 ),
             )
+        if any(np.ndim(value) and len(value) == 0 for value in inputs.values()):
+            # Merged into a batch it would pass unnoticed; the exported graph refuses it in these words.
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "the request has no rows")
         converted = {}
         for name, spec in specs.items():
             value = np.asarray(inputs[name])

@@ -15,7 +15,8 @@ SERVER_MODULE = "vqa_tf.programs.serving.model_server"
 
 
 class LocalServerProcess:
-    """Starts the local server on `base_path`; `.grpc` / `.rest` talk to it, `.stop()` ends it.
+    """Starts the local server on `base_path` on free loopback ports, or the given (gRPC, REST) ports (a restart
+    on the same ports); `.grpc` / `.rest` talk to it, `.stop()` ends it.
 
     Examples:
 
@@ -25,9 +26,9 @@ class LocalServerProcess:
         server.stop()
     """
 
-    def __init__(self, model_name, base_path, log_path, *flags):
+    def __init__(self, model_name, base_path, log_path, *flags, ports=None):
         self.model_name, self.log_path = model_name, log_path
-        grpc_port, rest_port = free_ports(2)
+        grpc_port, rest_port = ports or free_ports(2)
         self.grpc_address = f"127.0.0.1:{grpc_port}"
         self.rest_address = f"127.0.0.1:{rest_port}"
         command = [

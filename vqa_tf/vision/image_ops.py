@@ -3,12 +3,13 @@
 Only JPEG and PNG are read, as the data checks (`vqa_tf.data.image_files`)
 and the export's signatures have it; other bytes fail with "an image is neither JPEG
 nor PNG". An image's size is read from its header before any pixel is
-decoded: `tf.image.extract_jpeg_shape` for JPEG, the IHDR chunk a PNG opens
-with (width and height big-endian at bytes 16..24) for PNG; with
-`max_pixels` a small file declaring 15000×15000 pixels is refused before
-anything is allocated for it. libjpeg and libpng allocate and fill exactly
-the size in the header they read (the same fields), and the decoded shape is
-checked against it, so a forged header cannot decode to more.
+decoded (`header_size`: `tf.image.extract_jpeg_shape` for JPEG, the IHDR
+chunk a PNG opens with, width and height big-endian at bytes 16..24, for
+PNG), so a caller can refuse a small file declaring 15000×15000 pixels before
+anything is allocated for it (the exported signatures do:
+`vqa_tf.export.input_checks.checked_images`). libjpeg and libpng allocate and
+fill exactly the size in the header they read (the same fields), and the
+decoded shape is checked against it, so a forged header cannot decode to more.
 
 The uint8 image is resized straight to float32 at the model's size
 (`ResizeBilinear` reads uint8 and interpolates per output pixel; the result
@@ -54,37 +55,19 @@ def header_size(image_bytes):
         )
 
 
-def decode_image(image_bytes, max_pixels=None):
+def decode_image(image_bytes):
     """Encoded JPEG or PNG bytes (scalar tf.string) → uint8 [H, W, 3].
 
-    With `max_pixels`, an image whose header declares more pixels (height ×
-    width) is refused before it is decoded. Corrupt or truncated bytes, and an
-    image decoding to another size than its header declares, raise
-    `InvalidArgumentError`.
+    Corrupt or truncated bytes, and an image decoding to another size than its
+    header declares, raise `InvalidArgumentError`.
 
     Examples:
     >>> png = tf.io.encode_png(tf.zeros([4, 6, 3], tf.uint8))
     >>> decode_image(png).shape
     TensorShape([4, 6, 3])
-    >>> decode_image(png, max_pixels=20)
-    Traceback (most recent call last):
-    ...
-    tensorflow.python.framework.errors_impl.InvalidArgumentError: ...an image is larger than max_image_pixels=20...
     """
     size = header_size(image_bytes)
-    checks = []
-    if max_pixels is not None:
-        # Each side clamped first: the product of two 32-bit PNG fields can overflow int64.
-        pixels = tf.reduce_prod(tf.minimum(size, 2**31))
-        checks.append(
-            tf.debugging.assert_less_equal(
-                pixels,
-                tf.constant(max_pixels, tf.int64),
-                message=f"an image is larger than max_image_pixels={max_pixels} pixels by its header (height, width)",
-            )
-        )
-    with tf.control_dependencies(checks):
-        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+    image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
     as_declared = tf.debugging.assert_equal(
         tf.shape(image, out_type=tf.int64)[:2],
         size,
@@ -101,12 +84,12 @@ def resize_image(image, image_size):
     return tf.clip_by_value(tf.image.resize(image, [image_size, image_size]), 0.0, 255.0)
 
 
-def load_image(image_bytes, image_size, max_pixels=None):
-    """`resize_image(decode_image(image_bytes, max_pixels), image_size)`."""
-    return resize_image(decode_image(image_bytes, max_pixels), image_size)
+def load_image(image_bytes, image_size):
+    """`resize_image(decode_image(image_bytes), image_size)`."""
+    return resize_image(decode_image(image_bytes), image_size)
 
 
-def load_images(image_bytes, image_size, max_pixels=None):
+def load_images(image_bytes, image_size):
     """A batch of encoded images tf.string [batch] → float32 [batch, size, size, 3].
 
     In a graph, map_fn decodes up to 10 images at once, so a batch holds at
@@ -118,7 +101,7 @@ def load_images(image_bytes, image_size, max_pixels=None):
     TensorShape([2, 8, 8, 3])
     """
     return tf.map_fn(
-        lambda b: load_image(b, image_size, max_pixels),
+        lambda b: load_image(b, image_size),
         image_bytes,
         fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32),
     )
