@@ -3,8 +3,9 @@
 Up to `trainer.steps_per_loop` steps inside one `tf.function` (as Orbit runs
 them), each a `strategy.run` on the next global batch, the per-replica loss
 averaged over the global batch with `tf.nn.compute_average_loss`; checkpoints through
-`tf.train.CheckpointManager` (a rerun of the same command resumes); with
-`runtime.deterministic` a seed reproduces its weights exactly; a SIGTERM
+`tf.train.CheckpointManager` (a rerun of the same command resumes, on the batches
+the run would have read next); with `runtime.deterministic` a seed reproduces its
+weights exactly, killed and resumed or not; a SIGTERM
 saves a checkpoint and raises `StoppedBySignal`, which the programs turn into
 exit status 143 (the multi-worker path uses TensorFlow's
 `PreemptionCheckpointHandler`, which makes every worker save at the same
@@ -219,8 +220,10 @@ def _step_runner(run, preemption):
     make the same calls)."""
     config = run.config
     start_step = _step(run.optimizer)
+    # The batches an uninterrupted run would read from here: a resumed run reads past those before its step, so
+    # that under runtime.deterministic a run killed and resumed ends with the weights of one that was not.
     dataset = run.strategy.distribute_datasets_from_function(
-        lambda context: run.task.train_dataset(context, seed=config.trainer.seed + start_step)
+        lambda context: run.task.train_dataset(context, seed=config.trainer.seed).skip(start_step)
     )
     iterator = iter(dataset)
     jit_compile = resolve_jit_compile(config.runtime.jit_compile, device_type(run.strategy), config.model.name)

@@ -47,9 +47,12 @@ def backbone_weights(config, model_dir):
 
 
 def training_checkpoint(model, optimizer):
-    """The `tf.train.Checkpoint` a run saves: the model, its optimizer, and the model format they are in."""
+    """The `tf.train.Checkpoint` a run saves: the model, its optimizer, the state of its dropout layers' random
+    seeds (which a tf.train.Checkpoint of a Keras model leaves out; with it a resumed run draws the masks the
+    run would have drawn), and the model format they are in."""
     model_format = tf.Variable(MODEL_FORMAT, dtype=tf.int64, trainable=False, name="model_format")
-    return tf.train.Checkpoint(model=model, optimizer=optimizer, model_format=model_format)
+    seeds = [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+    return tf.train.Checkpoint(model=model, optimizer=optimizer, model_format=model_format, random_seeds=seeds)
 
 
 def check_checkpoint_format(checkpoint):

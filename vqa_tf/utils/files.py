@@ -86,7 +86,12 @@ def _move(source, target, overwrite):
         raise FileExistsError(f"{target} exists; it is not replaced")
     if is_local(target):
         _sync_tree(source)  # on disk before the rename makes it visible, so a crash cannot expose empty files
-        tf.io.gfile.rename(source, target, overwrite=overwrite)
+        try:
+            tf.io.gfile.rename(source, target, overwrite=overwrite)
+        except tf.errors.OpError:
+            if tf.io.gfile.exists(target) and (is_directory or not overwrite):  # another writer was faster
+                raise FileExistsError(f"{target} appeared while it was written; it is not replaced") from None
+            raise
         _sync(parent(target) or ".")  # and the rename itself
         return
     if not is_directory:
