@@ -126,9 +126,11 @@ def yes_no_accuracy(accuracy):
 
 
 def run_seed(experiment, overrides, seed, model_dir, earlier, params_override=""):
-    """Trains (or re-evaluates) one seed of a row; returns its final metrics with its evaluation curve."""
+    """Trains (or re-evaluates) one seed of a row, in float32 unless its overrides say otherwise; returns its
+    final metrics with its evaluation curve."""
     config = get_experiment(experiment)
-    for text in (overrides.replace("{seed}", str(seed)), params_override, f"trainer.seed={seed}"):
+    row = overrides.replace("{seed}", str(seed))
+    for text in ("runtime.mixed_precision=off", row, params_override, f"trainer.seed={seed}"):
         apply_overrides(config, text)
     _share(config, model_dir, earlier)
     metrics = train(config, model_dir)

@@ -10,7 +10,10 @@ in place. Skewed set (each yes/no template's statement takes its majority
 value 80% of the time): SMem two-hop and r-DAN against the question-only
 model on yes/no questions, per form (affirmative, negated), with the step at
 which each seed's yes/no accuracy leaves the prior. m-DAN: Recall@K both
-ways on a 1,000-image gallery, under the three loss forms.
+ways on a 1,000-image gallery, under the three loss forms. bfloat16: SMem
+two-hop, r-DAN and m-DAN trained in mixed_bfloat16 over the same seeds as their
+float32 rows, and each family's largest drop below float32 on any task (what
+`runtime.mixed_precision=auto` reads, `vqa_tf.training.precision_policy`).
 
 Every seed of every row runs under runtime.deterministic (`seeded_runs`),
 so a seed reproduces its figures exactly.
@@ -35,6 +38,7 @@ from vqa_tf.data.synthetic import TASKS, YES_NO_TASKS
 
 # Skewed rows evaluate every 250 steps, to tell when they leave the prior.
 SKEWED = "data.synthetic_yes_prior=0.8,trainer.eval_every=250"
+BF16, BF16_SUFFIX = "runtime.mixed_precision=on", ", bfloat16"  # every other row trains in float32
 # (row name, experiment, overrides, table)
 RUNS = [
     ("iBOWIMG", "ibowimg_synthetic", "", "balanced"),
@@ -49,7 +53,33 @@ RUNS = [
     ("m-DAN, every in-batch negative (recipe)", "mdan_synthetic", "model.negatives=all", "matching"),
     ("m-DAN, one sampled negative (paper)", "mdan_synthetic", "model.negatives=sampled", "matching"),
     ("m-DAN, hardest negative (VSE++)", "mdan_synthetic", "model.negatives=hardest", "matching"),
+    ("SMem two-hop" + BF16_SUFFIX, "smem_two_hop_synthetic", BF16, "balanced"),
+    ("r-DAN" + BF16_SUFFIX, "rdan_synthetic", BF16, "balanced"),
+    (
+        "m-DAN, every in-batch negative (recipe)" + BF16_SUFFIX,
+        "mdan_synthetic",
+        "model.negatives=all," + BF16,
+        "matching",
+    ),
 ]
+
+
+def _scores(row):
+    """{task or recall: mean} of a row: its per-task accuracy (VQA) or its Recall@K both ways (matching)."""
+    if "recall" in row:
+        return {f"{d} {k}": stats["mean"] for d, ks in row["recall"].items() for k, stats in ks.items()}
+    return {task: stats["mean"] for task, stats in row["accuracy"].items() if task != "overall"}
+
+
+def bf16_drops(results):
+    """{bfloat16 row: {task: points below its float32 row}} for every bfloat16 row whose float32 row ran."""
+    drops = {}
+    for name, row in results.items():
+        base = results.get(name.removesuffix(BF16_SUFFIX)) if name.endswith(BF16_SUFFIX) else None
+        if base is not None:
+            float32, bfloat16 = _scores(base), _scores(row)
+            drops[name] = {task: 100 * (float32[task] - bfloat16[task]) for task in float32}
+    return drops
 
 
 def _tables(results):
@@ -131,6 +161,18 @@ def _tables(results):
                 )
                 + " |"
             )
+    drops = bf16_drops(results)
+    if drops:
+        lines += [
+            "",
+            "## bfloat16 against float32: points below float32 per task (mean over seeds; negative: above)",
+            "",
+            "| model | largest drop | per task |",
+            "|---|---|---|",
+        ]
+        for name, per_task in drops.items():
+            listed = ", ".join(f"{task} {drop:+.1f}" for task, drop in per_task.items())
+            lines.append(f"| {name} | {max(per_task.values()):+.1f} | {listed} |")
     return "\n".join(lines)
 
 

@@ -43,11 +43,11 @@ def test_unknown_experiment_lists_the_valid_names():
 def test_overrides_coerce_to_the_field_types():
     config = apply_overrides(
         get_experiment("rdan_synthetic"),
-        "trainer.train_steps=100, model.dropout=0.25,runtime.mixed_precision=true,"
+        "trainer.train_steps=100, model.dropout=0.25,runtime.mixed_precision=on,"
         "optimizer.decay_boundaries=[10,20],data.source=vqa",
     )
     assert config.trainer.train_steps == 100 and config.model.dropout == 0.25
-    assert config.runtime.mixed_precision is True and config.optimizer.decay_boundaries == [10, 20]
+    assert config.runtime.mixed_precision == "on" and config.optimizer.decay_boundaries == [10, 20]
     assert config.data.source == "vqa"
 
 

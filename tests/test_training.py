@@ -342,8 +342,9 @@ def test_mixed_precision_and_xla_train_and_evaluate(tmp_path):
     measured = MEASURED_XLA_SPEEDUP["CPU"]["reasoning_dan"]
     assert done.stderr.count(f"{measured:.2f}× as fast with XLA as without it") == 1, done.stderr[-3000:]
     assert checkpoint_steps(str(tmp_path))[-1] == 4
+    assert done.stdout.count("precision: mixed_bfloat16 (runtime.mixed_precision is on)") == 1
     runtime = json.load(open(os.path.join(str(tmp_path), "config.json")))["runtime"]
-    assert runtime["mixed_precision"] is True and runtime["jit_compile"] == "on"
+    assert runtime["mixed_precision"] == "on" and runtime["jit_compile"] == "on"
     metrics = json.load(open(os.path.join(str(tmp_path), "metrics", "eval_00000004.json")))
     assert metrics["num_questions"] == 64
 

@@ -92,7 +92,9 @@ class TrainerConfig:
 @dataclasses.dataclass
 class RuntimeConfig:
     strategy: str = "one_device"  # one_device | mirrored | multi_worker | tpu
-    mixed_precision: bool = False  # mixed_bfloat16: needs no loss scaling
+    # auto | on | off: mixed_bfloat16 (no loss scaling needed); "auto" only where the device has native
+    # bfloat16 and the model family was measured at float32's accuracy in it (precision_policy)
+    mixed_precision: str = "auto"
     jit_compile: str = "auto"  # auto | on | off: "auto" uses XLA only where it was measured faster (jit_policy)
     tpu: str = ""  # TPU name or address for strategy = tpu
     num_cpu_devices: int = 1  # split the CPU into this many logical devices (mirrored runs without GPUs)

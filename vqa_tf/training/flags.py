@@ -39,7 +39,13 @@ def define_training_flags():
     )
     flags.DEFINE_string("params_override", None, "section.field=value,… or a JSON file of nested sections.")
     flags.DEFINE_enum("strategy", None, list(STRATEGIES), "tf.distribute strategy.")
-    flags.DEFINE_bool("mixed_precision", None, "Train in mixed_bfloat16.")
+    flags.DEFINE_bool(
+        "mixed_precision",
+        None,
+        "Train in mixed_bfloat16 (--nomixed_precision: in float32); without either, runtime.mixed_precision "
+        "decides (default 'auto': bfloat16 where the device has it natively and the model was measured "
+        "at float32's accuracy in it).",
+    )
     flags.DEFINE_bool(
         "jit_compile",
         None,
@@ -61,7 +67,8 @@ def config_from_flags():
     for name in RUNTIME_FLAGS:
         value = getattr(FLAGS, name)
         if value is not None:
-            setattr(config.runtime, name, {True: "on", False: "off"}[value] if name == "jit_compile" else value)
+            on_off = name in ("jit_compile", "mixed_precision")
+            setattr(config.runtime, name, {True: "on", False: "off"}[value] if on_off else value)
     for name in DATA_FLAGS:
         if getattr(FLAGS, name) is not None:
             setattr(config.data, name, getattr(FLAGS, name))

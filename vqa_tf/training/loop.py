@@ -34,6 +34,7 @@ from vqa_tf.training.evaluation import evaluate_and_record
 from vqa_tf.training.jit_policy import device_type, resolve_jit_compile
 from vqa_tf.training.modeling import ModelParts
 from vqa_tf.training.optimization import build_optimizer
+from vqa_tf.training.precision_policy import resolve_mixed_precision
 from vqa_tf.training.task import Task
 from vqa_tf.training.tasks import make_task, training_loss
 from vqa_tf.utils.progress import Progress
@@ -176,8 +177,11 @@ def _build_run(config, model_dir):
     if config.runtime.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(config.runtime)
-    if config.runtime.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    chief = is_chief(strategy)
+    mixed, reason = resolve_mixed_precision(config.runtime.mixed_precision, device_type(strategy), config.model.name)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if mixed else "float32")
+    if chief:
+        print(f"precision: {'mixed_bfloat16' if mixed else 'float32'} ({reason})", flush=True)
     task = make_task(config, model_dir)
     # Seeded after the task, whose data writing and backbone pretraining seed themselves from data.seed: the
     # model's initialisation and batch order then depend on trainer.seed alone, whether or not this run
@@ -187,7 +191,7 @@ def _build_run(config, model_dir):
         parts = task.build_model()
         optimizer = build_optimizer(config.optimizer, task.steps_per_epoch)
         optimizer.build(parts.model.trainable_variables)
-    return _Run(config, model_dir, strategy, is_chief(strategy), task, parts, optimizer, total_steps(config, task))
+    return _Run(config, model_dir, strategy, chief, task, parts, optimizer, total_steps(config, task))
 
 
 def _checkpoint_manager(run):
