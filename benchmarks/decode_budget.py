@@ -18,7 +18,6 @@ Usage: python benchmarks/decode_budget.py [--output benchmarks/results/decode_bu
 """
 
 import argparse
-import datetime
 import math
 import os
 import sys
@@ -31,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import command_line, describe, write_json_twin
+from machine import command_line, write_results
 from serving_latency import export_model
 
 from vqa_tf.export import MAX_JPEG_SCANS, ServingLimits
@@ -156,12 +155,6 @@ def main():
     admitted = [row for row in rows if row["refused"] is None]
     worst = max(admitted, key=lambda row: row["cpu_seconds"])
     lines = [
-        "# Decode budget: the costliest admissible requests",
-        "",
-        f"Written by `{command_line()}` on {datetime.date.today()}.",
-        "",
-        f"Machine: {describe()}.",
-        "",
         "The quick start's SMem two-hop export (64×64 inputs, small CNN), called in-process through "
         f"`serving_default` at the default limits: max_batch_rows={LIMITS.max_batch_rows}, "
         f"max_image_pixels={LIMITS.max_image_pixels}, max_request_pixels={LIMITS.max_request_pixels}, "
@@ -182,14 +175,14 @@ def main():
         f"Target: the costliest admissible call ({worst['images']}) takes {worst['cpu_seconds']:.2f} s of CPU "
         f"(target ≤ {TARGET_CPU_SECONDS:.0f} s: {'met' if worst['cpu_seconds'] <= TARGET_CPU_SECONDS else 'missed'}).",
     ]
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines)
     print(text)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
-        write_json_twin(
+        write_results(
             args.output,
             command_line(),
+            "Decode budget: the costliest admissible requests",
+            text,
             limits={
                 "max_batch_rows": LIMITS.max_batch_rows,
                 "max_image_pixels": LIMITS.max_image_pixels,

@@ -22,7 +22,6 @@ Usage: python benchmarks/serving_latency.py [--output benchmarks/results/serving
 """
 
 import argparse
-import datetime
 import os
 import sys
 import tempfile
@@ -36,7 +35,7 @@ import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import command_line, describe, write_json_twin  # noqa: E402
+from machine import command_line, write_results  # noqa: E402
 
 from vqa_tf.configs import apply_overrides, get_experiment  # noqa: E402
 from vqa_tf.export import export  # noqa: E402
@@ -203,12 +202,6 @@ def main():
 
     base_p50 = percentiles(times["in-process signature"])[0]
     lines = [
-        "# Serving latency and throughput",
-        "",
-        f"Written by `{command_line()}` on {datetime.date.today()}.",
-        "",
-        f"Machine: {describe()}.",
-        "",
         "Model: SMem two-hop at the quick start's synthetic size (one question + one 64×64 PNG per request; "
         "decoding, resizing, the small CNN, tokenization and the model all run in the served graph). "
         "The local server (`vqa-model-server`) runs in its own process, reached over loopback; "
@@ -268,14 +261,14 @@ def main():
         f"{'met' if grpc_added < 2 else 'missed'}); batching at 32 clients gives {gain:.2f}× the unbatched "
         f"throughput (target ≥ 3×: {'met' if gain >= 3 else 'missed'}).",
     ]
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines)
     print(text)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
-        write_json_twin(
+        write_results(
             args.output,
             command_line(),
+            "Serving latency and throughput",
+            text,
             latency_ms={name: dict(zip(("p50", "p99"), percentiles(seconds))) for name, seconds in times.items()},
             added_ms_per_round={
                 name: added_per_round(times, name, args.rounds).tolist() for name in times if "Status" not in name

@@ -37,7 +37,6 @@ Usage: python benchmarks/soak.py [--minutes 3] [--output benchmarks/results/soak
 
 import argparse
 import collections
-import datetime
 import os
 import shutil
 import subprocess
@@ -53,7 +52,7 @@ import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import command_line, describe, write_json_twin  # noqa: E402
+from machine import command_line, write_results  # noqa: E402
 
 from vqa_tf.configs import apply_overrides, get_experiment  # noqa: E402
 from vqa_tf.export import export  # noqa: E402
@@ -344,13 +343,6 @@ def report(args, counts, load, swaps, memory, swap_elapsed, crash_load, crashes,
     crash_failed = sum(len(f) for f in crash_load.failures.values())
     growth = memory["at the end"] / memory["after the first swap"] - 1
     lines = [
-        "# Soak: clients against the local model server while its versions are swapped, then while it crashes",
-        "",
-        f"Written by `{command_line()}` on {datetime.date.today()}.",
-        "",
-        f"Machine: {describe()}. The machine is shared with other work, so latencies are noisy; "
-        "clients, server and swaps share its cores.",
-        "",
         "## Swaps",
         "",
         f"For {swap_elapsed / 60:.1f} minutes, {counts['gRPC']} gRPC and {counts['REST']} REST clients each kept one "
@@ -404,14 +396,16 @@ def report(args, counts, load, swaps, memory, swap_elapsed, crash_load, crashes,
             if failures:
                 lines += ["", f"{kind} failures in the {phase} phase (first 10 of {len(failures)}):", ""]
                 lines += [f"- {f}" for f in failures[:10]]
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines)
     print(text)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
-        write_json_twin(
+        write_results(
             args.output,
             command_line(),
+            "Soak: clients against the local model server while its versions are swapped, then while it crashes",
+            text,
+            machine_note="The machine is shared with other work, so latencies are noisy; clients, server and swaps "
+            "share its cores.",
             minutes=swap_elapsed / 60,
             transports=transport_rows(load, counts),
             swaps=[

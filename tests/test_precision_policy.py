@@ -1,5 +1,5 @@
 """runtime.mixed_precision "auto": bfloat16 only where the device has it natively and the model family was
-measured at float32's accuracy in it (benchmarks/results/synthetic_results.json)."""
+measured at float32's accuracy in it (the bfloat16 rows that benchmarks/synthetic_results.py wrote)."""
 
 import json
 from pathlib import Path
@@ -10,7 +10,9 @@ from vqa_tf.configs import get_experiment
 from vqa_tf.training import precision_policy
 from vqa_tf.training.precision_policy import MEASURED_BF16_ACCURACY_DROP, resolve_mixed_precision
 
-RESULTS = Path(__file__).absolute().parents[1] / "benchmarks" / "results" / "synthetic_results.json"
+RESULTS = Path(__file__).absolute().parents[1] / "benchmarks" / "results"
+# synthetic_results.py's outputs: every row, and the float32 and bfloat16 rows run for the parity alone.
+OUTPUTS = ("synthetic_results.json", "bfloat16_parity.json")
 BF16 = ", bfloat16"
 
 
@@ -22,7 +24,10 @@ def _means(row):
 
 def measured_drops():
     """{model family: the largest drop in points of its bfloat16 row below its float32 row on any task}."""
-    runs = json.loads(RESULTS.read_text())["runs"]
+    runs = {}
+    for output in OUTPUTS:
+        if (RESULTS / output).exists():
+            runs.update(json.loads((RESULTS / output).read_text())["runs"])
     drops = {}
     for name, row in runs.items():
         if name.endswith(BF16) and name[: -len(BF16)] in runs:

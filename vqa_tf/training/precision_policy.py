@@ -20,9 +20,13 @@ import tensorflow as tf
 MIXED_PRECISION_VALUES = ("auto", "on", "off")
 PARITY_POINTS = 1.0
 # The largest drop, in points, of bfloat16 below float32 accuracy on any synthetic task (mean over seeds),
-# per model family, from benchmarks/results/synthetic_results.json (tests/test_precision_policy.py keeps
-# them equal). A family that is not here has no such measurement, and "auto" keeps it in float32.
-MEASURED_BF16_ACCURACY_DROP = {}
+# per model family, from the bfloat16 rows of benchmarks/results/synthetic_results.json and
+# bfloat16_parity.json (tests/test_precision_policy.py keeps them equal). A family that is not here has no
+# such measurement, and "auto" keeps it in float32.
+MEASURED_BF16_ACCURACY_DROP = {
+    # absolute position 3.1 points below (count 2.0); float32's own spread over the seeds there is 7.1 points
+    "smem_vqa": 3.08,
+}
 NATIVE_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
 
