@@ -235,7 +235,9 @@ def test_a_warm_start_copies_the_layers_of_the_same_name_from_another_run(tmp_pa
 def test_a_killed_run_resumes_and_finishes_with_the_weights_of_an_uninterrupted_one(tmp_path):
     """Under --deterministic, with shuffled batches and dropout: the resumed run reads the batches the whole run
     read after the checkpoint's step, and restores the dropout's random state with the model."""
-    steps, override = 24, "trainer.eval_every=24,trainer.checkpoint_every=8,data.shuffle=true,model.dropout=0.3"
+    # Long enough that the kill lands before the end: a tiny model runs a checkpoint interval in milliseconds.
+    steps = 400
+    override = f"trainer.eval_every={steps},trainer.checkpoint_every=8,data.shuffle=true,model.dropout=0.3"
     killed_dir, whole_dir = str(tmp_path / "killed"), str(tmp_path / "whole")
     args = command(killed_dir, steps, "--deterministic", override=override)
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env())
