@@ -151,7 +151,7 @@ def test_a_job_restarted_after_a_worker_is_killed_ends_with_the_weights_of_an_un
     workers, the same command) once the survivor has stopped, or stops it. Under --deterministic the restart
     resumes from the last checkpoint, reads the batches the whole run read after it, and ends with its
     weights, exactly: every step counted once."""
-    steps = 60
+    steps = 100  # several checkpoint intervals after the first, so that the kill lands mid-run
     override = SGD + ",trainer.checkpoint_every=20,trainer.eval_every=1000,data.shuffle=true,model.dropout=0.3"
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     chief, other = _start_workers([killed, killed], steps, override, "--deterministic")
