@@ -20,6 +20,7 @@ from vqa_tf.utils.ports import free_ports
 
 KINDS = ["local", "tensorflow_model_server"]
 MODEL = "smem"
+NO_MODEL_SERVER = "tensorflow_model_server is not on PATH (it is not on PyPI); the local server ran these tests"
 
 
 def server_command(kind):
@@ -27,9 +28,7 @@ def server_command(kind):
         return program("serving.model_server")
     binary = shutil.which("tensorflow_model_server")
     if binary is None:
-        pytest.skip(
-            reason="tensorflow_model_server is not on PATH (it is not on PyPI); the local server ran these tests"
-        )
+        pytest.skip(reason=NO_MODEL_SERVER)
     return [binary]
 
 
