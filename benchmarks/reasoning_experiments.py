@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import command_line, write_results
 from seeded_runs import cell, hops_cell, run_row, slug
 
-from vqa_tf.data.synthetic import TASKS
+from vqa_tf.data.synthetic import FORMS, TASKS
 from vqa_tf.data.synthetic_scenes import COLORS, SHAPES
 from vqa_tf.text import Vocabulary
 from vqa_tf.training import model_dir as files
@@ -123,7 +123,7 @@ def _table(rows):
     ]
     for name, row in rows.items():
         forms = row["accuracy_per_form"]
-        lines.append(f"| {name} | " + " | ".join(cell(forms[f]) for f in ("affirmative", "negated", "open")) + " |")
+        lines.append(f"| {name} | " + " | ".join(cell(forms[f]) for f in FORMS) + " |")
     for key, title in (
         ("pointing", "Pointing per hop (%): mean (worst seed)"),
         ("evidence_weight", "Attention weight on the evidence per hop (%): mean (worst seed)"),
