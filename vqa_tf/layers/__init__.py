@@ -3,6 +3,7 @@
 from vqa_tf.layers.attention_maps import AttentionMaps, MeanRegionPool
 from vqa_tf.layers.bag_of_words import BagOfWords
 from vqa_tf.layers.dan_text_encoder import DanTextEncoder
+from vqa_tf.layers.dropout import Dropout
 from vqa_tf.layers.dual_attention import (
     TextualAttentionStart,
     TextualAttentionStep,
@@ -17,6 +18,7 @@ __all__ = [
     "AttentionMaps",
     "BagOfWords",
     "DanTextEncoder",
+    "Dropout",
     "MeanRegionPool",
     "QuestionGuidedHop",
     "RegionEmbedding",

@@ -2,7 +2,7 @@
 
 import keras
 
-from vqa_tf.layers import AttentionMaps, BagOfWords, MeanRegionPool, WordEmbedding
+from vqa_tf.layers import AttentionMaps, BagOfWords, Dropout, MeanRegionPool, WordEmbedding
 from vqa_tf.layers.weight_arguments import serialize_argument
 from vqa_tf.models.multimodal_model import (
     IMAGE_FEATURES,
@@ -74,7 +74,7 @@ class IBowImg(MultimodalModel):
         )(inputs[TOKEN_IDS])
         question = BagOfWords(dtype=dtype, name="bag_of_words")(words, word_mask)
         joint = keras.layers.Concatenate(dtype=dtype, name="joint")([question, image])
-        joint = keras.layers.Dropout(dropout, dtype=dtype, name="classifier_dropout")(joint)
+        joint = Dropout(dropout, dtype=dtype, name="classifier_dropout")(joint)
         logits = answer_logits(num_answers, kernel_regularizer)(joint)
         attention = AttentionMaps(grid_height, grid_width, dtype="float32", name="attention_maps")([weights])
         super().__init__(inputs=inputs, outputs={"logits": logits, "attention": attention}, dtype=dtype, **kwargs)

@@ -5,6 +5,7 @@ import keras
 from vqa_tf.layers import (
     AttentionMaps,
     DanTextEncoder,
+    Dropout,
     TextualAttentionStart,
     TextualAttentionStep,
     VisualAttentionStart,
@@ -52,7 +53,7 @@ def _text_encoder(token_ids, vocab_size, hidden_dim, num_steps, dropout, padding
     words, word_mask = DanTextEncoder(
         vocab_size, hidden_dim, hidden_dim, padding_id, name="text_encoder", **attention_arguments
     )(token_ids)
-    words = keras.layers.Dropout(dropout, dtype=dtype, name="word_dropout")(words)
+    words = Dropout(dropout, dtype=dtype, name="word_dropout")(words)
     textual = TextualAttentionStart(dtype=dtype, name="textual_start")(words, word_mask)
     textual_contexts, textual_weights = [textual], []
     memory = textual

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from vqa_tf.errors import VqaTfError
+from vqa_tf.layers.dropout import Dropout
 from vqa_tf.layers.weight_arguments import regularizer_for_weight
 
 IMAGE_FEATURES = "image_features"
@@ -45,7 +46,7 @@ def grid_regions(image_features, dropout=None, dtype=None, normalize=False):
         regions = keras.layers.UnitNormalization(dtype=dtype, name="region_normalization")(regions)
     if dropout is None:
         return regions
-    return keras.layers.Dropout(dropout, dtype=dtype, name="feature_dropout")(regions)
+    return Dropout(dropout, dtype=dtype, name="feature_dropout")(regions)
 
 
 def answer_logits(num_answers, kernel_regularizer=None):

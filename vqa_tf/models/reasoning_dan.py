@@ -5,6 +5,7 @@ import keras
 from vqa_tf.layers import (
     AttentionMaps,
     DanTextEncoder,
+    Dropout,
     TextualAttentionStart,
     TextualAttentionStep,
     VisualAttentionStart,
@@ -110,7 +111,7 @@ class ReasoningDAN(MultimodalModel):
         memory, visual_weights, textual_weights = _joint_attention_steps(
             regions, words, word_mask, hidden_dim, num_steps, dict(kernel_regularizer=kernel_regularizer, dtype=dtype)
         )
-        memory = keras.layers.Dropout(dropout, dtype=dtype, name="classifier_dropout")(memory)
+        memory = Dropout(dropout, dtype=dtype, name="classifier_dropout")(memory)
         outputs = {
             "logits": answer_logits(num_answers, kernel_regularizer)(memory),
             "attention": AttentionMaps(grid_height, grid_width, dtype="float32", name="attention_maps")(visual_weights),

@@ -5,6 +5,7 @@ import keras
 from vqa_tf.layers import (
     AttentionMaps,
     BagOfWords,
+    Dropout,
     QuestionGuidedHop,
     RegionEmbedding,
     WordEmbedding,
@@ -140,9 +141,7 @@ class SMemVQA(MultimodalModel):
         memory, hop_weights = _memory_hops(
             regions, words, word_mask, num_hops, max_question_length, hop1_word_pooling, position_weights_init, shared
         )
-        hidden = keras.layers.Dropout(dropout, dtype=dtype, name="classifier_dropout")(
-            keras.layers.ReLU(dtype=dtype)(memory)
-        )
+        hidden = Dropout(dropout, dtype=dtype, name="classifier_dropout")(keras.layers.ReLU(dtype=dtype)(memory))
         outputs = {
             "logits": answer_logits(num_answers, kernel_regularizer)(hidden),
             "attention": AttentionMaps(grid_height, grid_width, dtype="float32", name="attention_maps")(hop_weights),
