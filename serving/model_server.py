@@ -18,6 +18,7 @@ import threading
 from absl import flags, logging
 
 from vqa_tf import cli
+from vqa_tf.serving.monitoring import read_monitoring_config
 from vqa_tf.serving.servables import ServableManager
 from vqa_tf.serving.server import RequestLimits, start_server
 from vqa_tf.serving.server_config import (
@@ -38,6 +39,11 @@ flags.DEFINE_string(
 )
 flags.DEFINE_bool("enable_batching", False, "Batch concurrent requests to the same signature.")
 flags.DEFINE_string("batching_parameters_file", None, "Text-format BatchingParameters (with --enable_batching).")
+flags.DEFINE_string(
+    "monitoring_config_file",
+    None,
+    "Text-format MonitoringConfig; `prometheus_config { enable: true }` serves the metrics on the REST port.",
+)
 flags.DEFINE_integer("file_system_poll_wait_seconds", 1, "Seconds between polls for new versions (0: load once).")
 _LIMITS = RequestLimits()
 flags.DEFINE_integer(
@@ -96,7 +102,8 @@ def main(argv):
     manager = ServableManager(model_configs(), batching_parameters())
     manager.start(FLAGS.file_system_poll_wait_seconds)
     limits = RequestLimits(**{field.name: FLAGS[field.name].value for field in dataclasses.fields(RequestLimits)})
-    stop = start_server(manager, FLAGS.bind_address, FLAGS.port, FLAGS.rest_api_port, limits)
+    metrics_path = read_monitoring_config(FLAGS.monitoring_config_file) if FLAGS.monitoring_config_file else None
+    stop = start_server(manager, FLAGS.bind_address, FLAGS.port, FLAGS.rest_api_port, limits, metrics_path)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())

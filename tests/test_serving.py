@@ -219,6 +219,45 @@ def test_batching_server_answers_concurrent_requests_each_with_its_own_rows(kind
         server.stop()
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_metrics_page_counts_the_batches_run(kind, smem_export, task, tmp_path):
+    """16 concurrent one-row requests to a server batching up to 8 rows run as at least 2 and fewer than 16
+    batches, on the page `--monitoring_config_file` turns on; a server without it has no such page."""
+    params, monitoring = tmp_path / "batching.txt", tmp_path / "monitoring.txt"
+    params.write_text("max_batch_size { value: 8 }\nbatch_timeout_micros { value: 50000 }\n")
+    monitoring.write_text('prometheus_config { enable: true, path: "/metrics" }')
+    base = base_with(tmp_path, smem_export[1], 1)
+    flags = [f"--model_name={MODEL}", f"--model_base_path={base}", "--enable_batching"]
+    server = Server(
+        kind,
+        *flags,
+        f"--batching_parameters_file={params}",
+        f"--monitoring_config_file={monitoring}",
+        log_dir=str(tmp_path),
+    )
+    try:
+        server.wait_for_version(MODEL, 1)
+        inputs = inputs_of(task, count=16)
+        counter = ":tensorflow:serving:batching_session:wrapped_run_count"
+        before = server.rest.metrics("/metrics").get(counter, 0.0)
+        with futures.ThreadPoolExecutor(16) as pool:
+            list(
+                pool.map(lambda i: server.grpc.predict(MODEL, {k: v[i : i + 1] for k, v in inputs.items()}), range(16))
+            )
+        batches = server.rest.metrics("/metrics")[counter] - before
+        assert 2 <= batches < 16, batches
+    finally:
+        server.stop()
+    plain = Server(kind, *flags, log_dir=str(tmp_path))
+    try:
+        plain.wait_for_version(MODEL, 1)
+        with pytest.raises(ServingError, match="is monitoring enabled") as error:
+            plain.rest.metrics()
+        assert error.value.code.name == "NOT_FOUND"
+    finally:
+        plain.stop()
+
+
 def _assert_no_rows_is_refused(server):
     """A request of no rows gets INVALID_ARGUMENT over both transports (in the graph's words, "the request has
     no rows", from the local server; TF Serving's own batching and JSON parser may refuse it first, in theirs)."""

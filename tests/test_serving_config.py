@@ -11,6 +11,7 @@ import pytest
 
 from vqa_tf.serving.batching import BatchScheduler
 from vqa_tf.serving.errors import ServingError
+from vqa_tf.serving.monitoring import BATCHES_RUN, DEFAULT_PATH, read_monitoring_config
 from vqa_tf.serving.server_config import (
     BatchingParameters,
     ModelConfig,
@@ -75,6 +76,11 @@ def test_the_shipped_batching_parameters():
         ),
         (read_batching_parameters, "max_batch_size { value: 0 }", "must be positive"),
         (read_batching_parameters, "max_batch_size = 8", "cannot parse"),
+        (read_monitoring_config, "prometheus_config { enable: true, port: 9 }", "cannot parse 'port: 9"),
+        (read_monitoring_config, "prometheus_config { enable: yes }", "enable must be true or false"),
+        (read_monitoring_config, "prometheus_config { enable: true path: metrics }", "path must be a quoted"),
+        (read_monitoring_config, 'prometheus_config { enable: true path: "/v1/x" }', "must start with /"),
+        (read_monitoring_config, "enable: true", "expected one `prometheus_config"),
     ],
     ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None,
 )
@@ -83,6 +89,21 @@ def test_bad_config_files_are_refused_by_name(tmp_path, reader, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         reader(str(path))
+
+
+def test_the_shipped_monitoring_config_and_its_defaults(tmp_path):
+    assert read_monitoring_config(os.path.join(CONFIG_DIR, "monitoring_config.txt")) == DEFAULT_PATH
+    path = tmp_path / "monitoring.txt"
+    for text, expected in [
+        ("prometheus_config { enable: true }", DEFAULT_PATH),
+        ('prometheus_config {\n  enable: true\n  path: "/metrics"  # scraped here\n}', "/metrics"),
+        ('prometheus_config { path: "/metrics" }', None),
+        ("", None),
+    ]:
+        path.write_text(text)
+        assert read_monitoring_config(str(path)) == expected, text
+    with pytest.raises(ValueError, match="cannot read the monitoring config file"):
+        read_monitoring_config(str(tmp_path / "missing.txt"))
 
 
 class Recorder:
@@ -127,6 +148,42 @@ def test_concurrent_requests_run_as_one_padded_batch_and_get_their_own_rows():
     assert max(run.sizes) > 1, run.sizes  # requests shared a batch
     assert set(run.sizes) <= {4, 8}, run.sizes  # padded to an allowed size
     scheduler.close()
+
+
+def test_the_batch_timeout_runs_from_the_oldest_requests_arrival():
+    """A request that queued while the previous batch ran for longer than batch_timeout_micros runs as soon as
+    the batch thread is free, as in TF Serving, instead of waiting the timeout again."""
+    answered = {}
+
+    def slow_first(inputs):
+        if inputs["x"][0, 0] == 0:
+            time.sleep(0.6)
+        return {"y": inputs["x"]}
+
+    scheduler = BatchScheduler(
+        slow_first, BatchingParameters(max_batch_size=8, batch_timeout_micros=300_000, num_batch_threads=1)
+    )
+
+    def ask(value):
+        scheduler.submit({"x": np.full([1, 1], value)})
+        answered[value] = time.monotonic()
+
+    first = threading.Thread(target=ask, args=(0.0,))
+    first.start()
+    time.sleep(0.4)  # the first request's batch is running (timeout 0.3 s, then 0.6 s of work)
+    ask(1.0)  # arrived 0.5 s before the batch thread is free: its timeout has passed by then
+    first.join()
+    scheduler.close()
+    assert answered[1.0] - answered[0.0] < 0.2, answered[1.0] - answered[0.0]
+
+
+def test_the_batch_counter_counts_each_run_of_the_signature():
+    run = Recorder()
+    scheduler = BatchScheduler(run, BatchingParameters(max_batch_size=4, batch_timeout_micros=500_000))
+    before = BATCHES_RUN.value
+    _submit_together(scheduler, [np.full([1, 3], 1.0)] * 8 + [np.full([1, 3], -1.0)])
+    scheduler.close()
+    assert BATCHES_RUN.value - before == len(run.sizes)  # the failed batch and its rows run one by one count too
 
 
 def test_a_bad_request_fails_alone_in_its_batch():

@@ -2,7 +2,9 @@
 
 Requests queue per (version, signature). One batch thread at a time takes the
 oldest request, then adds queued requests with the same trailing shapes until the
-batch holds `max_batch_size` rows or `batch_timeout_micros` have passed;
+batch holds `max_batch_size` rows or `batch_timeout_micros` have passed since
+that oldest request arrived (as in TF Serving: requests that queued while the
+previous batch ran do not wait again);
 pads to the next of `allowed_batch_sizes`; runs the signature once; and
 hands each request its rows. If a batch fails, its requests are run one by
 one, so a bad request fails alone instead of failing its neighbours; an
@@ -28,6 +30,7 @@ import numpy as np
 from absl import logging
 
 from vqa_tf.serving.errors import ServingError
+from vqa_tf.serving.monitoring import BATCHES_RUN
 
 THREAD_NAME = "batching"  # the name of every batch thread
 
@@ -37,6 +40,7 @@ class _Task:
         self.inputs = inputs
         self.size = size
         self.deadline = deadline  # time.monotonic() by which it must be answered, or None
+        self.arrived = time.monotonic()
         self.key = tuple((name, value.dtype.str, value.shape[1:]) for name, value in sorted(inputs.items()))
         self.outputs = None
         self.error = None
@@ -134,6 +138,7 @@ def _run_together(run, batch, allowed_batch_sizes):
         if padded > rows:  # pad with copies of the first row; the extra rows' outputs are dropped
             parts.append(np.repeat(parts[0][:1], padded - rows, axis=0))
         inputs[name] = np.concatenate(parts)
+    BATCHES_RUN.increment()
     outputs = run(inputs)
     for name, value in outputs.items():
         if np.ndim(value) == 0 or value.shape[0] != padded:
@@ -246,7 +251,7 @@ class BatchScheduler:
             first = self._queue.popleft()
             batch, rows = [first], first.size
             try:
-                timeout = time.monotonic() + self._params.batch_timeout_micros / 1e6
+                timeout = first.arrived + self._params.batch_timeout_micros / 1e6
                 while rows < limit:
                     for task in list(self._queue):
                         if task.key == first.key and rows + task.size <= limit:

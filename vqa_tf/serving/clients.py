@@ -26,6 +26,8 @@ from tensorflow_serving.apis import (
 )
 
 from vqa_tf.serving.errors import ServingError, code_for_http_status, status_code
+from vqa_tf.serving.monitoring import DEFAULT_PATH as DEFAULT_METRICS_PATH
+from vqa_tf.serving.monitoring import parse_prometheus_text
 from vqa_tf.serving.rest_codec import from_json, request_json, response_array
 from vqa_tf.serving.tensors import fill_proto, from_proto
 from vqa_tf.utils.tf_errors import tensorflow_error_message
@@ -168,7 +170,7 @@ class GrpcClient:
 
 
 class RestClient:
-    """TF Serving's REST API: `:predict` (columnar "inputs"), version status and metadata.
+    """TF Serving's REST API: `:predict` (columnar "inputs"), version status, metadata and the Prometheus metrics.
 
     Bytes travel as {"b64": …}, text as JSON strings. One keep-alive connection per thread.
     A request that cannot connect, or whose connection breaks before its answer, is sent
@@ -188,6 +190,14 @@ class RestClient:
         self._local = threading.local()
 
     def _request(self, method, path, body=None):
+        response, data = self._exchange(method, path, body)
+        reply = json.loads(data)
+        if response.status != 200:
+            raise ServingError(code_for_http_status(response.status), reply.get("error", str(reply)))
+        return reply
+
+    def _exchange(self, method, path, body):
+        """(response, body bytes), retried on connection errors until the deadline."""
         deadline = time.monotonic() + self.timeout
         backoff = 0.0  # a kept-alive connection the server closed is reopened at once; later tries back off
         while True:
@@ -208,10 +218,7 @@ class RestClient:
                     ) from None
                 time.sleep(min(random.uniform(0, backoff), remaining))
                 backoff = min(max(2 * backoff, 0.1), 2.0)
-        reply = json.loads(data)
-        if response.status != 200:
-            raise ServingError(code_for_http_status(response.status), reply.get("error", str(reply)))
-        return reply
+        return response, data
 
     def _send(self, method, path, body, deadline):
         """(response, body bytes) over this thread's connection, opened if needed; a failure closes it."""
@@ -252,6 +259,16 @@ class RestClient:
         return self._request("GET", self._path(model, version) + "/metadata")["metadata"]["signature_def"][
             "signature_def"
         ]
+
+    def metrics(self, path=DEFAULT_METRICS_PATH):
+        """{series: value} of the server's Prometheus page (`--monitoring_config_file`); a series is its
+        metric name followed by its labels, if any, as the page writes them."""
+        response, data = self._exchange("GET", path, None)
+        if response.status != 200:
+            raise ServingError(
+                code_for_http_status(response.status), f"GET {path}: HTTP {response.status}; is monitoring enabled?"
+            )
+        return parse_prometheus_text(data.decode("utf-8"))
 
 
 class SavedModelClient:

@@ -3,6 +3,7 @@
     POST /v1/models/NAME[/versions/N | /labels/L]:predict   {"signature_name": …, "instances": […]} or {"inputs": {…}}
     GET  /v1/models/NAME[/versions/N]                       version status
     GET  /v1/models/NAME[/versions/N | /labels/L]/metadata  signature defs
+    GET  the metrics path of --monitoring_config_file         Prometheus text (`vqa_tf.serving.monitoring`)
 
 Tensors travel as `rest_codec` encodes them. Errors are {"error": "…"} with
 TF Serving's HTTP status for the gRPC code. `RestServer` runs on
@@ -21,6 +22,7 @@ from google.protobuf import json_format
 from vqa_tf.serving.errors import ServingError
 from vqa_tf.serving.grpc_service import DEFAULT_SIGNATURE, status_response
 from vqa_tf.serving.http_server import HttpServer, json_reply
+from vqa_tf.serving.monitoring import prometheus_text
 from vqa_tf.serving.rest_codec import decode_request, encode_response
 
 _PATH = re.compile(
@@ -41,7 +43,8 @@ def answer(manager, method, path, body):
 
 
 class RestServer:
-    """Serves `manager`'s models over REST on (host, port) until `close()`.
+    """Serves `manager`'s models over REST on (host, port) until `close()`, and the Prometheus metrics at
+    `metrics_path` unless it is None.
 
     Examples:
 
@@ -50,9 +53,10 @@ class RestServer:
         rest.close()
     """
 
-    def __init__(self, manager, host, port, limits):
+    def __init__(self, manager, host, port, limits, metrics_path=None):
         self._manager = manager
-        self._http = HttpServer([web.route("*", "/{path:.*}", self._handle)], host, port, limits)
+        routes = [web.get(metrics_path, _metrics)] if metrics_path else []
+        self._http = HttpServer(routes + [web.route("*", "/{path:.*}", self._handle)], host, port, limits)
 
     async def _handle(self, request):
         body = await self._http.body(request)
@@ -61,6 +65,11 @@ class RestServer:
 
     def close(self):
         self._http.close()
+
+
+async def _metrics(request):
+    del request
+    return web.Response(text=prometheus_text(), content_type="text/plain", charset="utf-8")
 
 
 def route(manager, method, path, body):

@@ -52,10 +52,11 @@ class RequestLimits:
         return HttpLimits(self.rest_api_num_threads, self.rest_api_timeout_in_ms / 1000, self.rest_api_max_body_bytes)
 
 
-def start_server(manager, bind_address, port, rest_api_port=0, limits=RequestLimits()):
+def start_server(manager, bind_address, port, rest_api_port=0, limits=RequestLimits(), metrics_path=None):
     """Serves `manager`'s models over gRPC on `port` (and REST on `rest_api_port` unless 0); returns `stop()`.
 
-    `limits` bounds what one request may cost. A port that cannot be bound
+    `limits` bounds what one request may cost. `metrics_path`, if given, serves
+    the Prometheus metrics on the REST port. A port that cannot be bound
     raises ValueError naming it.
 
     Examples:
@@ -66,6 +67,8 @@ def start_server(manager, bind_address, port, rest_api_port=0, limits=RequestLim
         ...
         stop()
     """
+    if metrics_path and not rest_api_port:
+        raise ValueError("the Prometheus metrics are served on the REST port: give a rest_api_port")
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="grpc", daemon=True)
     thread.start()
@@ -80,7 +83,7 @@ def start_server(manager, bind_address, port, rest_api_port=0, limits=RequestLim
     rest = None
     if rest_api_port:
         try:
-            rest = RestServer(manager, bind_address, rest_api_port, limits.http_limits())
+            rest = RestServer(manager, bind_address, rest_api_port, limits.http_limits(), metrics_path)
         except OSError as error:
             asyncio.run_coroutine_threadsafe(server.stop(None), loop).result()
             _stop_loop(loop, thread, executor)
