@@ -12,7 +12,7 @@ server exports it and many more.
 import re
 import threading
 
-import tensorflow as tf
+from vqa_tf.serving.server_config import read_text_config
 
 DEFAULT_PATH = "/monitoring/prometheus/metrics"
 _FIELD = re.compile(r'\s*(enable|path)\s*:\s*("(?:[^"\\]|\\.)*"|\w+)\s*[,;]?')
@@ -77,11 +77,7 @@ def parse_prometheus_text(text):
 
 def read_monitoring_config(path):
     """The metrics page's path from a text-format MonitoringConfig file, or None where it is not enabled."""
-    try:
-        with tf.io.gfile.GFile(path, "r") as f:
-            text = re.sub(r"#[^\n]*", "", f.read())
-    except (OSError, tf.errors.OpError) as error:
-        raise ValueError(f"cannot read the monitoring config file {path}: {error}") from None
+    text = read_text_config(path, "monitoring config")
     if not text.strip():
         return None
     block = _BLOCK.match(text)

@@ -112,13 +112,18 @@ _WRAPPED = re.compile(r"(\w+)\s*\{\s*value\s*:\s*([\w.+-]+)\s*\}")
 _PLAIN = re.compile(r"(\w+)\s*:\s*([\w.+-]+)")
 
 
-def read_batching_parameters(path):
-    """BatchingParameters from a text-format file such as `max_batch_size { value: 32 }`."""
+def read_text_config(path, what):
+    """A text-format config file's text, `#` comments removed; ValueError naming `what` and `path` if unreadable."""
     try:
         with tf.io.gfile.GFile(path, "r") as f:
-            text = re.sub(r"#[^\n]*", "", f.read())
+            return re.sub(r"#[^\n]*", "", f.read())
     except (OSError, tf.errors.OpError) as error:
-        raise ValueError(f"cannot read the batching parameters file {path}: {error}") from None
+        raise ValueError(f"cannot read the {what} file {path}: {error}") from None
+
+
+def read_batching_parameters(path):
+    """BatchingParameters from a text-format file such as `max_batch_size { value: 32 }`."""
+    text = read_text_config(path, "batching parameters")
     fields = {f.name for f in dataclasses.fields(BatchingParameters)}
     values, sizes, position = {}, [], 0
     while True:
