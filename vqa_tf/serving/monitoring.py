@@ -5,7 +5,7 @@
 turns on a text-format Prometheus page at that path of the REST port. The
 local server exports TF Serving's batching counter
 `:tensorflow:serving:batching_session:wrapped_run_count`, the number of
-batches run (a request's rows over it is the mean batch size); the real
+batches run (the rows requested over it is the mean batch size); the real
 server exports it and many more.
 """
 
@@ -59,7 +59,7 @@ def prometheus_text(counters=(BATCHES_RUN,)):
 
 def parse_prometheus_text(text):
     """{series: value} of a Prometheus text page, a series being a sample's name and labels as written
-    (`name` or `name{label="value"}`; TF Serving writes a metric without labels as `name{}`, read as `name`).
+    (`name` or `name{label="value"}`; `name{}`, empty labels, is read as `name`).
 
     Examples:
     >>> parse_prometheus_text('# TYPE a counter\\na{} 3\\nb{model="m"} 1.5\\n')
