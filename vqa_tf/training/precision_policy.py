@@ -24,8 +24,12 @@ PARITY_POINTS = 1.0
 # bfloat16_parity.json (tests/test_precision_policy.py keeps them equal). A family that is not here has no
 # such measurement, and "auto" keeps it in float32.
 MEASURED_BF16_ACCURACY_DROP = {
-    # absolute position 3.1 points below (count 2.0); float32's own spread over the seeds there is 7.1 points
-    "smem_vqa": 3.08,
+    # count 1.2 points above, presence 1.1 below: over the 1-point bound
+    "smem_vqa": 1.12,
+    # presence 0.6 below; above float32 on positions, where float32's own spread over seeds is 12-17 points
+    "reasoning_dan": 0.56,
+    # image-to-text R@1 4.2 points below (text-to-image 2.9), most of it one seed
+    "matching_dan": 4.24,
 }
 NATIVE_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
