@@ -120,10 +120,15 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def batched(requests, batch):
+    """(question, image) tensors of `batch` rows, taken from the one-row `requests` in turn."""
+    rows = [requests[i % len(requests)] for i in range(batch)]
+    return tf.constant([r["question"][0] for r in rows]), tf.constant([r["image"][0] for r in rows])
+
+
 def model_cpu_ms_per_row(serve, requests, batch, calls):
     """CPU milliseconds per row of the in-process signature at `batch` rows per call."""
-    question = tf.constant([r["question"][0] for r in requests[:batch]])
-    image = tf.constant([r["image"][0] for r in requests[:batch]])
+    question, image = batched(requests, batch)
     for _ in range(3):
         serve(question=question, image=image)
     start = cpu_seconds(os.getpid())
@@ -141,8 +146,7 @@ def replayed_load(cores):
 def in_process_rows_per_second(serve, requests, batch, seconds, load_cores):
     """Rows/s of the in-process signature at `batch` rows per call, timed for `seconds` while processes
     keep `load_cores` cores busy."""
-    question = tf.constant([requests[i % len(requests)]["question"][0] for i in range(batch)])
-    image = tf.constant([requests[i % len(requests)]["image"][0] for i in range(batch)])
+    question, image = batched(requests, batch)
     for _ in range(3):
         serve(question=question, image=image)["answer"].numpy()
     burners = replayed_load(load_cores)

@@ -43,18 +43,18 @@ class Dropout(keras.layers.Dropout):
         shape = tf.shape(inputs) if self.noise_shape is None else self._noise_shape(inputs)
         bits = mask_bits(self.rate)
         dtype = tf.uint8 if bits == 8 else tf.uint16
-        per_word = 32 // bits
+        units = tf.reduce_prod(shape)
         words = tf.random.stateless_uniform(
-            [-(-tf.reduce_prod(shape) // per_word)],
+            [-(-units // (32 // bits))],
             seed=tf.cast(self.seed_generator.next() % (2**31 - 1), tf.int32),
             minval=None,
             maxval=None,
             dtype=tf.uint32,
             alg="philox",
         )
-        units = tf.reshape(tf.bitcast(words, dtype), [-1])[: tf.reduce_prod(shape)]
+        decisions = tf.reshape(tf.bitcast(words, dtype), [-1])[:units]
         threshold = min(round(self.rate * 2**bits), 2**bits - 1)
-        keep = tf.reshape(units, shape) >= tf.constant(threshold, dtype)
+        keep = tf.reshape(decisions, shape) >= tf.constant(threshold, dtype)
         scaled = inputs * tf.constant(1 / (1 - self.rate), inputs.dtype)
         return tf.where(keep, scaled, tf.zeros((), inputs.dtype))
 
