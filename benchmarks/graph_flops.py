@@ -13,23 +13,37 @@ Example:
     flops = matmul_flops(function, loop_trips=25, batch=1)
 """
 
+import collections
+
 _MATMULS = ("MatMul", "BatchMatMulV2", "BatchMatMulV3")
 _LOOPS = ("While", "StatelessWhile")
 _CALLS = ("PartitionedCall", "StatefulPartitionedCall")
 
 
-def _product_flops(op, batch):
-    """FLOPs of one MatMul/BatchMatMul op; an unknown row count (a loop-carried state) is `batch`."""
-    out = [batch if d is None else d for d in op.outputs[0].shape.as_list()]
-    b = op.inputs[1].shape.as_list()
+def _known(shape, batch):
+    """`shape` as a list, an unknown dimension (a loop-carried state's rows) taken as `batch`."""
+    return [batch if d is None else d for d in shape.as_list()]
+
+
+def _product(op, batch):
+    """(a's shape, b's shape, transpose_a, transpose_b) of one MatMul/BatchMatMul op."""
     if op.type == "MatMul":
-        inner = b[1] if op.get_attr("transpose_b") else b[0]
+        transposes = op.get_attr("transpose_a"), op.get_attr("transpose_b")
     else:
-        inner = b[-1] if op.get_attr("adj_y") else b[-2]
-    rows = 1
-    for dim in out[:-1]:
-        rows *= dim
-    return 2 * rows * inner * out[-1]
+        transposes = op.get_attr("adj_x"), op.get_attr("adj_y")
+    return (tuple(_known(op.inputs[0].shape, batch)), tuple(_known(op.inputs[1].shape, batch)), *transposes)
+
+
+def product_flops(product):
+    """FLOPs of one product (a's shape, b's shape, transpose_a, transpose_b), 2 per multiply-add."""
+    a, b, transpose_a, transpose_b = product
+    rows = a[-1] if transpose_a else a[-2]
+    inner = a[-2] if transpose_a else a[-1]
+    cols = b[-2] if transpose_b else b[-1]
+    count = 1
+    for dim in a[:-2]:
+        count *= dim
+    return 2 * count * rows * inner * cols
 
 
 def _needed(graph, outputs):
@@ -45,21 +59,28 @@ def _needed(graph, outputs):
     return seen
 
 
-def _graph_flops(graph, ops, loop_trips, batch):
-    total = 0
+def _products(graph, ops, loop_trips, batch, counts, times=1):
     for op in ops:
         if op.type in _MATMULS:
-            total += _product_flops(op, batch)
+            counts[_product(op, batch)] += times
         elif op.type in _LOOPS:
             body = graph._get_function(op.get_attr("body").name).graph
-            total += loop_trips * _graph_flops(body, body.get_operations(), loop_trips, batch)
+            _products(body, body.get_operations(), loop_trips, batch, counts, times * loop_trips)
         elif op.type in _CALLS:
             called = graph._get_function(op.get_attr("f").name).graph
-            total += _graph_flops(called, called.get_operations(), loop_trips, batch)
-    return total
+            _products(called, called.get_operations(), loop_trips, batch, counts, times)
+
+
+def matmul_products(concrete_function, loop_trips, batch):
+    """{(a's shape, b's shape, transpose_a, transpose_b): how many times it runs} of the matrix products
+    `concrete_function` runs; every while loop makes `loop_trips` trips."""
+    graph = concrete_function.graph
+    counts = collections.Counter()
+    _products(graph, _needed(graph, graph.outputs), loop_trips, batch, counts)
+    return dict(counts)
 
 
 def matmul_flops(concrete_function, loop_trips, batch):
     """FLOPs of the matrix products `concrete_function` runs; every while loop makes `loop_trips` trips."""
-    graph = concrete_function.graph
-    return _graph_flops(graph, _needed(graph, graph.outputs), loop_trips, batch)
+    products = matmul_products(concrete_function, loop_trips, batch)
+    return sum(count * product_flops(product) for product, count in products.items())
