@@ -125,8 +125,10 @@ def training_products(model, loss, batch, inputs_spec):
 def products_runner(products, product=tf.matmul):
     """`run_steps(n)`: n runs of every product in `products` ({product: count}) alone, each `count` times, on
     random operands of its shapes: the step's matrix products without the rest of the step. Each product's
-    repeats are one while loop whose left operand is loop-carried, so that no repeat can be merged away.
-    `product(a, b, transpose_a, transpose_b)` computes one (tf.matmul's arguments)."""
+    repeats are one while loop whose left operand is loop-carried, so that no repeat can be merged away, and
+    each loop starts from the previous one's sum, so that the products run one after another, each with every
+    core, rather than competing for the cores. `product(a, b, transpose_a, transpose_b)` computes one
+    (tf.matmul's arguments)."""
     operands = [
         (tf.random.normal(a), tf.random.normal(b), transpose_a, transpose_b, count)
         for (a, b, transpose_a, transpose_b), count in products.items()
@@ -140,7 +142,7 @@ def products_runner(products, product=tf.matmul):
             def body(i, left, acc, b=b, transpose_a=transpose_a, transpose_b=transpose_b):
                 return i + 1, left, acc + tf.reshape(product(left, b, transpose_a, transpose_b), [-1])[0]
 
-            total += tf.while_loop(lambda i, *_, count=count: i < count, body, (0, a, tf.constant(0.0)))[2]
+            total = tf.while_loop(lambda i, *_, count=count: i < count, body, (0, a, total))[2]
         return total
 
     def run_steps(n):
