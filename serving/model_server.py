@@ -20,7 +20,7 @@ from absl import flags, logging
 from vqa_tf import cli
 from vqa_tf.serving.monitoring import read_monitoring_config
 from vqa_tf.serving.servables import ServableManager
-from vqa_tf.serving.server import RequestLimits, start_server
+from vqa_tf.serving.server import RequestLimits, set_tensorflow_threads, start_server
 from vqa_tf.serving.server_config import (
     BatchingParameters,
     ModelConfig,
@@ -45,6 +45,18 @@ flags.DEFINE_string(
     "Text-format MonitoringConfig; `prometheus_config { enable: true }` serves the metrics on the REST port.",
 )
 flags.DEFINE_integer("file_system_poll_wait_seconds", 1, "Seconds between polls for new versions (0: load once).")
+flags.DEFINE_integer(
+    "tensorflow_intra_op_parallelism",
+    0,
+    "Threads one TensorFlow op may split its work over (0: TensorFlow's choice, one per core).",
+    lower_bound=0,
+)
+flags.DEFINE_integer(
+    "tensorflow_inter_op_parallelism",
+    0,
+    "TensorFlow ops run at once (0: TensorFlow's choice).",
+    lower_bound=0,
+)
 _LIMITS = RequestLimits()
 flags.DEFINE_integer(
     "grpc_max_threads",
@@ -99,6 +111,7 @@ def batching_parameters():
 
 def main(argv):
     del argv
+    set_tensorflow_threads(FLAGS.tensorflow_intra_op_parallelism, FLAGS.tensorflow_inter_op_parallelism)
     manager = ServableManager(model_configs(), batching_parameters())
     manager.start(FLAGS.file_system_poll_wait_seconds)
     limits = RequestLimits(**{field.name: FLAGS[field.name].value for field in dataclasses.fields(RequestLimits)})

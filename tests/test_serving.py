@@ -258,6 +258,33 @@ def test_the_metrics_page_counts_the_batches_run(kind, smem_export, task, tmp_pa
         plain.stop()
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_tensorflow_thread_flags_are_taken(kind, smem_export, reference, tmp_path):
+    """A server given one intra-op and one inter-op thread answers as the SavedModel does (the local server
+    logs the counts TensorFlow took); a negative count is refused at start, naming the flag."""
+    inputs, expected = reference
+    base = base_with(tmp_path, smem_export[1], 1)
+    flags = [f"--model_name={MODEL}", f"--model_base_path={base}"]
+    server = Server(
+        kind,
+        *flags,
+        "--tensorflow_intra_op_parallelism=1",
+        "--tensorflow_inter_op_parallelism=1",
+        log_dir=str(tmp_path),
+    )
+    try:
+        server.wait_for_version(MODEL, 1)
+        _assert_same_answers(server.grpc.predict(MODEL, inputs), expected)
+        if kind == "local":
+            assert "TensorFlow threads: intra-op 1, inter-op 1" in server.log()
+    finally:
+        server.stop()
+    if kind == "local":
+        refused = Server(kind, *flags, "--tensorflow_intra_op_parallelism=-1", log_dir=str(tmp_path))
+        assert refused.process.wait(timeout=120) != 0
+        assert "tensorflow_intra_op_parallelism" in refused.log()
+
+
 def _assert_no_rows_is_refused(server):
     """A request of no rows gets INVALID_ARGUMENT over both transports (in the graph's words, "the request has
     no rows", from the local server; TF Serving's own batching and JSON parser may refuse it first, in theirs)."""

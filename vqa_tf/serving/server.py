@@ -11,12 +11,25 @@ import threading
 from concurrent import futures
 
 import grpc
+import tensorflow as tf
 from absl import logging
 
 from vqa_tf.serving import grpc_service
 from vqa_tf.serving.http_server import HttpLimits
 from vqa_tf.serving.rest_service import RestServer
 from vqa_tf.serving.tensors import MAX_ELEMENTS
+
+
+def set_tensorflow_threads(intra_op, inter_op):
+    """TF Serving's `--tensorflow_intra_op_parallelism` and `--tensorflow_inter_op_parallelism` (0: TensorFlow's
+    choice), applied before TensorFlow starts its runtime; logs the values TensorFlow took."""
+    tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    logging.info(
+        "TensorFlow threads: intra-op %d, inter-op %d (0: TensorFlow's choice)",
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
