@@ -14,6 +14,9 @@ Example:
 """
 
 import collections
+import math
+
+import numpy as np
 
 _MATMULS = ("MatMul", "BatchMatMulV2", "BatchMatMulV3")
 _LOOPS = ("While", "StatelessWhile")
@@ -40,9 +43,7 @@ def product_flops(product):
     rows = a[-1] if transpose_a else a[-2]
     inner = a[-2] if transpose_a else a[-1]
     cols = b[-2] if transpose_b else b[-1]
-    count = 1
-    for dim in a[:-2]:
-        count *= dim
+    count = math.prod(np.broadcast_shapes(tuple(a[:-2]), tuple(b[:-2])))  # a batched product's batch
     return 2 * count * rows * inner * cols
 
 
