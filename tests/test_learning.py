@@ -71,4 +71,4 @@ def test_ibowimg_answers_open_ended_questions_above_chance(tmp_path, pretrained_
 def test_mdan_retrieves_the_image_of_a_caption(tmp_path, pretrained_backbone):
     metrics = _train("mdan_synthetic", 1000, tmp_path / "run", pretrained_backbone)
     # 240 gallery images: chance R@5 is 2%.
-    assert metrics["text_to_image"]["r@5"] >= 0.3, metrics  # measured 1.0 (R@1 0.85)
+    assert metrics["text_to_image"]["r@5"] >= 0.3, metrics  # measured 0.996 (R@1 0.85)
