@@ -90,11 +90,7 @@ def measure(name, repeats):
             row["reordered_ms_per_step"] = other * 1e3
             row["reordered_gflops_per_s"] = flops / other / 1e9
         rows.append(row)
-        print(
-            f"{name} {a}{'ᵀ' if transpose_a else ''} · {b}{'ᵀ' if transpose_b else ''} ×{count}: "
-            f"{row['gflops_per_s']:.0f} GFLOP/s",
-            flush=True,
-        )
+        print(f"{name} {shape(row)} ×{count}: {row['gflops_per_s']:.0f} GFLOP/s", flush=True)
     total = sum(r["ms_per_step"] for r in rows)
     faster = sum(min(r["ms_per_step"], r.get("reordered_ms_per_step", r["ms_per_step"])) for r in rows)
     return {
