@@ -81,7 +81,11 @@ def matmul_products(concrete_function, loop_trips, batch):
     return dict(counts)
 
 
+def products_flops(products):
+    """FLOPs of {product: count}, as `matmul_products` returns."""
+    return sum(count * product_flops(product) for product, count in products.items())
+
+
 def matmul_flops(concrete_function, loop_trips, batch):
     """FLOPs of the matrix products `concrete_function` runs; every while loop makes `loop_trips` trips."""
-    products = matmul_products(concrete_function, loop_trips, batch)
-    return sum(count * product_flops(product) for product, count in products.items())
+    return products_flops(matmul_products(concrete_function, loop_trips, batch))

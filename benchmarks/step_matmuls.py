@@ -18,28 +18,25 @@ Usage: python benchmarks/step_matmuls.py [--output benchmarks/results/step_matmu
 import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from graph_flops import product_flops
+from graph_flops import product_flops, products_flops
 from machine import command_line, write_results
 from train_throughput import (
     MODELS,
     largest_product,
     matmul_rate,
     products_runner,
-    synthetic_batch,
+    timed,
     training_products,
 )
 
 from vqa_tf.configs import PAPER_EXPERIMENTS, get_experiment
-from vqa_tf.models import build_model
-from vqa_tf.training import paper_model_arguments, training_loss
+from vqa_tf.training import paper_model_arguments
 
 TOP = 8  # products listed per model
 
@@ -50,14 +47,8 @@ def reordered(a, b, transpose_a, transpose_b):
 
 
 def best_seconds(products, repeats, product=tf.matmul):
-    run = products_runner(products, product)
-    run(1)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(1)
-        best = min(best, time.perf_counter() - start)
-    return best
+    """The best of `repeats` timings of one run of `products` alone, after one untimed run."""
+    return min(timed(products_runner(products, product), 1, 1, repeats))
 
 
 def measure(name, repeats):
@@ -65,11 +56,7 @@ def measure(name, repeats):
     config = get_experiment(PAPER_EXPERIMENTS[name])
     batch = config.data.global_batch_size
     settings = paper_model_arguments(name)
-    keras.utils.clear_session()
-    model = build_model(name, **settings)
-    inputs, targets = synthetic_batch(config, settings, batch)
-    spec = tuple(tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), part) for part in (inputs, targets))
-    products = training_products(model, training_loss(config), batch, spec)
+    products = training_products(name, config, settings, batch)
     reference = matmul_rate(largest_product(settings, batch))()
     rows = []
     for (a, b, transpose_a, transpose_b), count in products.items():
@@ -97,7 +84,7 @@ def measure(name, repeats):
         "model": name,
         "batch": batch,
         "matmul_gflops_per_s": reference / 1e9,
-        "training_gflops_per_step": sum(c * product_flops(p) for p, c in products.items()) / 1e9,
+        "training_gflops_per_step": products_flops(products) / 1e9,
         "products_ms_per_step": total,
         "products_ms_per_step_faster_order": faster,
         "products": sorted(rows, key=lambda r: -r["ms_per_step"]),

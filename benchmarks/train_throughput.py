@@ -51,7 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from graph_flops import matmul_products, product_flops
+from graph_flops import matmul_products, products_flops
 from machine import command_line, write_results
 
 from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment
@@ -109,16 +109,23 @@ def matmul_rate(shape, repeats=3):
     return rate
 
 
-def training_products(model, loss, batch, inputs_spec):
-    """The matrix products of one training step's forward and backward pass, as the step's graph does them:
-    {(a's shape, b's shape, transpose_a, transpose_b): count} (`graph_flops.matmul_products`)."""
+def training_products(name, config, settings, batch):
+    """The matrix products of one training step of `name` (built afresh at `settings`, on a batch of `batch`),
+    forward and backward, as the step's graph does them: {(a's shape, b's shape, transpose_a, transpose_b):
+    count} (`graph_flops.matmul_products`)."""
+    keras.utils.clear_session()
+    model, loss = build_model(name, **settings), training_loss(config)
+    spec = tuple(
+        tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), part)
+        for part in synthetic_batch(config, settings, batch)
+    )
 
     def gradients(inputs, targets):
         with tf.GradientTape() as tape:
             value = tf.reduce_mean(loss(model(inputs, training=True), targets))
         return tape.gradient(value, model.trainable_variables)
 
-    function = tf.function(gradients).get_concrete_function(*inputs_spec)
+    function = tf.function(gradients).get_concrete_function(*spec)
     return matmul_products(function, QUESTION_LENGTH, batch)
 
 
@@ -178,7 +185,7 @@ class _FitModel(keras.Model):
         return value
 
 
-def _timed(run_steps, warmup, steps, repeats, between=lambda: None):
+def timed(run_steps, warmup, steps, repeats, between=lambda: None):
     """Seconds per step of each of `repeats` timings of `steps` steps, after `warmup` steps; `between()` runs
     untimed before each timing and after the last."""
     run_steps(warmup)
@@ -209,7 +216,7 @@ class _RepeatMarks(keras.callbacks.Callback):
 
 
 def _fit_step_seconds(fit_model, dataset, warmup, steps, repeats, between):
-    """As `_timed`, within one `fit` call, so that fit's set-up (iterator, callbacks) is not counted."""
+    """As `timed`, within one `fit` call, so that fit's set-up (iterator, callbacks) is not counted."""
     marks = _RepeatMarks(warmup, steps, between)
     fit_model.fit(dataset, steps_per_epoch=warmup + steps * repeats, epochs=1, verbose=0, callbacks=[marks])
     return [(marks.marks[i + 1][0] - marks.marks[i][1]) / steps for i in range(repeats)]
@@ -252,9 +259,9 @@ def step_timings(strategy, name, config, mode, batch, args, matmul, products):
     timing = (args.warmup, args.steps, args.repeats, lambda: rates.append(matmul()))
     try:
         if mode == "matmuls_only":
-            seconds = _timed(products_runner(products), *timing)
+            seconds = timed(products_runner(products), *timing)
         elif mode != "fit":
-            seconds = _timed(loop_runner(strategy, name, config, batch, mode == "loop_xla"), *timing)
+            seconds = timed(loop_runner(strategy, name, config, batch, mode == "loop_xla"), *timing)
         else:
             settings = paper_model_arguments(name)
             inputs, targets = synthetic_batch(config, settings, batch)
@@ -275,15 +282,8 @@ def measure(strategy, name, args):
     settings = paper_model_arguments(name)
     shape = largest_product(settings, batch)
     matmul = matmul_rate(shape)
-    keras.utils.clear_session()
-    model = build_model(name, **settings)
-    inputs, targets = synthetic_batch(config, settings, batch)
-    spec = (
-        tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), inputs),
-        tf.nest.map_structure(lambda a: tf.TensorSpec(a.shape, a.dtype), targets),
-    )
-    products = training_products(model, training_loss(config), batch, spec)
-    flops = sum(count * product_flops(product) for product, count in products.items()) / batch
+    products = training_products(name, config, settings, batch)
+    flops = products_flops(products) / batch
     rows = []
     for mode in args.modes:
         timings = step_timings(strategy, name, config, mode, batch, args, matmul, products)
@@ -353,7 +353,7 @@ def step_loop_rows(strategy, args):
         ("one step per call (Python loop)", one_per_call),
         ("all in one call (in graph)", all_in_one_call),
     ):
-        seconds = float(np.median(_timed(run, args.warmup, args.recipe_steps, args.repeats)))
+        seconds = float(np.median(timed(run, args.warmup, args.recipe_steps, args.repeats)))
         rows.append(
             {"recipe": RECIPE, "batch": batch, "steps": args.recipe_steps, "calls": calls, "steps_per_s": 1 / seconds}
         )
