@@ -1,4 +1,4 @@
-"""Why SMem's hop 1 does or does not ground: every variant tried, over trainer seeds, with its diagnostics.
+"""Why the attention models do or do not reason: every variant tried, over trainer seeds, with its diagnostics.
 
 Each row trains a synthetic experiment with overrides over `--seeds`
 (`seeded_runs`); an override may name `{seed}` and `{work_dir}`, so that a
@@ -8,6 +8,9 @@ the evidence, how often another question about the same image leaves a
 hop's argmax cell in place, and for SMem which word of the question wins
 hop 1's max over words at the region hop 1 attends most: a word that every
 question of a task has ("is", "what") cannot say where the named object is.
+Every row also gets its accuracy on as many training questions as it is
+evaluated on (memorised against learned) and, per seed, its absolute- and
+relative-position accuracy at each evaluation (when a seed leaves chance).
 
 Usage: python benchmarks/reasoning_experiments.py
            [--output benchmarks/results/reasoning_experiments.md] [--seeds 0,1,2] [--rows name;…] [--work_dir DIR]
@@ -27,10 +30,11 @@ from keras import ops
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import command_line, write_results
-from seeded_runs import cell, hops_cell, run_row, slug
+from seeded_runs import cell, hops_cell, run_row, slug, stats
 
 from vqa_tf.data.synthetic import FORMS, TASKS
 from vqa_tf.data.synthetic_scenes import COLORS, SHAPES
+from vqa_tf.metrics import evaluate_vqa
 from vqa_tf.text import Vocabulary
 from vqa_tf.training import model_dir as files
 from vqa_tf.training import restore_for_evaluation
@@ -57,7 +61,11 @@ ROWS = [
         "smem_two_hop_synthetic",
         "model.hop1_word_pooling=logsumexp",
     ),
+    ("r-DAN, 10,000 steps", "rdan_synthetic", "trainer.train_steps=10000"),
+    ("r-DAN, 48,000 training questions", "rdan_synthetic", "data.num_train=48000"),
 ]
+CURVE_TASKS = ("absolute_position", "relative_position")  # the tasks whose accuracy over training the table shows
+TRAINING_QUESTIONS = 3500  # how many training questions the training-split accuracy reads (as many as evaluation)
 CONTENT_WORDS = set(COLORS) | set(SHAPES) | {f"{s}s" for s in SHAPES}
 
 
@@ -88,6 +96,15 @@ def hop1_winning_words(model_dir):
             wins["(padding)" if column.max() < 0 else vocabulary[ids[i, column.argmax()]]] += 1
     total = sum(wins.values())
     return {word: count / total for word, count in wins.most_common()}
+
+
+def training_split_accuracy(model_dir):
+    """{task: accuracy} on the first TRAINING_QUESTIONS training questions: beside the held-out figure, how
+    much of a task the model has memorised rather than learned."""
+    task, parts, _ = restore_for_evaluation(model_dir)
+    examples = task.train_examples[:TRAINING_QUESTIONS]
+    predictions = task.predict(parts.model, "train", examples=examples)
+    return evaluate_vqa({q: p[0] for q, p in predictions.items()}, examples)["per_answer_type"]
 
 
 def _winning_words_row(model_dirs):
@@ -139,6 +156,29 @@ def _table(rows):
             )
     lines += [
         "",
+        f"## Accuracy on {TRAINING_QUESTIONS:,} training questions (%): mean ± sd (worst seed)",
+        "",
+        "| variant | " + " | ".join(TASKS) + " |",
+        "|---" * (1 + len(TASKS)) + "|",
+    ]
+    for name, row in rows.items():
+        lines.append(f"| {name} | " + " | ".join(cell(row["training_split_accuracy"][t]) for t in TASKS) + " |")
+    for task_name in CURVE_TASKS:
+        lines += [
+            "",
+            f"## {task_name} (%) at each evaluation, per seed",
+            "",
+            "| variant | seed | by step |",
+            "|---|---|---|",
+        ]
+        for name, row in rows.items():
+            for seed in row["per_seed"]:
+                points = ", ".join(f"{c['step']}: {100 * c[task_name]:.0f}" for c in seed["curve"])
+                lines.append(f"| {name} | {seed['seed']} | {points} |")
+    if not any("hop1_winning_words" in row for row in rows.values()):
+        return "\n".join(lines)
+    lines += [
+        "",
         "## The word that wins hop 1's max at hop 1's most attended region",
         "",
         "| variant | content words (colour, shape): mean (worst seed) | most frequent winner per seed |",
@@ -178,7 +218,20 @@ def main():
             summary["hop1_winning_words"] = _winning_words_row(
                 [os.path.join(work_dir, slug(name), f"seed_{s['seed']}") for s in per_seed]
             )
-        summary["per_seed"] = [{k: v for k, v in s.items() if k != "curve"} for s in per_seed]
+        model_dirs = [os.path.join(work_dir, slug(name), f"seed_{s['seed']}") for s in per_seed]
+        accuracies = [training_split_accuracy(d) for d in model_dirs]
+        summary["training_split_accuracy"] = {t: stats([a[t] for a in accuracies]) for t in TASKS}
+        summary["per_seed"] = [
+            {
+                **{k: v for k, v in s.items() if k != "curve"},
+                "training_split_accuracy": a,
+                "curve": [
+                    {"step": c["step"], **{t: c["accuracy_per_answer_type"][t] for t in CURVE_TASKS}}
+                    for c in s["curve"]
+                ],
+            }
+            for s, a in zip(per_seed, accuracies)
+        ]
         rows[name] = summary
     table = _table(rows)
     print(table)
@@ -187,11 +240,12 @@ def main():
         write_results(
             args.output,
             command,
-            "Reasoning experiments: SMem's hop 1",
+            "Reasoning experiments",
             (
                 "Every row trains its synthetic experiment with the overrides shown, once per trainer seed (the "
-                "model's initialisation and batch order), under runtime.deterministic, on one data set and one "
-                "pretrained small_cnn that every row shares; evaluated on 500 held-out questions per task. Pointing "
+                "model's initialisation and batch order), under runtime.deterministic, on one pretrained small_cnn "
+                "that every row shares and one data set (unless a row's overrides change it); evaluated on 500 "
+                "held-out questions per task. Pointing "
                 "counts questions whose answer rests on an object.\n\n" + table
             ),
             runs=rows,

@@ -152,7 +152,7 @@ def run_seed(experiment, overrides, seed, model_dir, earlier, params_override=""
     return result
 
 
-def _stats(values):
+def stats(values):
     values = np.asarray(values, np.float64)
     return {
         "mean": float(values.mean()),
@@ -173,23 +173,23 @@ def summarize(experiment, overrides, seeds, task):
         "experiment": experiment,
         "overrides": overrides,
         "seeds": [s["seed"] for s in seeds],
-        "minutes": _stats([s["minutes"] for s in seeds]),
+        "minutes": stats([s["minutes"] for s in seeds]),
     }
     if task == "matching":
         row["gallery_images"] = metrics[0]["gallery_images"]
         row["recall"] = {
-            direction: {k: _stats([m[direction][k] for m in metrics]) for k in ("r@1", "r@5", "r@10")}
+            direction: {k: stats([m[direction][k] for m in metrics]) for k in ("r@1", "r@5", "r@10")}
             for direction in ("text_to_image", "image_to_text")
         }
         return row
     row["eval_questions_per_task"] = metrics[0]["num_questions"] // len(metrics[0]["accuracy_per_answer_type"])
     tasks = list(metrics[0]["accuracy_per_answer_type"])
-    row["accuracy"] = {t: _stats([m["accuracy_per_answer_type"][t] for m in metrics]) for t in tasks}
-    row["accuracy"]["overall"] = _stats([m["accuracy"] for m in metrics])
-    row["accuracy"]["yes/no"] = _stats([yes_no_accuracy(m["accuracy_per_answer_type"]) for m in metrics])
+    row["accuracy"] = {t: stats([m["accuracy_per_answer_type"][t] for m in metrics]) for t in tasks}
+    row["accuracy"]["overall"] = stats([m["accuracy"] for m in metrics])
+    row["accuracy"]["yes/no"] = stats([yes_no_accuracy(m["accuracy_per_answer_type"]) for m in metrics])
     if "accuracy_per_question_type" in metrics[0]:
         row["accuracy_per_form"] = {
-            form: _stats([m["accuracy_per_question_type"][form] for m in metrics])
+            form: stats([m["accuracy_per_question_type"][form] for m in metrics])
             for form in metrics[0]["accuracy_per_question_type"]
         }
     for key, name in DIAGNOSTICS.items():
