@@ -1,7 +1,10 @@
 """Backbone pretraining on synthetic scenes: what it refuses, what it learns, and that a run keeps its file."""
 
 import os
+import subprocess
+import sys
 
+import h5py
 import numpy as np
 import pytest
 
@@ -52,3 +55,37 @@ def test_a_run_pretrains_once_and_then_reads_its_file(tmp_path):
     written = os.path.getmtime(path)
     assert pretrained_backbone_weights(config, str(tmp_path)) == path and os.path.getmtime(path) == written
     assert pretrained_backbone_weights(ExperimentConfig(), str(tmp_path / "other")) == ""  # no pretraining
+
+
+# Pretrains into A in a fresh process, then leaves the state a deterministic bfloat16 run leaves (op
+# determinism on, the mixed_bfloat16 policy) and pretrains into B.
+PRETRAIN_TWICE = """
+import sys
+import keras
+import tensorflow as tf
+from vqa_tf.configs import apply_overrides, get_experiment
+from vqa_tf.training.backbone_pretraining import pretrained_backbone_weights
+
+config = apply_overrides(get_experiment("smem_two_hop_synthetic"), "data.pretraining_scenes=64")
+pretrained_backbone_weights(config, sys.argv[1])
+tf.config.experimental.enable_op_determinism()
+keras.mixed_precision.set_global_policy("mixed_bfloat16")
+pretrained_backbone_weights(config, sys.argv[2])
+assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # the caller's policy is left as it was
+"""
+
+
+def test_pretraining_ends_with_the_same_weights_whatever_the_process_ran_before(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    subprocess.run([sys.executable, "-c", PRETRAIN_TWICE, str(first), str(second)], check=True, timeout=600)
+    weights = [_arrays(model_dir / "backbone.weights.h5") for model_dir in (first, second)]
+    assert len(weights[0]) == len(weights[1]) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))
+
+
+def _arrays(path):
+    """Every array of an HDF5 file, in the file's order."""
+    found = []
+    with h5py.File(path) as f:
+        f.visititems(lambda name, item: found.append(item[()]) if isinstance(item, h5py.Dataset) else None)
+    return found

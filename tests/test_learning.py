@@ -50,12 +50,13 @@ def _train(experiment, steps, model_dir, backbone):
 def test_attention_models_answer_open_ended_questions_from_the_image(experiment, steps, tmp_path, pretrained_backbone):
     metrics = _train(experiment, steps, tmp_path / "run", pretrained_backbone)
     accuracy = metrics["accuracy_per_answer_type"]
-    assert open_ended(accuracy) >= 0.7, accuracy  # measured: SMem 0.99, r-DAN 0.97
+    # Twice chance (0.25). Measured: SMem 0.72 (colour 0.97, shape 0.47 at this budget), r-DAN 0.93.
+    assert open_ended(accuracy) >= 0.5, accuracy
     # Some hop looks at the object a colour question names: its argmax cell on that object for most questions
     # (measured, best hop: SMem 0.97, r-DAN 1.0). A map on the background or on a fixed location points at a
     # few percent. Which hop does it depends on the seed (see benchmarks/results/reasoning_experiments.md), so
-    # no bound names a hop. Shape questions are not bounded: SMem's best-hop shape pointing was 1.0 with this
-    # module run alone and 0.0 after tests/test_layout.py in the same process (colour 0.97 both times).
+    # no bound names a hop. Shape questions are not bounded: SMem's shape pointing is 0.0 at both hops at this
+    # budget.
     pointing = metrics["pointing_accuracy_per_hop"]
     assert max(pointing["color"]) >= 0.7, pointing
 

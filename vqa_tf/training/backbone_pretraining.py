@@ -81,6 +81,15 @@ def pretrain_backbone(data, epochs=EPOCHS):
     """
     images, colours, shapes = pretraining_scenes(data)
     keras.utils.set_random_seed(data.seed + SEED_OFFSET)  # the weights depend on the data settings alone
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")  # whatever precision the run that asks for it trains in
+    try:
+        return _fit_cell_heads(data, images, colours, shapes, epochs)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+
+def _fit_cell_heads(data, images, colours, shapes, epochs):
     backbone = build_backbone(data.backbone, data.image_size)
     heads = {
         "colour": keras.layers.Conv2D(len(COLORS) + 1, 1, name="colour")(backbone.output),
@@ -110,6 +119,10 @@ def pretrained_backbone_weights(config, model_dir):
     path = files.backbone_weights(config, model_dir)
     if not data.backbone_pretraining or tf.io.gfile.exists(path):
         return path
+    if config.runtime.deterministic:
+        # As `train` does before it pretrains: called on its own, in a fresh process, pretraining would
+        # otherwise run other kernels than after a deterministic run, and end with other weights.
+        tf.config.experimental.enable_op_determinism()
     backbone, accuracy = pretrain_backbone(data)
     print(
         f"pretrained {data.backbone} on the cells of {data.pretraining_scenes} synthetic scenes (cell accuracy: colour "
