@@ -153,6 +153,7 @@ def run_seed(experiment, overrides, seed, model_dir, earlier, params_override=""
 
 
 def stats(values):
+    """{mean, sd, worst} of per-seed values: the sample standard deviation, and the least value as the worst."""
     values = np.asarray(values, np.float64)
     return {
         "mean": float(values.mean()),
