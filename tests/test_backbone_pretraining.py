@@ -1,4 +1,5 @@
-"""Backbone pretraining on synthetic scenes: what it refuses, what it learns, and that a run keeps its file."""
+"""Backbone pretraining on synthetic scenes: what it refuses, what it learns, that a run keeps its file, and that
+its weights do not depend on what the process ran before."""
 
 import os
 import subprocess
