@@ -30,7 +30,7 @@ from keras import ops
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import command_line, write_results
-from seeded_runs import cell, hops_cell, run_row, slug, stats
+from seeded_runs import cell, hops_cell, run_row, slug, stats, table_head
 
 from vqa_tf.data.synthetic import FORMS, TASKS
 from vqa_tf.data.synthetic_scenes import COLORS, SHAPES
@@ -122,8 +122,7 @@ def _table(rows):
     lines = [
         "## Accuracy (%): mean ± sd (worst seed)",
         "",
-        "| variant | seeds | " + " | ".join(TASKS) + " | overall |",
-        "|---" * (3 + len(TASKS)) + "|",
+        *table_head("variant", "seeds", *TASKS, "overall"),
     ]
     for name, row in rows.items():
         lines.append(
@@ -149,7 +148,7 @@ def _table(rows):
             "Another question about the same image leaves the argmax cell in place (%), per hop: mean (worst seed)",
         ),
     ):
-        lines += ["", f"## {title}", "", "| variant | " + " | ".join(TASKS) + " |", "|---" * (1 + len(TASKS)) + "|"]
+        lines += ["", f"## {title}", "", *table_head("variant", *TASKS)]
         for name, row in rows.items():
             lines.append(
                 f"| {name} | " + " | ".join(hops_cell(row[key][t]) if t in row[key] else "–" for t in TASKS) + " |"
@@ -158,8 +157,7 @@ def _table(rows):
         "",
         f"## Accuracy on {TRAINING_QUESTIONS:,} training questions (%): mean ± sd (worst seed)",
         "",
-        "| variant | " + " | ".join(TASKS) + " |",
-        "|---" * (1 + len(TASKS)) + "|",
+        *table_head("variant", *TASKS),
     ]
     for name, row in rows.items():
         lines.append(f"| {name} | " + " | ".join(cell(row["training_split_accuracy"][t]) for t in TASKS) + " |")
@@ -168,8 +166,7 @@ def _table(rows):
             "",
             f"## {task_name} (%) at each evaluation, per seed",
             "",
-            "| variant | seed | by step |",
-            "|---|---|---|",
+            *table_head("variant", "seed", "by step"),
         ]
         for name, row in rows.items():
             for seed in row["per_seed"]:
@@ -214,11 +211,9 @@ def main():
         summary, per_seed = run_row(
             name, experiment, overrides.replace("{work_dir}", work_dir), seeds, work_dir, earlier, args.params_override
         )
-        if experiment.startswith("smem"):
-            summary["hop1_winning_words"] = _winning_words_row(
-                [os.path.join(work_dir, slug(name), f"seed_{s['seed']}") for s in per_seed]
-            )
         model_dirs = [os.path.join(work_dir, slug(name), f"seed_{s['seed']}") for s in per_seed]
+        if experiment.startswith("smem"):
+            summary["hop1_winning_words"] = _winning_words_row(model_dirs)
         accuracies = [training_split_accuracy(d) for d in model_dirs]
         summary["training_split_accuracy"] = {t: stats([a[t] for a in accuracies]) for t in TASKS}
         summary["per_seed"] = [

@@ -221,6 +221,11 @@ def run_row(name, experiment, overrides, seeds, work_dir, earlier, params_overri
     return summarize(experiment, overrides, per_seed, task), per_seed
 
 
+def table_head(*columns):
+    """The header and separator lines of a Markdown table with these columns."""
+    return ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+
+
 def cell(stats, scale=100.0):
     """'mean ± sd (worst)' of a {mean, sd, worst} in percent."""
     return f"{scale * stats['mean']:.1f} ± {scale * stats['sd']:.1f} ({scale * stats['worst']:.1f})"

@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import command_line, write_results
-from seeded_runs import cell, hops_cell, run_row
+from seeded_runs import cell, hops_cell, run_row, table_head
 
 from vqa_tf.data.synthetic import TASKS, YES_NO_TASKS
 
@@ -90,8 +90,7 @@ def _tables(results):
         lines += [
             "## Balanced set: accuracy (%), mean ± sd (worst seed)",
             "",
-            "| model | seeds | " + " | ".join(TASKS) + " | overall |",
-            "|---" * (3 + len(TASKS)) + "|",
+            *table_head("model", "seeds", *TASKS, "overall"),
         ]
         for name in balanced:
             r = results[name]
@@ -112,8 +111,7 @@ def _tables(results):
                 "",
                 f"## Balanced set: {title}",
                 "",
-                "| model | " + " | ".join(TASKS) + " |",
-                "|---" * (1 + len(TASKS)) + "|",
+                *table_head("model", *TASKS),
             ]
             for name in balanced:
                 if name.endswith("-only") or name == "iBOWIMG":
@@ -128,9 +126,16 @@ def _tables(results):
             "",
             "## Skewed set (yes_prior 0.8): yes/no accuracy (%), mean ± sd (worst seed)",
             "",
-            "| model | " + " | ".join(YES_NO_TASKS) + " | yes/no | over question-only (points) | affirmative | "
-            "negated | prior | leaves the prior at step (per seed) |",
-            "|---" * (7 + len(YES_NO_TASKS)) + "|",
+            *table_head(
+                "model",
+                *YES_NO_TASKS,
+                "yes/no",
+                "over question-only (points)",
+                "affirmative",
+                "negated",
+                "prior",
+                "leaves the prior at step (per seed)",
+            ),
         ]
         blind = results.get(QUESTION_ONLY_SKEWED)
         for name in skewed:
