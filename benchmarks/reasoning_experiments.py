@@ -68,11 +68,6 @@ ROWS = [
         "rdan_synthetic",
         "data.num_train=48000,trainer.train_steps=10000",
     ),
-    (
-        "SMem two-hop, 48,000 training questions, 10,000 steps",
-        "smem_two_hop_synthetic",
-        "data.num_train=48000,trainer.train_steps=10000",
-    ),
 ]
 CURVE_TASKS = ("absolute_position", "relative_position")  # the tasks whose accuracy over training the table shows
 TRAINING_QUESTIONS = 3500  # how many training questions the training-split accuracy reads (as many as evaluation)
