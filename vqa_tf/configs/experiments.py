@@ -83,11 +83,11 @@ def _synthetic(task, model):
     )
 
 
-# No dropout in the synthetic VQA recipes: ours. The grid's feature dropout zeroes its coordinate channels
-# too, so a fifth of the time a region reads as the image's centre. Measured at step 5,000 against dropout
-# 0.2 (trainer seeds 0/1/2): r-DAN's absolute position 93 / 91 / 95% against 76 / 77 / 63%; SMem two-hop,
-# seed 0, absolute position 89% and relative 70% against a five-seed mean of 60% and 51%. m-DAN keeps 0.2:
-# without it, R@1 was 83.0% against 83.9% (seed 0).
+# No dropout in the synthetic VQA recipes: ours. The models' feature dropout acts on every grid channel,
+# small_cnn's row and column channels too, so a fifth of the time a region's row or column reads as the
+# image's centre. Measured against dropout 0.2 on trainer seeds 0/1/2, r-DAN's absolute position at step
+# 5,000: 93 / 91 / 95% against 76 / 77 / 63% (benchmarks/results/synthetic_results.md has five seeds of every
+# model without it). m-DAN keeps 0.2: without it, R@1 at step 5,000 was 83.0% against 83.9% (seed 0).
 SYNTHETIC_VQA_DROPOUT = 0.0
 
 
