@@ -22,6 +22,7 @@ from vqa_tf.data.errors import DataError
 from vqa_tf.data.synthetic import SpatialShapesVQA
 from vqa_tf.data.synthetic_scenes import COLORS, SHAPES, cell_labels
 from vqa_tf.training import model_dir as files
+from vqa_tf.training.determinism import apply_op_determinism
 from vqa_tf.utils.files import atomic_path
 from vqa_tf.vision import build_backbone, grid_shape
 
@@ -119,10 +120,9 @@ def pretrained_backbone_weights(config, model_dir):
     path = files.backbone_weights(config, model_dir)
     if not data.backbone_pretraining or tf.io.gfile.exists(path):
         return path
-    if config.runtime.deterministic:
-        # As `train` does before it pretrains: called on its own, in a fresh process, pretraining would
-        # otherwise run other kernels than after a deterministic run, and end with other weights.
-        tf.config.experimental.enable_op_determinism()
+    # As `train` does before it pretrains: called on its own, in a fresh process, pretraining would otherwise
+    # run other kernels than after a deterministic run, and end with other weights.
+    apply_op_determinism(config.runtime)
     backbone, accuracy = pretrain_backbone(data)
     print(
         f"pretrained {data.backbone} on the cells of {data.pretraining_scenes} synthetic scenes (cell accuracy: colour "

@@ -29,6 +29,7 @@ import tensorflow as tf
 from vqa_tf.configs import ExperimentConfig, save_or_check_config
 from vqa_tf.errors import StoppedBySignal, VqaTfError
 from vqa_tf.training import model_dir as files
+from vqa_tf.training.determinism import apply_op_determinism
 from vqa_tf.training.distribution import is_chief, make_strategy
 from vqa_tf.training.evaluation import evaluate_and_record
 from vqa_tf.training.jit_policy import device_type, resolve_jit_compile
@@ -174,8 +175,7 @@ class _Run:
 def _build_run(config, model_dir):
     """Checks the config against the model_dir, prepares the task and builds the model and optimizer."""
     save_or_check_config(config, model_dir)
-    if config.runtime.deterministic:
-        tf.config.experimental.enable_op_determinism()
+    apply_op_determinism(config.runtime)
     strategy = make_strategy(config.runtime)
     chief = is_chief(strategy)
     mixed, reason = resolve_mixed_precision(config.runtime.mixed_precision, device_type(strategy), config.model.name)
