@@ -68,6 +68,12 @@ ROWS = [
         "rdan_synthetic",
         "data.num_train=48000,trainer.train_steps=10000",
     ),
+    (
+        "SMem two-hop, attention supervision 1 (not the paper's)",
+        "smem_two_hop_synthetic",
+        "model.attention_supervision=1",
+    ),
+    ("r-DAN, attention supervision 1 (not the paper's)", "rdan_synthetic", "model.attention_supervision=1"),
 ]
 CURVE_TASKS = ("absolute_position", "relative_position")  # the tasks whose accuracy over training the table shows
 TRAINING_QUESTIONS = 3500  # how many training questions the training-split accuracy reads (as many as evaluation)

@@ -251,3 +251,16 @@ def ranking_loss(similarity, margin, hardest_negative, image_ids=None):
         reduce = max if hardest_negative else sum
         losses.append(reduce(to_captions) + reduce(to_images))
     return np.array(losses)
+
+
+def evidence_attention_loss(attention, evidence, floor=1e-6):
+    """Per question: −mean over hops of log(Σ of the hop's weights on the evidence cells); 0 without evidence."""
+    losses = []
+    for maps, cells in zip(attention, evidence):
+        on = [n for n, flag in enumerate(np.ravel(cells)) if flag > 0]
+        if not on:
+            losses.append(0.0)
+            continue
+        per_hop = [-np.log(max(sum(np.ravel(hop)[n] for n in on), floor)) for hop in maps]
+        losses.append(sum(per_hop) / len(per_hop))
+    return np.array(losses)

@@ -18,6 +18,14 @@ from typing import ClassVar
 LOSS = {"loss": True}
 
 
+def _attention_supervision_field():
+    """The field `attention_supervision` of the attention models: the weight of an extra loss term, per
+    question, −mean over hops of log(the hop's attention weight on the cells of the objects the answer rests
+    on), read from the data's evidence masks (the synthetic set writes them). Not the papers': ours, an option
+    for data with masks; 0 (off) gives the paper's model."""
+    return dataclasses.field(default=0.0, metadata=LOSS)
+
+
 @dataclasses.dataclass
 class FamilyConfig:
     """Base of the per-family configs: `arguments()` are the model constructor's hyperparameters.
@@ -65,6 +73,7 @@ class SMemVQAConfig(FamilyConfig):
     # Q's per-position weights start uniform in ±0.08: official code ("ones" is the synthetic recipes' start:
     # ours, measured better there; benchmarks/results/reasoning_experiments.md)
     position_weights_init: str = "official"
+    attention_supervision: float = _attention_supervision_field()
 
 
 @dataclasses.dataclass
@@ -84,6 +93,7 @@ class ReasoningDANConfig(FamilyConfig):
     hidden_dim: int = 512  # d, every hidden layer: paper
     num_steps: int = 2  # K attention steps: paper
     dropout: float = 0.5  # paper
+    attention_supervision: float = _attention_supervision_field()
 
 
 @dataclasses.dataclass
@@ -116,7 +126,7 @@ def model_config(name, **values):
 
     Examples:
     >>> model_config("reasoning_dan", num_steps=3)
-    ReasoningDANConfig(name='reasoning_dan', hidden_dim=512, num_steps=3, dropout=0.5)
+    ReasoningDANConfig(name='reasoning_dan', hidden_dim=512, num_steps=3, dropout=0.5, attention_supervision=0.0)
     >>> model_config("lstm")
     Traceback (most recent call last):
     ...

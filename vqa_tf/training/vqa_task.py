@@ -11,15 +11,18 @@ from vqa_tf.data.daquar_reader import read_daquar
 from vqa_tf.data.errors import DataError
 from vqa_tf.data.synthetic_files import read_evidence_mask, vqa_paths, write_synthetic_vqa
 from vqa_tf.data.vqa_reader import read_vqa
+from vqa_tf.losses import evidence_attention_loss
 from vqa_tf.metrics import (
     attention_entropy,
     evaluate_vqa,
+    evidence_cells,
     evidence_weight,
     pointing_accuracy,
     same_argmax_share,
 )
 from vqa_tf.text import OOV_ID, AnswerVocabulary
 from vqa_tf.training import model_dir as files
+from vqa_tf.training.modeling import data_grid
 from vqa_tf.training.task import Task, saved, write_once
 
 BASELINES = ("question_only", "image_only")
@@ -28,6 +31,17 @@ BASELINES = ("question_only", "image_only")
 def answer_loss(outputs, targets):
     """Per-example softmax cross-entropy of the answer logits (float32 under every dtype policy)."""
     return keras.losses.sparse_categorical_crossentropy(targets["answer"], outputs["logits"], from_logits=True)
+
+
+def supervised_attention_loss(weight):
+    """`answer_loss` plus `weight` times `evidence_attention_loss` of the model's attention maps against the
+    batch's `evidence` cells (model.attention_supervision)."""
+
+    def answer_and_attention_loss(outputs, targets):
+        attention = evidence_attention_loss(outputs["attention"], targets["evidence"])
+        return answer_loss(outputs, targets) + weight * attention
+
+    return answer_and_attention_loss
 
 
 def blinded(inputs, baseline):
@@ -56,8 +70,10 @@ class VQATask(Task):
 
     @staticmethod
     def training_loss(model_config):
-        """Per-example answer cross-entropy (`answer_loss`); needs no data."""
-        return answer_loss
+        """Per-example answer cross-entropy (`answer_loss`), with the attention term of
+        `supervised_attention_loss` where model.attention_supervision is on; needs no data."""
+        weight = getattr(model_config, "attention_supervision", 0.0)
+        return supervised_attention_loss(weight) if weight else answer_loss
 
     def __init__(self, config, model_dir):
         if config.data.baseline not in ("",) + BASELINES:
@@ -151,7 +167,37 @@ class VQATask(Task):
         return dataset.map(lambda inputs, targets: (blinded(inputs, data.baseline), targets))
 
     def train_dataset(self, input_context, seed):
-        return self.build_inputs("train", input_context, True, seed, self.config.data.shuffle).repeat()
+        dataset = self.build_inputs("train", input_context, True, seed, self.config.data.shuffle)
+        if getattr(self.config.model, "attention_supervision", 0.0):
+            dataset = self._with_evidence(dataset)
+        return dataset.repeat()
+
+    def _with_evidence(self, dataset):
+        """`dataset` with an `evidence` target per question: its evidence mask's cells on the model's grid."""
+        examples = self.train_examples
+        height, width, _ = data_grid(self.config)
+        grids = np.zeros((len(examples), height, width), np.float32)
+        for row, example in enumerate(examples):
+            if example.evidence_mask_path:
+                grids[row] = evidence_cells(read_evidence_mask(example.evidence_mask_path), (height, width))
+        if not grids.any():
+            raise DataError(
+                "model.attention_supervision needs evidence masks (the objects each answer rests on), and no "
+                "training question has one; the synthetic data writes them. Set model.attention_supervision=0"
+            )
+        rows = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant([e.question_id for e in examples], tf.int64), tf.range(len(examples), dtype=tf.int64)
+            ),
+            default_value=-1,
+        )
+        grids = tf.constant(grids)
+
+        def add_evidence(inputs, targets):
+            row = rows.lookup(tf.cast(targets["question_id"], tf.int64))
+            return inputs, {**targets, "evidence": tf.gather(grids, row)}
+
+        return dataset.map(add_evidence)
 
     def predict(self, model, split="eval", examples=None, other_questions=False):
         """{question_id: (answer, attention maps [hops, h, w])} for every question of `split`, or of
