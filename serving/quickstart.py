@@ -1,7 +1,7 @@
 """The package's main job, end to end on the embedded synthetic data, on CPU.
 
-    vqa-quickstart                       # SMem two-hop in runs/smem, exported to runs/smem/exports
-    vqa-quickstart --experiment=smem_one_hop_synthetic --model_dir=runs/smem1 --num_questions=400
+    vqa-quickstart                       # r-DAN (rdan_supervised_synthetic) in runs/rdan, exported to runs/rdan/exports
+    vqa-quickstart --experiment=smem_two_hop_synthetic --model_dir=runs/smem --model_name=smem --num_questions=400
 
 1. trains the experiment (a rerun resumes, or just re-evaluates a finished run) and evaluates it;
 2. exports the latest checkpoint as a new SavedModel version under --export_base;
@@ -30,10 +30,10 @@ from vqa_tf.vision import decode_image
 from vqa_tf.visualization import render_attention_figure
 
 define_training_flags()
-flags.FLAGS.set_default("experiment", "smem_two_hop_synthetic")
-flags.FLAGS.set_default("model_dir", "runs/smem")
+flags.FLAGS.set_default("experiment", "rdan_supervised_synthetic")
+flags.FLAGS.set_default("model_dir", "runs/rdan")
 flags.DEFINE_string("export_base", None, "Where versions are exported (default: <model_dir>/exports).")
-flags.DEFINE_string("model_name", "smem", "Name the local server serves the model under.")
+flags.DEFINE_string("model_name", "rdan", "Name the local server serves the model under.")
 flags.DEFINE_integer("num_questions", None, "How many held-out questions to send over gRPC (default: all).")
 flags.DEFINE_integer("num_shown", 12, "How many of them to print.")
 flags.DEFINE_integer("num_figures", 12, "How many attention figures to draw.")

@@ -25,6 +25,7 @@ def test_registry_holds_the_named_experiments():
         "smem_two_hop_synthetic",
         "ibowimg_synthetic",
         "rdan_synthetic",
+        "rdan_supervised_synthetic",
         "mdan_synthetic",
         "smem_two_hop_vqa",
         "ibowimg_vqa",

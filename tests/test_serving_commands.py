@@ -5,7 +5,7 @@ import re
 
 import pytest
 from serving_servers import MODEL
-from training_runs import TINY, program, run
+from training_runs import SMALL_DAN, TINY_RUN, program, run
 
 from vqa_tf.data.synthetic import TASKS
 
@@ -75,13 +75,13 @@ def test_vqa_predict_reports_bad_input_in_one_line(smem_export, task, args, mess
 
 
 def test_the_quick_start_trains_exports_serves_and_answers_over_grpc(tmp_path):
-    model_dir = tmp_path / "smem"
+    model_dir = tmp_path / "rdan"
     done = run(
         [
             *program("serving.quickstart"),
             f"--model_dir={model_dir}",
             "--num_questions=64",
-            f"--params_override={TINY},trainer.train_steps=8",
+            f"--params_override={TINY_RUN},{SMALL_DAN},trainer.train_steps=8",
         ],
         timeout=900,
     )
@@ -107,12 +107,12 @@ def test_the_quick_start_trains_exports_serves_and_answers_over_grpc(tmp_path):
             f"--model_dir={model_dir}",
             "--num_questions=8",
             "--num_figures=0",
-            f"--params_override={TINY},trainer.train_steps=8",
+            f"--params_override={TINY_RUN},{SMALL_DAN},trainer.train_steps=8",
         ],
         timeout=900,
     )
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "serves 'smem' version 2" in again.stdout
+    assert "serves 'rdan' version 2" in again.stdout
 
 
 @pytest.mark.parametrize(
