@@ -33,6 +33,11 @@ def answer_loss(outputs, targets):
     return keras.losses.sparse_categorical_crossentropy(targets["answer"], outputs["logits"], from_logits=True)
 
 
+def attention_supervision(model_config):
+    """The weight of the attention term (model.attention_supervision; 0 for families without it)."""
+    return getattr(model_config, "attention_supervision", 0.0)
+
+
 def supervised_attention_loss(weight):
     """`answer_loss` plus `weight` times `evidence_attention_loss` of the model's attention maps against the
     batch's `evidence` cells (model.attention_supervision)."""
@@ -72,7 +77,7 @@ class VQATask(Task):
     def training_loss(model_config):
         """Per-example answer cross-entropy (`answer_loss`), with the attention term of
         `supervised_attention_loss` where model.attention_supervision is on; needs no data."""
-        weight = getattr(model_config, "attention_supervision", 0.0)
+        weight = attention_supervision(model_config)
         return supervised_attention_loss(weight) if weight else answer_loss
 
     def __init__(self, config, model_dir):
@@ -168,12 +173,14 @@ class VQATask(Task):
 
     def train_dataset(self, input_context, seed):
         dataset = self.build_inputs("train", input_context, True, seed, self.config.data.shuffle)
-        if getattr(self.config.model, "attention_supervision", 0.0):
+        if attention_supervision(self.config.model):
             dataset = self._with_evidence(dataset)
         return dataset.repeat()
 
-    def _with_evidence(self, dataset):
-        """`dataset` with an `evidence` target per question: its evidence mask's cells on the model's grid."""
+    @functools.cache
+    def _train_evidence_grids(self):
+        """[questions, h, w]: each training question's evidence mask's cells on the model's grid, read once per
+        task (every input pipeline of a distributed run asks for them)."""
         examples = self.train_examples
         height, width, _ = data_grid(self.config)
         grids = np.zeros((len(examples), height, width), np.float32)
@@ -185,13 +192,18 @@ class VQATask(Task):
                 "model.attention_supervision needs evidence masks (the objects each answer rests on), and no "
                 "training question has one; the synthetic data writes them. Set model.attention_supervision=0"
             )
+        return grids
+
+    def _with_evidence(self, dataset):
+        """`dataset` with an `evidence` target per question: its evidence mask's cells on the model's grid."""
+        examples = self.train_examples
         rows = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant([e.question_id for e in examples], tf.int64), tf.range(len(examples), dtype=tf.int64)
             ),
             default_value=-1,
         )
-        grids = tf.constant(grids)
+        grids = tf.constant(self._train_evidence_grids())
 
         def add_evidence(inputs, targets):
             row = rows.lookup(tf.cast(targets["question_id"], tf.int64))
