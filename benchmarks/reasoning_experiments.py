@@ -5,7 +5,8 @@ Each row trains a synthetic experiment with overrides over `--seeds`
 row can start from another row's run of the same seed (a warm start). Per
 row: accuracy per task (mean ± sd, worst seed), per-hop pointing, weight on
 the evidence, how often another question about the same image leaves a
-hop's argmax cell in place, and for SMem which word of the question wins
+hop's argmax cell in place, each hop's weight on the first and the second
+object a relative-position question names, and for SMem which word of the question wins
 hop 1's max over words at the region hop 1 attends most: a word that every
 question of a task has ("is", "what") cannot say where the named object is.
 Every row also gets its accuracy on as many training questions as it is
@@ -33,8 +34,9 @@ from machine import command_line, write_results
 from seeded_runs import cell, hops_cell, run_row, slug, stats, table_head
 
 from vqa_tf.data.synthetic import FORMS, TASKS
+from vqa_tf.data.synthetic_files import read_named_object_masks
 from vqa_tf.data.synthetic_scenes import COLORS, SHAPES
-from vqa_tf.metrics import evaluate_vqa
+from vqa_tf.metrics import evaluate_vqa, evidence_cells
 from vqa_tf.text import Vocabulary
 from vqa_tf.training import model_dir as files
 from vqa_tf.training import restore_for_evaluation
@@ -74,6 +76,16 @@ ROWS = [
         "model.attention_supervision=1",
     ),
     ("r-DAN, attention supervision 1 (not the paper's)", "rdan_synthetic", "model.attention_supervision=1"),
+    (
+        "SMem two-hop, attention supervision 1, hop k on the k-th named object (not the paper's)",
+        "smem_two_hop_synthetic",
+        "model.attention_supervision=1,model.attention_supervision_targets=in_order",
+    ),
+    (
+        "r-DAN, attention supervision 1, step k on the k-th named object (not the paper's)",
+        "rdan_synthetic",
+        "model.attention_supervision=1,model.attention_supervision_targets=in_order",
+    ),
 ]
 CURVE_TASKS = ("absolute_position", "relative_position")  # the tasks whose accuracy over training the table shows
 TRAINING_QUESTIONS = 3500  # how many training questions the training-split accuracy reads (as many as evaluation)
@@ -118,6 +130,32 @@ def training_split_accuracy(model_dir):
     return evaluate_vqa({q: p[0] for q, p in predictions.items()}, examples)["per_answer_type"]
 
 
+def named_object_weight(model_dir):
+    """{"first": [...], "second": [...]}: per hop, the mean attention weight on the first and on the second
+    object relative-position evaluation questions name ("is the red square above the blue circle?")."""
+    task, parts, _ = restore_for_evaluation(model_dir)
+    examples = [e for e in task.eval_examples if e.answer_type == "relative_position"]
+    predictions = task.predict(parts.model, "eval", examples=examples)
+    weights = []  # [question, object, hop]
+    for example in examples:
+        maps = predictions[example.question_id][1]
+        named = read_named_object_masks(example.evidence_mask_path)
+        weights.append([[float(hop[evidence_cells(mask, hop.shape)].sum()) for hop in maps] for mask in named])
+    mean = np.mean(weights, axis=0)
+    return {"first": mean[0].tolist(), "second": mean[1].tolist()}
+
+
+def _named_object_row(model_dirs):
+    per_seed = [named_object_weight(d) for d in model_dirs]
+    return {
+        which: [
+            {"mean": float(np.mean([s[which][hop] for s in per_seed])), "per_seed": [s[which][hop] for s in per_seed]}
+            for hop in range(len(per_seed[0][which]))
+        ]
+        for which in ("first", "second")
+    }
+
+
 def _winning_words_row(model_dirs):
     per_seed = [hop1_winning_words(d) for d in model_dirs]
     content = [sum(share for word, share in w.items() if word in CONTENT_WORDS) for w in per_seed]
@@ -127,6 +165,10 @@ def _winning_words_row(model_dirs):
         "top_word_per_seed": [{"word": word, "share": share} for word, share in top],
         "per_seed": per_seed,
     }
+
+
+def max_hops(rows):
+    return max(len(row["named_object_weight"]["first"]) for row in rows.values())
 
 
 def _table(rows):
@@ -164,6 +206,17 @@ def _table(rows):
             lines.append(
                 f"| {name} | " + " | ".join(hops_cell(row[key][t]) if t in row[key] else "–" for t in TASKS) + " |"
             )
+    lines += [
+        "",
+        "## Relative position: attention weight per hop on the first / the second named object (%), mean over seeds",
+        "",
+        "| variant | " + " | ".join(f"hop {k + 1}" for k in range(max_hops(rows))) + " |",
+        "|---|" + "---|" * max_hops(rows),
+    ]
+    for name, row in rows.items():
+        named = row["named_object_weight"]
+        hops = [f"{100 * a['mean']:.0f} / {100 * b['mean']:.0f}" for a, b in zip(named["first"], named["second"])]
+        lines.append(f"| {name} | " + " | ".join(hops + ["–"] * (max_hops(rows) - len(hops))) + " |")
     lines += [
         "",
         f"## Accuracy on {TRAINING_QUESTIONS:,} training questions (%): mean ± sd (worst seed)",
@@ -225,6 +278,7 @@ def main():
         model_dirs = [os.path.join(work_dir, slug(name), f"seed_{s['seed']}") for s in per_seed]
         if experiment.startswith("smem"):
             summary["hop1_winning_words"] = _winning_words_row(model_dirs)
+        summary["named_object_weight"] = _named_object_row(model_dirs)
         accuracies = [training_split_accuracy(d) for d in model_dirs]
         summary["training_split_accuracy"] = {t: stats([a[t] for a in accuracies]) for t in TASKS}
         summary["per_seed"] = [

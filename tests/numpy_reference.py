@@ -254,13 +254,16 @@ def ranking_loss(similarity, margin, hardest_negative, image_ids=None):
 
 
 def evidence_attention_loss(attention, evidence, floor=1e-6):
-    """Per question: −mean over hops of log(Σ of the hop's weights on the evidence cells); 0 without evidence."""
+    """Per question: −mean over hops of log(Σ of hop k's weights on its evidence cells, those of target
+    min(k, targets − 1)); 0 without evidence."""
     losses = []
-    for maps, cells in zip(attention, evidence):
-        on = [n for n, flag in enumerate(np.ravel(cells)) if flag > 0]
-        if not on:
+    for maps, targets in zip(attention, evidence):
+        if not np.any(targets):
             losses.append(0.0)
             continue
-        per_hop = [-np.log(max(sum(np.ravel(hop)[n] for n in on), floor)) for hop in maps]
+        per_hop = []
+        for k, hop in enumerate(maps):
+            cells = np.ravel(targets[min(k, len(targets) - 1)])
+            per_hop.append(-np.log(max(sum(np.ravel(hop)[n] for n in range(cells.size) if cells[n] > 0), floor)))
         losses.append(sum(per_hop) / len(per_hop))
     return np.array(losses)

@@ -182,6 +182,8 @@ def test_evidence_masks_agree_with_the_pixels_and_the_answer(samples):
             subject = by_kind[(fields["color"], fields["shape"])]
             other = by_kind[(fields["other_color"], fields["other_shape"])]
             np.testing.assert_array_equal(subject | other, mask)
+            # the objects in the order the question names them: the subject 1, the other 2
+            np.testing.assert_array_equal(s.evidence_labels, subject * 1 + other * 2)
             assert _color_pixels(image, fields["color"])[subject].all()
             assert _color_pixels(image, fields["other_color"])[other].all()
             (sr, sc), (orow, oc) = _rows_cols(subject), _rows_cols(other)
@@ -236,7 +238,7 @@ def test_caption_pixels_show_the_relation():
 
 
 def test_written_vqa_split_reads_back_with_the_real_reader(tmp_path):
-    from vqa_tf.data.synthetic_files import vqa_paths, write_synthetic_vqa
+    from vqa_tf.data.synthetic_files import read_named_object_masks, vqa_paths, write_synthetic_vqa
     from vqa_tf.data.vqa_reader import read_vqa
 
     written = write_synthetic_vqa(str(tmp_path), "val", count=12, seed=2)
@@ -254,6 +256,12 @@ def test_written_vqa_split_reads_back_with_the_real_reader(tmp_path):
         else:
             mask = tf.io.decode_png(tf.io.read_file(example.evidence_mask_path)).numpy()[..., 0] > 0
             np.testing.assert_array_equal(mask, sample.evidence_mask)
+        named = read_named_object_masks(example.evidence_mask_path)
+        labels = sample.evidence_labels
+        assert len(named) == labels.max()
+        assert len(named) == 2 or example.answer_type != "relative_position"
+        for k, object_pixels in enumerate(named, start=1):
+            np.testing.assert_array_equal(object_pixels, labels == k)
 
 
 def test_written_captions_read_back_with_the_real_reader(tmp_path):

@@ -26,6 +26,14 @@ def _attention_supervision_field():
     return dataclasses.field(default=0.0, metadata=LOSS)
 
 
+def _attention_supervision_targets_field():
+    """The field `attention_supervision_targets`: which evidence each hop is trained onto. "union": every hop
+    onto all the objects the answer rests on; "in_order": hop k onto the k-th object the question names (the
+    last one for the hops after it), so that "is the red square above the blue circle?" reads the square,
+    then the circle. Ours, with the option."""
+    return dataclasses.field(default="union", metadata=LOSS)
+
+
 @dataclasses.dataclass
 class FamilyConfig:
     """Base of the per-family configs: `arguments()` are the model constructor's hyperparameters.
@@ -74,6 +82,7 @@ class SMemVQAConfig(FamilyConfig):
     # ours, measured better there; benchmarks/results/reasoning_experiments.md)
     position_weights_init: str = "official"
     attention_supervision: float = _attention_supervision_field()
+    attention_supervision_targets: str = _attention_supervision_targets_field()
 
 
 @dataclasses.dataclass
@@ -94,6 +103,7 @@ class ReasoningDANConfig(FamilyConfig):
     num_steps: int = 2  # K attention steps: paper
     dropout: float = 0.5  # paper
     attention_supervision: float = _attention_supervision_field()
+    attention_supervision_targets: str = _attention_supervision_targets_field()
 
 
 @dataclasses.dataclass
@@ -125,8 +135,8 @@ def model_config(name, **values):
     """The config of model family `name` with its defaults, updated by `values`.
 
     Examples:
-    >>> model_config("reasoning_dan", num_steps=3)
-    ReasoningDANConfig(name='reasoning_dan', hidden_dim=512, num_steps=3, dropout=0.5, attention_supervision=0.0)
+    >>> model_config("reasoning_dan", num_steps=3).arguments()
+    {'hidden_dim': 512, 'num_steps': 3, 'dropout': 0.5}
     >>> model_config("lstm")
     Traceback (most recent call last):
     ...

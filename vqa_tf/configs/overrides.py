@@ -88,8 +88,8 @@ def apply_overrides(config, params_override):
     >>> config = apply_overrides(ExperimentConfig(), "trainer.train_steps=100,model.num_hops=1")
     >>> config.trainer.train_steps, config.model.num_hops
     (100, 1)
-    >>> apply_overrides(config, "model.hidden_dim=64,model.name=reasoning_dan").model
-    ReasoningDANConfig(name='reasoning_dan', hidden_dim=64, num_steps=2, dropout=0.5, attention_supervision=0.0)
+    >>> apply_overrides(config, "model.hidden_dim=64,model.name=reasoning_dan").model.arguments()
+    {'hidden_dim': 64, 'num_steps': 2, 'dropout': 0.5}
     """
     if not params_override:
         return config

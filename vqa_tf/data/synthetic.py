@@ -124,9 +124,16 @@ class SyntheticQuestion:
     question: str
     answer: str
     image: np.ndarray  # uint8 [S, S, 3]
-    evidence_mask: np.ndarray  # bool [S, S]
+    # uint8 [S, S]: k on the pixels of the k-th object the question names (k = 1, 2, …; the objects a count
+    # counts share one k), 0 off the answer's evidence
+    evidence_labels: np.ndarray
     objects: tuple
     form: str = "affirmative"  # one of FORMS
+
+    @property
+    def evidence_mask(self):
+        """bool [S, S]: the pixels of every object the answer rests on."""
+        return self.evidence_labels > 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,19 +264,22 @@ class SpatialShapesVQA:
         return form, templates[int(rng.integers(len(templates)))]
 
     def _verification_scene(self, rng, task, holds, num_distractors):
-        """(objects, evidence, template fields) of a yes/no question whose statement `holds` or not."""
+        """(objects, evidence, template fields) of a yes/no question whose statement `holds` or not.
+
+        `evidence` lists the objects the answer rests on in the order the question names them, each as a
+        list of indices into `objects`."""
         size = self.image_size
         target = random_kinds(rng, 1)[0]
         fields = {"color": target[0], "shape": target[1]}
         if task == "presence":
             distractors = random_kinds(rng, num_distractors + (0 if holds else 1), exclude=[target[:2]])
-            return place(rng, ([target] if holds else []) + distractors, size), [0] if holds else [], fields
+            return place(rng, ([target] if holds else []) + distractors, size), [[0]] if holds else [], fields
         if task == "absolute_position":
             position = POSITIONS[int(rng.integers(len(POSITIONS)))]
             where = position if holds else _OPPOSITE_HALF[position]
             kinds = [target] + random_kinds(rng, num_distractors, exclude=[target[:2]])
             objects = place(rng, kinds, size, [lambda objs: in_half(objs[0], where, size)])
-            return objects, [0], {**fields, "position": position}
+            return objects, [[0]], {**fields, "position": position}
         if task == "relative_position":
             other = random_kinds(rng, 1, exclude=[target[:2]])[0]
             relation = list(OPPOSITE)[int(rng.integers(len(OPPOSITE)))]
@@ -277,36 +287,38 @@ class SpatialShapesVQA:
             kinds = [target, other] + random_kinds(rng, num_distractors - 1, exclude=[target[:2], other[:2]])
             objects = place(rng, kinds, size, [lambda objs: related(objs[0], actual, objs[1])])
             fields.update(relation=_RELATION_TEXT[relation], other_color=other[0], other_shape=other[1])
-            return objects, [0, 1], fields
+            return objects, [[0], [1]], fields
         # attribute: the one object of its shape; does it have the named colour?
         shape, named = target[1], target[0]
         colors = [named] if holds else [c for c in COLORS if c != named]
         kind = _kinds_without(rng, 1, shapes=[shape], colors=colors)[0]
         others = _kinds_without(rng, num_distractors, shapes=[s for s in SHAPES if s != shape])
-        return place(rng, [kind] + others, size), [0], fields
+        return place(rng, [kind] + others, size), [[0]], fields
 
     def _open_scene(self, rng, task, turn, num_distractors):
-        """(answer, objects, evidence, template fields) of an open question; `turn` picks the answer."""
+        """(answer, objects, evidence, template fields) of an open question (`evidence` as in
+        `_verification_scene`; the objects a count counts form one entry); `turn` picks the answer."""
         size = self.image_size
         if task == "color":  # the one object of its shape
             answer = list(COLORS)[turn % len(COLORS)]
             shape = SHAPES[int(rng.integers(len(SHAPES)))]
             target = _kinds_without(rng, 1, shapes=[shape], colors=[answer])[0]
             others = _kinds_without(rng, num_distractors, shapes=[s for s in SHAPES if s != shape])
-            return answer, place(rng, [target] + others, size), [0], {"shape": shape}
+            return answer, place(rng, [target] + others, size), [[0]], {"shape": shape}
         if task == "shape":  # the one object of its colour
             answer = SHAPES[turn % len(SHAPES)]
             color = list(COLORS)[int(rng.integers(len(COLORS)))]
             target = _kinds_without(rng, 1, shapes=[answer], colors=[color])[0]
             others = _kinds_without(rng, num_distractors, colors=[c for c in COLORS if c != color])
-            return answer, place(rng, [target] + others, size), [0], {"color": color}
+            return answer, place(rng, [target] + others, size), [[0]], {"color": color}
         # count: 0..MAX_COUNT objects of the asked shape among two to four
         count = turn % (MAX_COUNT + 1)
         shape = SHAPES[int(rng.integers(len(SHAPES)))]
         counted = _kinds_without(rng, count, shapes=[shape])
         num_others = int(rng.integers(max(2 - count, 0), 4 - count + 1))
         others = _kinds_without(rng, num_others, shapes=[s for s in SHAPES if s != shape])
-        return str(count), place(rng, counted + others, size), list(range(count)), {"shape": shape}
+        evidence = [list(range(count))] if count else []
+        return str(count), place(rng, counted + others, size), evidence, {"shape": shape}
 
     def sample(self, index):
         rng = _rng(self.seed, index, 0)
@@ -323,18 +335,18 @@ class SpatialShapesVQA:
         # Shuffle the drawing order so the target is not always painted first.
         order = rng.permutation(len(objects))
         objects = [objects[i] for i in order]
-        evidence = [int(np.where(order == e)[0][0]) for e in evidence]
         image, masks = render(objects, size, _backdrop(_rng(self.seed, index, 4), self.background, size))
-        mask = np.zeros((size, size), bool)
-        for e in evidence:
-            mask |= masks[e]
+        labels = np.zeros((size, size), np.uint8)
+        for label, named in enumerate(evidence, start=1):
+            for e in named:
+                labels[masks[int(np.where(order == e)[0][0])]] = label
         return SyntheticQuestion(
             index=index,
             task=task,
             question=template.format(**fields),
             answer=answer,
             image=image,
-            evidence_mask=mask,
+            evidence_labels=labels,
             objects=tuple(objects),
             form=form,
         )

@@ -3,8 +3,8 @@
 VQA questions go to the official VQA question/annotation JSON pair (ten
 copies of the one answer, so the official accuracy applies unchanged; the
 task name as answer type and the question's form (affirmative, negated or
-open) as question type; an "evidence_mask" PNG per answerable object),
-captions to the Karpathy split JSON. `read_vqa` and `read_karpathy_json`
+open) as question type; an "evidence_mask" PNG per answerable question,
+see `read_named_object_masks`), captions to the Karpathy split JSON. `read_vqa` and `read_karpathy_json`
 read them back like any real data set.
 """
 
@@ -30,7 +30,39 @@ def read_evidence_mask(path):
     """The boolean [S, S] evidence mask a written split stores at `path`; None for None (no object)."""
     if path is None:
         return None
-    return tf.io.decode_png(tf.io.read_file(path)).numpy()[..., 0] > 0
+    return _read_mask_values(path) > 0
+
+
+def read_named_object_masks(path):
+    """[boolean [S, S] mask per object the question names, in the order it names them]; [] for None.
+
+    An evidence mask PNG marks each named object with its own nonzero value,
+    in ascending order of mention ("is the red square above the blue
+    circle?": the square's value is below the circle's). A 0/255 mask is one
+    object, or several named together (the shapes a count counts).
+
+    Examples:
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "mask.png")
+    >>> write_evidence_mask(path, np.array([[0, 2], [1, 0]], np.uint8))
+    >>> [m.astype(int).tolist() for m in read_named_object_masks(path)]
+    [[[0, 0], [1, 0]], [[0, 1], [0, 0]]]
+    """
+    if path is None:
+        return []
+    values = _read_mask_values(path)
+    return [values == value for value in np.unique(values[values > 0])]
+
+
+def write_evidence_mask(path, labels):
+    """Writes `labels` (uint8 [S, S], k on the k-th named object) as an evidence mask PNG, each k scaled by
+    255 // the largest (a one-object mask is 0/255)."""
+    scale = 255 // max(int(labels.max()), 1)
+    _write_png(path, (labels.astype(np.uint8) * scale)[..., None])
+
+
+def _read_mask_values(path):
+    return tf.io.decode_png(tf.io.read_file(path)).numpy()[..., 0]
 
 
 def vqa_paths(directory, split):
@@ -60,7 +92,7 @@ def write_synthetic_vqa(directory, split, count, seed, image_size=64, **options)
         mask_path = None
         if sample.evidence_mask.any():
             mask_path = os.path.join(directory, "masks", split, f"{sample.index:06d}.png")
-            _write_png(mask_path, sample.evidence_mask[..., None].astype(np.uint8) * 255)
+            write_evidence_mask(mask_path, sample.evidence_labels)
         examples.append(
             VQAExample(
                 question_id=sample.index,

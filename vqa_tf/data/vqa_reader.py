@@ -6,7 +6,9 @@ annotations `{"annotations": [{"question_id", "image_id", "question_type",
 "answer_type", "multiple_choice_answer", "answers": [{"answer",
 "answer_confidence", "answer_id"}]}]}`. The synthetic set adds an
 "evidence_mask" field to an annotation: a PNG path relative to the annotation
-file's directory.
+file's directory, nonzero on the objects the answer rests on (one value per
+object the question names, ascending in the order it names them:
+`vqa_tf.data.synthetic_files.read_named_object_masks`).
 """
 
 import dataclasses

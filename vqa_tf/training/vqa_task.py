@@ -9,7 +9,7 @@ import tensorflow as tf
 from vqa_tf.data import pipelines
 from vqa_tf.data.daquar_reader import read_daquar
 from vqa_tf.data.errors import DataError
-from vqa_tf.data.synthetic_files import read_evidence_mask, vqa_paths, write_synthetic_vqa
+from vqa_tf.data.synthetic_files import read_evidence_mask, read_named_object_masks, vqa_paths, write_synthetic_vqa
 from vqa_tf.data.vqa_reader import read_vqa
 from vqa_tf.losses import evidence_attention_loss
 from vqa_tf.metrics import (
@@ -26,6 +26,7 @@ from vqa_tf.training.modeling import data_grid
 from vqa_tf.training.task import Task, saved, write_once
 
 BASELINES = ("question_only", "image_only")
+SUPERVISION_TARGETS = ("union", "in_order")  # model.attention_supervision_targets
 
 
 def answer_loss(outputs, targets):
@@ -179,14 +180,28 @@ class VQATask(Task):
 
     @functools.cache
     def _train_evidence_grids(self):
-        """[questions, h, w]: each training question's evidence mask's cells on the model's grid, read once per
-        task (every input pipeline of a distributed run asks for them)."""
-        examples = self.train_examples
+        """[questions, targets, h, w]: each training question's evidence cells on the model's grid, read once
+        per task (every input pipeline of a distributed run asks for them).
+
+        One target, all the answer's objects, under model.attention_supervision_targets "union"; under
+        "in_order" one per object the question names, in order, the last repeated up to the most any
+        question names (`evidence_attention_loss` trains hop k onto target k)."""
+        targets = self.config.model.attention_supervision_targets
+        if targets not in SUPERVISION_TARGETS:
+            raise ValueError(
+                f"model.attention_supervision_targets must be one of {', '.join(SUPERVISION_TARGETS)}; got {targets!r}"
+            )
         height, width, _ = data_grid(self.config)
-        grids = np.zeros((len(examples), height, width), np.float32)
-        for row, example in enumerate(examples):
-            if example.evidence_mask_path:
-                grids[row] = evidence_cells(read_evidence_mask(example.evidence_mask_path), (height, width))
+        per_question = []
+        for example in self.train_examples:
+            masks = read_named_object_masks(example.evidence_mask_path)
+            if targets == "union" and masks:
+                masks = [np.logical_or.reduce(masks)]
+            per_question.append([evidence_cells(mask, (height, width)) for mask in masks])
+        grids = np.zeros((len(per_question), max(map(len, per_question)), height, width), np.float32)
+        for row, cells in enumerate(per_question):
+            for target in range(grids.shape[1] if cells else 0):
+                grids[row, target] = cells[min(target, len(cells) - 1)]
         if not grids.any():
             raise DataError(
                 "model.attention_supervision needs evidence masks (the objects each answer rests on), and no "
@@ -195,7 +210,8 @@ class VQATask(Task):
         return grids
 
     def _with_evidence(self, dataset):
-        """`dataset` with an `evidence` target per question: its evidence mask's cells on the model's grid."""
+        """`dataset` with an `evidence` target per question: its evidence cells on the model's grid, one grid per
+        target (`_train_evidence_grids`)."""
         examples = self.train_examples
         rows = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
