@@ -124,12 +124,15 @@ def rdan_synthetic():
 
 @register("rdan_supervised_synthetic")
 def rdan_supervised_synthetic():
-    """r-DAN's synthetic recipe with attention supervision (ours, not the paper's): each step's attention is also
-    trained onto the answer's objects (model.attention_supervision=1), which ends the position plateau the
-    paper's training sits on (benchmarks/results/reasoning_experiments_attention_supervision.md). The quick
-    start's recipe."""
+    """r-DAN's synthetic recipe with attention supervision (ours, not the paper's): step k's attention is also
+    trained onto the k-th object the question names (model.attention_supervision=1,
+    model.attention_supervision_targets=in_order), which ends the position plateau the paper's training sits on
+    (benchmarks/results/reasoning_experiments_attention_supervision.md) and, unlike training both steps onto
+    every named object, lets relative position read both objects
+    (benchmarks/results/reasoning_experiments_ordered_supervision.md). The quick start's recipe."""
     config = rdan_synthetic()
     config.model.attention_supervision = 1.0
+    config.model.attention_supervision_targets = "in_order"
     return config
 
 
