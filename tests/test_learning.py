@@ -54,11 +54,14 @@ def test_attention_models_answer_open_ended_questions_from_the_image(experiment,
     assert open_ended(accuracy) >= 0.5, accuracy
     # Some hop looks at the object a colour question names: its argmax cell on that object for most questions
     # (measured, hop 1 / hop 2: SMem 0.91 / 0.94, r-DAN 1.0 / 0.68). A map on the background or on a fixed
-    # location points at a few percent. Which hop does it depends on the seed at full size (see
-    # benchmarks/results/synthetic_results.md), so no bound names a hop. Shape questions are not bounded (SMem
-    # 0.94 / 0.79, r-DAN 0.44 / 0.65).
+    # location points at a few percent. Shape questions are not bounded (SMem 0.94 / 0.79, r-DAN 0.44 / 0.65).
     pointing = metrics["pointing_accuracy_per_hop"]
     assert max(pointing["color"]) >= 0.7, pointing
+    if experiment.startswith("smem"):
+        # SMem's hop 1, word-guided, grounds in this run: a hop 1 that keeps to a location prior whatever the
+        # question, as it does at full size in most seeds (benchmarks/results/reasoning_experiments.md),
+        # points at a few percent.
+        assert pointing["color"][0] >= 0.5, pointing
 
 
 @pytest.mark.slow
