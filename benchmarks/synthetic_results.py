@@ -41,7 +41,7 @@ from vqa_tf.data.synthetic import TASKS, YES_NO_TASKS
 # Skewed rows evaluate every 250 steps, to tell when they leave the prior.
 SKEWED = "data.synthetic_yes_prior=0.8,trainer.eval_every=250"
 QUESTION_ONLY_SKEWED = "question-only, skewed"  # the skewed rows' blind baseline
-SUPERVISED = "r-DAN, attention supervision (the quick start's recipe; not the paper's)"
+SUPERVISED = "r-DAN, attention supervision (the quick start's recipe, not the paper's)"
 BF16, BF16_SUFFIX = "runtime.mixed_precision=on", ", bfloat16"  # every other row trains in float32
 # (row name, experiment, overrides, table)
 RUNS = [
