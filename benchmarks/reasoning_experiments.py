@@ -31,7 +31,7 @@ from keras import ops
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import command_line, write_results
-from seeded_runs import cell, hops_cell, run_row, slug, stats, table_head
+from seeded_runs import cell, chosen_rows, hops_cell, run_row, slug, stats, table_head
 
 from vqa_tf.data.synthetic import FORMS, TASKS
 from vqa_tf.data.synthetic_files import read_named_object_masks
@@ -267,7 +267,7 @@ def main():
     args = parser.parse_args()
     work_dir = os.path.abspath(args.work_dir or tempfile.mkdtemp(prefix="reasoning_experiments_"))
     seeds = [int(s) for s in args.seeds.split(",")]
-    chosen = args.rows.split(";")
+    chosen = chosen_rows(args.rows, [n for n, *_ in ROWS])
     rows, earlier = {}, {}
     for name, experiment, overrides in ROWS:
         if name not in chosen:

@@ -221,6 +221,15 @@ def run_row(name, experiment, overrides, seeds, work_dir, earlier, params_overri
     return summarize(experiment, overrides, per_seed, task), per_seed
 
 
+def chosen_rows(value, names):
+    """The row names `value` lists (separated by ';'), each one of `names`; raises ValueError naming any other."""
+    chosen = value.split(";")
+    unknown = [name for name in chosen if name not in names]
+    if unknown:
+        raise ValueError(f"unknown rows {unknown}; valid rows: " + "; ".join(names))
+    return chosen
+
+
 def table_head(*columns):
     """The header and separator lines of a Markdown table with these columns."""
     return ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]

@@ -34,7 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import command_line, write_results
-from seeded_runs import cell, hops_cell, run_row, table_head
+from seeded_runs import cell, chosen_rows, hops_cell, run_row, table_head
 
 from vqa_tf.data.synthetic import TASKS, YES_NO_TASKS
 
@@ -207,7 +207,7 @@ def main():
     args = parser.parse_args()
     work_dir = os.path.abspath(args.work_dir or tempfile.mkdtemp(prefix="synthetic_results_"))
     seeds = [int(s) for s in args.seeds.split(",")]
-    chosen = args.runs.split(";")
+    chosen = chosen_rows(args.runs, [n for n, *_ in RUNS])
     results, earlier = {}, {}
     for name, experiment, overrides, _ in RUNS:
         if name in chosen:
