@@ -79,10 +79,13 @@ def test_each_training_question_carries_the_cells_of_its_evidence_mask(tmp_path,
         assert all(len(read_named_object_masks(e.evidence_mask_path)) == 2 for e in relative)
 
 
-def test_unknown_supervision_targets_are_refused(tmp_path):
+def test_unknown_or_unused_supervision_targets_are_refused(tmp_path):
     config = apply_overrides(get_experiment("rdan_synthetic"), SMALL + ",model.attention_supervision_targets=last")
     with pytest.raises(ValueError, match="attention_supervision_targets must be one of union, in_order; got 'last'"):
-        make_task(config, str(tmp_path)).train_dataset(None, seed=0)
+        make_task(config, str(tmp_path / "unknown"))
+    unused = SMALL + ",model.attention_supervision=0,model.attention_supervision_targets=in_order"
+    with pytest.raises(ValueError, match="in_order has no effect while model.attention_supervision is 0"):
+        make_task(apply_overrides(get_experiment("rdan_synthetic"), unused), str(tmp_path / "unused"))
 
 
 def test_data_without_evidence_masks_is_refused_with_the_option_named(tmp_path):

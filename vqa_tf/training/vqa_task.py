@@ -84,6 +84,15 @@ class VQATask(Task):
     def __init__(self, config, model_dir):
         if config.data.baseline not in ("",) + BASELINES:
             raise ValueError(f"data.baseline must be '' or one of {', '.join(BASELINES)}; got {config.data.baseline!r}")
+        targets = getattr(config.model, "attention_supervision_targets", "union")
+        if targets not in SUPERVISION_TARGETS:
+            raise ValueError(
+                f"model.attention_supervision_targets must be one of {', '.join(SUPERVISION_TARGETS)}; got {targets!r}"
+            )
+        if targets != "union" and not attention_supervision(config.model):
+            raise ValueError(
+                f"model.attention_supervision_targets={targets} has no effect while model.attention_supervision is 0"
+            )
         super().__init__(config, model_dir)
 
     def _read_examples(self):
@@ -187,10 +196,6 @@ class VQATask(Task):
         "in_order" one per object the question names, in order, the last repeated up to the most any
         question names (`evidence_attention_loss` trains hop k onto target k)."""
         targets = self.config.model.attention_supervision_targets
-        if targets not in SUPERVISION_TARGETS:
-            raise ValueError(
-                f"model.attention_supervision_targets must be one of {', '.join(SUPERVISION_TARGETS)}; got {targets!r}"
-            )
         height, width, _ = data_grid(self.config)
         per_question = []
         for example in self.train_examples:
