@@ -336,10 +336,11 @@ class SpatialShapesVQA:
         order = rng.permutation(len(objects))
         objects = [objects[i] for i in order]
         image, masks = render(objects, size, _backdrop(_rng(self.seed, index, 4), self.background, size))
+        drawn_at = np.argsort(order)  # drawn_at[i]: where object i of the scene was drawn
         labels = np.zeros((size, size), np.uint8)
         for label, named in enumerate(evidence, start=1):
             for e in named:
-                labels[masks[int(np.where(order == e)[0][0])]] = label
+                labels[masks[drawn_at[e]]] = label
         return SyntheticQuestion(
             index=index,
             task=task,

@@ -4,8 +4,8 @@ VQA questions go to the official VQA question/annotation JSON pair (ten
 copies of the one answer, so the official accuracy applies unchanged; the
 task name as answer type and the question's form (affirmative, negated or
 open) as question type; an "evidence_mask" PNG per answerable question,
-see `read_named_object_masks`), captions to the Karpathy split JSON. `read_vqa` and `read_karpathy_json`
-read them back like any real data set.
+see `read_named_object_masks`), captions to the Karpathy split JSON.
+`read_vqa` and `read_karpathy_json` read them back like any real data set.
 """
 
 import os

@@ -205,8 +205,8 @@ class VQATask(Task):
             per_question.append([evidence_cells(mask, (height, width)) for mask in masks])
         grids = np.zeros((len(per_question), max(map(len, per_question)), height, width), np.float32)
         for row, cells in enumerate(per_question):
-            for target in range(grids.shape[1] if cells else 0):
-                grids[row, target] = cells[min(target, len(cells) - 1)]
+            if cells:  # the last object repeated up to the most any question names
+                grids[row] = [cells[min(target, len(cells) - 1)] for target in range(grids.shape[1])]
         if not grids.any():
             raise DataError(
                 "model.attention_supervision needs evidence masks (the objects each answer rests on), and no "
