@@ -91,6 +91,13 @@ ROWS = [
         "rdan_synthetic",
         "model.attention_supervision=1,model.attention_supervision_targets=in_order,data.num_train=48000",
     ),
+    (
+        "r-DAN, attention supervision 1, step k on the k-th named object, 48,000 training questions, "
+        "10,000 steps (not the paper's)",
+        "rdan_synthetic",
+        "model.attention_supervision=1,model.attention_supervision_targets=in_order,data.num_train=48000,"
+        "trainer.train_steps=10000",
+    ),
 ]
 CURVE_TASKS = ("absolute_position", "relative_position")  # the tasks whose accuracy over training the table shows
 TRAINING_QUESTIONS = 3500  # how many training questions the training-split accuracy reads (as many as evaluation)
