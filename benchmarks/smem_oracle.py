@@ -117,7 +117,7 @@ def _accuracy(task, predictions, question_ids, answers):
 
 def run(task, config, seed, oracle, train, evaluation):
     keras.utils.set_random_seed(seed)
-    model = smem_two_hop(config, task.vocabulary_size, task.num_answers, data_grid(config), oracle)
+    model = smem_two_hop(config, len(task.vocabulary), task.num_answers, data_grid(config), oracle)
     model.compile(
         keras.optimizers.Adam(config.optimizer.learning_rate),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -56,6 +56,7 @@ from machine import command_line, write_results
 
 from vqa_tf.configs import PAPER_EXPERIMENTS, RuntimeConfig, get_experiment
 from vqa_tf.models import build_model
+from vqa_tf.text import Vocabulary
 from vqa_tf.training import build_model_parts, make_train_step, paper_model_arguments, training_loss
 from vqa_tf.training.distribution import make_strategy
 from vqa_tf.training.jit_policy import device_type, resolve_jit_compile
@@ -324,7 +325,8 @@ def step_loop_rows(strategy, args):
     keras.utils.clear_session()
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        model = build_model_parts(config, RECIPE_VOCABULARY, RECIPE_ANSWERS).model
+        vocabulary = Vocabulary.build([[f"word{i}" for i in range(RECIPE_VOCABULARY - 2)]])
+        model = build_model_parts(config, vocabulary, RECIPE_ANSWERS).model
         optimizer = build_optimizer(config.optimizer, STEPS_PER_EPOCH)
         optimizer.build(model.trainable_variables)
     height, width, channels = model.input["image_features"].shape[1:]

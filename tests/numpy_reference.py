@@ -64,10 +64,13 @@ def position_weighted_bow(word_vectors_by_position, position_weights, bias):
     return q
 
 
-def smem_vqa(p, image_features, token_ids, num_hops, question_length, padding_id=0, normalize_regions=True):
+def smem_vqa(
+    p, image_features, token_ids, num_hops, question_length, padding_id=0, normalize_regions=True, hop1_skip_ids=()
+):
     """p: dict of weights (see tests/weights.py); token_ids padded to at most `question_length` (T).
 
     normalize_regions: divide each region's feature vector by its L2 norm first (0 stays 0).
+    hop1_skip_ids: token ids whose rows of V are zero in hop 1 only, as padding's are.
 
     Returns (logits [B, A], attention [B, hops, H, W]).
     """
@@ -80,12 +83,12 @@ def smem_vqa(p, image_features, token_ids, num_hops, question_length, padding_id
             regions = regions / np.where(norms > 0, norms, 1.0)
         ids = token_ids[b]
         ids = list(ids) + [padding_id] * (question_length - len(ids))
-        by_position = np.stack(
-            [p["embeddings"][t] if t != padding_id else np.zeros(p["embeddings"].shape[1]) for t in ids]
-        )
+        zero = np.zeros(p["embeddings"].shape[1])
+        by_position = np.stack([p["embeddings"][t] if t != padding_id else zero for t in ids])
+        hop1_rows = np.stack([zero if t in hop1_skip_ids else row for t, row in zip(ids, by_position)])
         att = region_embedding(regions, *p["attention_embedding"])
         evidence = region_embedding(regions, *p["evidence_embedding_1"])
-        s, a = word_guided_hop(by_position, att, evidence)
+        s, a = word_guided_hop(hop1_rows, att, evidence)
         memory = s + position_weighted_bow(by_position, p["position_weights"], p["question_bias"])
         maps = [a]
         for hop in range(2, num_hops + 1):

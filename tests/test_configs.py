@@ -17,6 +17,7 @@ from vqa_tf.configs import (
     save_or_check_config,
 )
 from vqa_tf.models import MODELS, get_model_class
+from vqa_tf.text import Vocabulary
 
 
 def test_registry_holds_the_named_experiments():
@@ -157,10 +158,21 @@ def test_the_family_defaults_are_the_papers_and_the_presets_use_them():
         "normalize_regions": True,  # ours, the one non-paper default
         "hop1_word_pooling": "max",
         "position_weights_init": "official",  # uniform ±0.08, as the released code
+        "hop1_skip_token_ids": [],  # hop 1 pools over every word
     }
     assert ReasoningDANConfig().arguments() == {"hidden_dim": 512, "num_steps": 2, "dropout": 0.5}
     for model_name, experiment in PAPER_EXPERIMENTS.items():
         assert get_experiment(experiment).model == MODEL_CONFIGS[model_name]()
+
+
+def test_hop1_skip_words_become_their_ids_in_the_question_vocabulary():
+    vocabulary = Vocabulary.build([["is", "there", "a", "red", "square"], ["is", "the", "circle", "red"]])
+    config = apply_overrides(get_experiment("smem_two_hop_synthetic"), 'model.hop1_skip_words=["is","the"]')
+    assert config.model.arguments(vocabulary)["hop1_skip_token_ids"] == [vocabulary.id("is"), vocabulary.id("the")]
+    with pytest.raises(ValueError, match="does not hold: what"):
+        SMemVQAConfig(hop1_skip_words=["is", "what"]).arguments(vocabulary)
+    with pytest.raises(ValueError, match="no question vocabulary"):
+        SMemVQAConfig(hop1_skip_words=["is"]).arguments()
 
 
 def test_ibowimg_preset_trains_like_the_smem_preset():

@@ -195,6 +195,28 @@ def test_smem_vqa_matches_reference(rng, num_hops, normalize_regions):
     np.testing.assert_allclose(_np(out["attention"]), attention, **TOL)
 
 
+def test_smem_vqa_with_hop1_skip_words_matches_reference(rng):
+    """Skipped words leave hop 1's max and score 0 there, as padding does, but Q still reads them."""
+    batch = ragged_batch(rng)
+    skip = [int(batch["token_ids"][0, 0]), int(batch["token_ids"][0, 3])]  # the full-length question holds both
+    model = small_model("smem_vqa", hop1_skip_token_ids=skip)
+    randomize(model)
+    out = model(batch)
+    logits, attention = ref.smem_vqa(
+        reference_weights(model),
+        batch["image_features"],
+        batch["token_ids"],
+        2,
+        model.max_question_length,
+        hop1_skip_ids=skip,
+    )
+    np.testing.assert_allclose(_np(out["logits"]), logits, **TOL)
+    np.testing.assert_allclose(_np(out["attention"]), attention, **TOL)
+    paper = small_model("smem_vqa")
+    paper.set_weights(model.get_weights())
+    assert not np.allclose(_np(paper(batch)["attention"][0, 0]), _np(out["attention"][0, 0]), **TOL)
+
+
 def test_ibowimg_matches_reference(rng):
     model = small_model("ibowimg")
     randomize(model)

@@ -25,6 +25,7 @@ def _layer_cases():
     weights = [rng.random(size=(2, 12)).astype("float32") for _ in range(2)]
     return {
         "word_embedding": (lambda: layers.WordEmbedding(10, 5), [ids]),
+        "word_filter": (lambda: layers.WordFilter([4, 6]), [ids, mask]),
         "region_embedding": (lambda: layers.RegionEmbedding(5), [regions]),
         "word_guided_hop": (lambda: layers.WordGuidedHop(question_length=6), [words, embedded, embedded * 2, mask]),
         "question_guided_hop": (layers.QuestionGuidedHop, [memory, embedded, embedded * 2]),
@@ -51,6 +52,12 @@ def test_layer_config_round_trip(name):
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_model_config_round_trip(rng, name):
     model = small_model(name)
+    randomize(model)
+    run_config_round_trip(model, ragged_batch(rng))
+
+
+def test_smem_with_hop1_skip_words_config_round_trip(rng):
+    model = small_model("smem_vqa", hop1_skip_token_ids=[3, 5])
     randomize(model)
     run_config_round_trip(model, ragged_batch(rng))
 

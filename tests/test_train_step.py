@@ -13,6 +13,7 @@ from vqa_tf.configs import (
     SMemVQAConfig,
 )
 from vqa_tf.models import build_model, model_arguments
+from vqa_tf.text import Vocabulary
 from vqa_tf.training import build_model_parts, make_train_step
 from vqa_tf.training.distribution import make_strategy
 from vqa_tf.training.optimization import build_optimizer
@@ -133,7 +134,8 @@ def test_weight_decay_adds_its_rate_times_each_kernel_and_embedding_to_the_gradi
     )
     strategy = make_strategy(RuntimeConfig(strategy="one_device"))
     with strategy.scope():
-        model = build_model_parts(config, vocabulary_size=12, num_answers=5).model
+        vocabulary = Vocabulary.build([[f"word{i}" for i in range(10)]])
+        model = build_model_parts(config, vocabulary, num_answers=5).model
         optimizer = build_optimizer(config.optimizer, steps_per_epoch=10)
         optimizer.build(model.trainable_variables)
     rng = np.random.default_rng(0)

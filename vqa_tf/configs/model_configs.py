@@ -16,6 +16,8 @@ from typing import ClassVar
 
 # Marks a field that configures the loss rather than the model's constructor.
 LOSS = {"loss": True}
+# The key of a field of question words that the model's constructor takes as token ids.
+TOKEN_IDS_ARGUMENT = "token_ids_argument"
 
 
 def _attention_supervision_field():
@@ -49,18 +51,38 @@ class FamilyConfig:
         if self.name != expected:
             raise ValueError(f"{type(self).__name__} configures model {expected!r}, not {self.name!r}")
 
-    def arguments(self):
+    def arguments(self, vocabulary=None):
         """{constructor argument: value} for the model class `name` registers (loss fields left out).
+
+        A field of question words becomes their ids in `vocabulary` (a
+        `vqa_tf.text.Vocabulary`), which it must hold.
 
         Examples:
         >>> ReasoningDANConfig(hidden_dim=128).arguments()
         {'hidden_dim': 128, 'num_steps': 2, 'dropout': 0.5}
         """
-        return {
-            field.name: getattr(self, field.name)
-            for field in dataclasses.fields(self)
-            if field.name != "name" and not field.metadata.get("loss")
-        }
+        arguments = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "name" or field.metadata.get("loss"):
+                continue
+            if TOKEN_IDS_ARGUMENT in field.metadata:
+                arguments[field.metadata[TOKEN_IDS_ARGUMENT]] = _token_ids(field.name, value, vocabulary)
+            else:
+                arguments[field.name] = value
+        return arguments
+
+
+def _token_ids(name, words, vocabulary):
+    """The ids of `words` (the value of field `name`) in `vocabulary`."""
+    if not words:
+        return []
+    if vocabulary is None:
+        raise ValueError(f"model.{name}={words} names question words, but no question vocabulary was given")
+    unknown = [word for word in words if word not in vocabulary.tokens]
+    if unknown:
+        raise ValueError(f"model.{name} names words the question vocabulary does not hold: {', '.join(unknown)}")
+    return [vocabulary.id(word) for word in words]
 
 
 @dataclasses.dataclass
@@ -81,6 +103,11 @@ class SMemVQAConfig(FamilyConfig):
     # Q's per-position weights start uniform in ±0.08: official code ("ones" is the synthetic recipes' start:
     # ours, measured better there; benchmarks/results/reasoning_experiments.md)
     position_weights_init: str = "official"
+    # ours, not the paper's (empty: every word, the paper's hop 1): words hop 1's max skips, e.g. ["is", "the"],
+    # so that a word every question holds cannot set the map (benchmarks/results/reasoning_experiments.md)
+    hop1_skip_words: list[str] = dataclasses.field(
+        default_factory=list, metadata={TOKEN_IDS_ARGUMENT: "hop1_skip_token_ids"}
+    )
     attention_supervision: float = _attention_supervision_field()
     attention_supervision_targets: str = _attention_supervision_targets_field()
 

@@ -13,6 +13,7 @@ from vqa_tf.layers.dual_attention import (
 from vqa_tf.layers.region_embedding import RegionEmbedding
 from vqa_tf.layers.spatial_memory import QuestionGuidedHop, WordGuidedHop
 from vqa_tf.layers.word_embedding import WordEmbedding
+from vqa_tf.layers.word_filter import WordFilter
 
 __all__ = [
     "AttentionMaps",
@@ -27,5 +28,6 @@ __all__ = [
     "VisualAttentionStart",
     "VisualAttentionStep",
     "WordEmbedding",
+    "WordFilter",
     "WordGuidedHop",
 ]

@@ -28,14 +28,15 @@ def build_model(name, **kwargs):
     return get_model_class(name)(**kwargs)
 
 
-def model_arguments(model_config, **data_sizes):
+def model_arguments(model_config, vocabulary=None, **data_sizes):
     """Constructor arguments of the model a family config names, sized by the data.
 
     Every hyperparameter comes from `model_config` (a `vqa_tf.configs` family
-    config); of `data_sizes` (vocab_size, num_answers, grid_height, grid_width,
-    feature_dim, max_question_length) the model gets those its constructor
-    takes: a matching model has no answers, and only SMem-VQA has position
-    weights sized by the question length.
+    config), its question words as ids in `vocabulary`; of `data_sizes`
+    (vocab_size, num_answers, grid_height, grid_width, feature_dim,
+    max_question_length) the model gets those its constructor takes: a
+    matching model has no answers, and only SMem-VQA has position weights
+    sized by the question length.
 
     Examples:
     >>> from vqa_tf.configs import IBowImgConfig
@@ -45,4 +46,4 @@ def model_arguments(model_config, **data_sizes):
     ['dropout', 'embedding_dim', 'feature_dim', 'grid_height', 'grid_width', 'num_answers', 'vocab_size']
     """
     takes = inspect.signature(get_model_class(model_config.name)).parameters
-    return {**model_config.arguments(), **{k: v for k, v in data_sizes.items() if k in takes}}
+    return {**model_config.arguments(vocabulary), **{k: v for k, v in data_sizes.items() if k in takes}}

@@ -9,6 +9,7 @@ from vqa_tf.layers import (
     QuestionGuidedHop,
     RegionEmbedding,
     WordEmbedding,
+    WordFilter,
     WordGuidedHop,
 )
 from vqa_tf.layers.weight_arguments import serialize_argument
@@ -29,11 +30,19 @@ POSITION_WEIGHT_INITIALIZERS = {
 
 
 def _memory_hops(
-    regions, words, word_mask, num_hops, max_question_length, hop1_word_pooling, position_weights_init, layer_arguments
+    regions,
+    words,
+    word_mask,
+    hop1_word_mask,
+    num_hops,
+    max_question_length,
+    hop1_word_pooling,
+    position_weights_init,
+    layer_arguments,
 ):
-    """(O_K, [a_1 … a_K]): hop 1 word-guided, O_1 = s_1 + Q, then O_k = O_{k−1} + s_k by question-guided hops,
-    each reading a new evidence embedding and attending with the one before. `layer_arguments`: the
-    `kernel_regularizer` and `dtype` every layer takes."""
+    """(O_K, [a_1 … a_K]): hop 1 word-guided over the words of `hop1_word_mask`, O_1 = s_1 + Q, then
+    O_k = O_{k−1} + s_k by question-guided hops, each reading a new evidence embedding and attending with the
+    one before. `layer_arguments`: the `kernel_regularizer` and `dtype` every layer takes."""
     if num_hops < 1:
         raise ValueError(f"num_hops must be at least 1; got {num_hops}.")
     if position_weights_init not in POSITION_WEIGHT_INITIALIZERS:
@@ -45,7 +54,7 @@ def _memory_hops(
     attention_embedding = RegionEmbedding(embedding_dim, name="attention_embedding", **layer_arguments)(regions)
     evidence = RegionEmbedding(embedding_dim, name="evidence_embedding_1", **layer_arguments)(regions)
     read, weights = WordGuidedHop(max_question_length, hop1_word_pooling, dtype=dtype, name="hop_1")(
-        words, attention_embedding, evidence, word_mask
+        words, attention_embedding, evidence, hop1_word_mask
     )
     question = BagOfWords(
         max_question_length,
@@ -90,6 +99,10 @@ class SMemVQA(MultimodalModel):
         position_weights_init: how the question vector's per-position
             weights w_j start: "ones" or "official" (uniform in ±0.08, as
             the authors' released code initialises them).
+        hop1_skip_token_ids: token ids that hop 1 treats as padding (their
+            rows score 0 in its max); the question vector Q still reads
+            them. Not in the paper, which has hop 1 pool over every word;
+            empty (the default) gives the paper's hop.
         kernel_regularizer: regularizer of the word embeddings and of every
             kernel (region embeddings, answer layer), or None; training sets
             it from `optimizer.weight_decay`.
@@ -122,6 +135,7 @@ class SMemVQA(MultimodalModel):
         normalize_regions=True,
         hop1_word_pooling="max",
         position_weights_init="ones",
+        hop1_skip_token_ids=(),
         kernel_regularizer=None,
         dtype=None,
         **kwargs,
@@ -137,9 +151,21 @@ class SMemVQA(MultimodalModel):
             dtype=dtype,
             name="word_embedding",
         )(inputs[TOKEN_IDS])
+        hop1_skip_token_ids = [int(i) for i in hop1_skip_token_ids]
+        hop1_word_mask = word_mask
+        if hop1_skip_token_ids:
+            hop1_word_mask = WordFilter(hop1_skip_token_ids, name="hop_1_words")(inputs[TOKEN_IDS], word_mask)
         shared = dict(kernel_regularizer=kernel_regularizer, dtype=dtype)
         memory, hop_weights = _memory_hops(
-            regions, words, word_mask, num_hops, max_question_length, hop1_word_pooling, position_weights_init, shared
+            regions,
+            words,
+            word_mask,
+            hop1_word_mask,
+            num_hops,
+            max_question_length,
+            hop1_word_pooling,
+            position_weights_init,
+            shared,
         )
         hidden = Dropout(dropout, dtype=dtype, name="classifier_dropout")(keras.layers.ReLU(dtype=dtype)(memory))
         outputs = {
@@ -162,6 +188,7 @@ class SMemVQA(MultimodalModel):
         self.normalize_regions = normalize_regions
         self.hop1_word_pooling = hop1_word_pooling
         self.position_weights_init = position_weights_init
+        self.hop1_skip_token_ids = hop1_skip_token_ids
         self.kernel_regularizer = kernel_regularizer
 
     def get_config(self):
@@ -181,6 +208,7 @@ class SMemVQA(MultimodalModel):
                 "normalize_regions": self.normalize_regions,
                 "hop1_word_pooling": self.hop1_word_pooling,
                 "position_weights_init": self.position_weights_init,
+                "hop1_skip_token_ids": self.hop1_skip_token_ids,
                 "kernel_regularizer": serialize_argument(self.kernel_regularizer),
             }
         )

@@ -101,9 +101,9 @@ def restore_model(model_dir):
     Reads no training data, so a model_dir copied to another machine is enough.
     """
     config = load_config(model_dir)
-    vocabulary_size = len(Vocabulary.load(path(model_dir, VOCABULARY_FILE)))
+    vocabulary = Vocabulary.load(path(model_dir, VOCABULARY_FILE))
     num_answers = len(AnswerVocabulary.load(path(model_dir, ANSWERS_FILE))) if config.task == "vqa" else None
-    parts = build_model_parts(config, vocabulary_size, num_answers)
+    parts = build_model_parts(config, vocabulary, num_answers)
     return config, parts, restore_weights(parts.model, model_dir)
 
 

@@ -38,17 +38,18 @@ def data_grid(config):
     return grid_shape(config.data.backbone, config.data.image_size)
 
 
-def _model_arguments(config, **data_sizes):
+def _model_arguments(config, vocabulary=None, **data_sizes):
     """The constructor arguments of `config`'s model: its family config's, sized by the data, with the L2
     regularizer of `optimizer.weight_decay`."""
     return {
-        **model_arguments(config.model, **data_sizes),
+        **model_arguments(config.model, vocabulary, **data_sizes),
         "kernel_regularizer": weight_decay_regularizer(config.optimizer),
     }
 
 
-def build_model_parts(config, vocabulary_size, num_answers=None, backbone_weights=""):
-    """The model of `config` for a question vocabulary of `vocabulary_size` words and `num_answers` classes.
+def build_model_parts(config, vocabulary, num_answers=None, backbone_weights=""):
+    """The model of `config` for the question `vocabulary` (a `vqa_tf.text.Vocabulary`) and `num_answers`
+    classes.
 
     With data.input = "images" the backbone is built and trained with the
     model, starting from the weights file `backbone_weights` if given (a
@@ -59,7 +60,9 @@ def build_model_parts(config, vocabulary_size, num_answers=None, backbone_weight
     Examples:
     >>> from vqa_tf.configs import apply_overrides, get_experiment
     >>> config = apply_overrides(get_experiment("rdan_synthetic"), "model.hidden_dim=8,data.input=images")
-    >>> parts = build_model_parts(config, vocabulary_size=30, num_answers=2)
+    >>> from vqa_tf.text import Vocabulary
+    >>> vocabulary = Vocabulary.build([["is", "there", "a", "red", "square"]])
+    >>> parts = build_model_parts(config, vocabulary, num_answers=2)
     >>> parts.backbone.name, parts.core.input["image_features"].shape
     ('small_cnn', (None, 8, 8, 66))
     """
@@ -75,7 +78,8 @@ def build_model_parts(config, vocabulary_size, num_answers=None, backbone_weight
         config.model.name,
         **_model_arguments(
             config,
-            vocab_size=vocabulary_size,
+            vocabulary,
+            vocab_size=len(vocabulary),
             num_answers=num_answers,
             grid_height=height,
             grid_width=width,

@@ -119,7 +119,7 @@ class Task:
         path = files.path(self.model_dir, files.VOCABULARY_FILE)
         data = self.config.data
         vocabulary = saved(path, lambda: Vocabulary.build(words_of(texts), data.min_word_count), Vocabulary.load)
-        self.vocabulary_size = len(vocabulary)
+        self.vocabulary = vocabulary
         return QuestionTokenizer(path, data.max_question_length)
 
     def split_examples(self, split, examples=None):
@@ -170,7 +170,7 @@ class Task:
         about to load a checkpoint needs none).
         """
         weights = self.backbone_weights if pretrained else ""
-        return build_model_parts(self.config, self.vocabulary_size, self.num_answers, weights)
+        return build_model_parts(self.config, self.vocabulary, self.num_answers, weights)
 
     @property
     def steps_per_epoch(self):
