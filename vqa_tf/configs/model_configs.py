@@ -63,9 +63,9 @@ class FamilyConfig:
         """
         arguments = {}
         for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
             if field.name == "name" or field.metadata.get("loss"):
                 continue
+            value = getattr(self, field.name)
             if TOKEN_IDS_ARGUMENT in field.metadata:
                 arguments[field.metadata[TOKEN_IDS_ARGUMENT]] = _token_ids(field.name, value, vocabulary)
             else:
