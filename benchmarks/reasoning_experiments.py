@@ -114,6 +114,11 @@ ROWS = [
         "model.attention_supervision=1,model.attention_supervision_targets=in_order,data.num_train=48000",
     ),
     (
+        "SMem two-hop, hop 1 skips the words that name no object (not the paper's)",
+        "smem_two_hop_synthetic",
+        "model.hop1_skip_words=" + json.dumps(SKIPPED_WORDS, separators=(",", ":")),
+    ),
+    (
         "SMem two-hop, hop 1 skips the words that name no object, 48,000 training questions (not the paper's)",
         "smem_two_hop_synthetic",
         "data.num_train=48000,model.hop1_skip_words=" + json.dumps(SKIPPED_WORDS, separators=(",", ":")),
