@@ -123,6 +123,13 @@ ROWS = [
         "smem_two_hop_synthetic",
         "data.num_train=48000,model.hop1_skip_words=" + json.dumps(SKIPPED_WORDS, separators=(",", ":")),
     ),
+    (
+        "SMem two-hop, hop 1 skips the words that name no object, attention supervision 1, hop k on the k-th "
+        "named object, 48,000 training questions (not the paper's)",
+        "smem_two_hop_synthetic",
+        "model.attention_supervision=1,model.attention_supervision_targets=in_order,data.num_train=48000,"
+        "model.hop1_skip_words=" + json.dumps(SKIPPED_WORDS, separators=(",", ":")),
+    ),
 ]
 CURVE_TASKS = ("absolute_position", "relative_position")  # the tasks whose accuracy over training the table shows
 TRAINING_QUESTIONS = 3500  # how many training questions the training-split accuracy reads (as many as evaluation)
