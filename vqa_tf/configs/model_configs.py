@@ -104,7 +104,7 @@ class SMemVQAConfig(FamilyConfig):
     # ours, measured better there; benchmarks/results/reasoning_experiments.md)
     position_weights_init: str = "official"
     # ours, not the paper's (empty: every word, the paper's hop 1): words hop 1's max skips, e.g. ["is", "the"],
-    # so that a word every question holds cannot set the map (benchmarks/results/reasoning_experiments.md)
+    # so that a word every question holds cannot set the map (benchmarks/results/reasoning_experiments_hop1_*)
     hop1_skip_words: list[str] = dataclasses.field(
         default_factory=list, metadata={TOKEN_IDS_ARGUMENT: "hop1_skip_token_ids"}
     )
