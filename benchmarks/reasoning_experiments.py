@@ -50,6 +50,7 @@ SKIPPED_WORDS = [
     *("is", "many", "no", "not", "number", "object", "of", "on", "outside", "see", "shape", "the", "there"),
     *("what", "which", "without", "you"),
 ]
+SKIP_WORDS_OVERRIDE = "model.hop1_skip_words=" + json.dumps(SKIPPED_WORDS, separators=(",", ":"))
 # (row, experiment, overrides)
 ROWS = [
     ("SMem two-hop", "smem_two_hop_synthetic", ""),
@@ -116,19 +117,19 @@ ROWS = [
     (
         "SMem two-hop, hop 1 skips the words that name no object (not the paper's)",
         "smem_two_hop_synthetic",
-        "model.hop1_skip_words=" + json.dumps(SKIPPED_WORDS, separators=(",", ":")),
+        SKIP_WORDS_OVERRIDE,
     ),
     (
         "SMem two-hop, hop 1 skips the words that name no object, 48,000 training questions (not the paper's)",
         "smem_two_hop_synthetic",
-        "data.num_train=48000,model.hop1_skip_words=" + json.dumps(SKIPPED_WORDS, separators=(",", ":")),
+        "data.num_train=48000," + SKIP_WORDS_OVERRIDE,
     ),
     (
         "SMem two-hop, hop 1 skips the words that name no object, attention supervision 1, hop k on the k-th "
         "named object, 48,000 training questions (not the paper's)",
         "smem_two_hop_synthetic",
         "model.attention_supervision=1,model.attention_supervision_targets=in_order,data.num_train=48000,"
-        "model.hop1_skip_words=" + json.dumps(SKIPPED_WORDS, separators=(",", ":")),
+        + SKIP_WORDS_OVERRIDE,
     ),
 ]
 CURVE_TASKS = ("absolute_position", "relative_position")  # the tasks whose accuracy over training the table shows
