@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from vqa_tf.configs import apply_overrides, get_experiment
-from vqa_tf.data.synthetic import YES_NO_TASKS
+from vqa_tf.data.synthetic import NON_NAMING_WORDS, YES_NO_TASKS
 from vqa_tf.data.synthetic_files import vqa_paths
 from vqa_tf.data.vqa_reader import read_vqa
 from vqa_tf.training import model_dir as files
@@ -38,6 +38,8 @@ DIAGNOSTICS = {  # metrics key → summary key
     "same_argmax_other_question_per_hop": "same_argmax_other_question",
 }
 LEAVES_PRIOR_BY = 0.05  # a skewed run has left the prior once its yes/no accuracy beats it by this much
+# SMem's hop 1 skipping the synthetic phrasings' words that name no object (not the paper's)
+SKIP_WORDS_OVERRIDE = "model.hop1_skip_words=" + json.dumps(list(NON_NAMING_WORDS), separators=(",", ":"))
 
 
 def slug(text):

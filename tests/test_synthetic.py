@@ -10,13 +10,14 @@ import tensorflow as tf
 
 from vqa_tf.data.synthetic import (
     MAJORITY_ANSWER,
+    NON_NAMING_WORDS,
     PHRASINGS,
     TASKS,
     YES_NO_TASKS,
     SpatialShapesCaptions,
     SpatialShapesVQA,
 )
-from vqa_tf.data.synthetic_scenes import BACKGROUNDS, COLORS, MAX_BACKGROUND_SPREAD, SHAPES, object_mask
+from vqa_tf.data.synthetic_scenes import BACKGROUNDS, COLORS, MAX_BACKGROUND_SPREAD, POSITIONS, SHAPES, object_mask
 
 SIZE = 64
 PER_TASK = 60  # a whole number of turns of every answer cycle: 2 (yes/no), 6 colours, 3 shapes, 4 counts
@@ -44,6 +45,15 @@ def test_answers_balanced_per_task(samples):
     answers = {task: ("yes", "no") for task in YES_NO_TASKS}
     answers.update(color=tuple(COLORS), shape=SHAPES, count=("0", "1", "2", "3"))
     assert counts == {(task, a): PER_TASK // len(options) for task, options in answers.items() for a in options}
+
+
+def test_the_non_naming_words_are_every_question_word_but_the_fields(samples):
+    naming = {*COLORS, *SHAPES, *(f"{shape}s" for shape in SHAPES), *POSITIONS, "above", "below"}
+    words = {word for s in samples for word in s.question.rstrip("?").split()}
+    assert not naming & set(NON_NAMING_WORDS)
+    # "to" comes only from the relations' text ("to the left of"); every other word is a phrasing's
+    assert words - naming - {"to"} == set(NON_NAMING_WORDS)
+    assert {"is", "there", "what", "not", "no"} <= set(NON_NAMING_WORDS)
 
 
 def test_yes_no_questions_come_in_every_phrasing_and_both_forms_each_balanced(samples):

@@ -41,6 +41,7 @@ that differ from the truth in one attribute or in the relation.
 """
 
 import dataclasses
+import re
 
 import numpy as np
 
@@ -112,6 +113,19 @@ PHRASINGS = {
         )
     },
 }
+# The words of the phrasings outside their fields: the words that name no object (what
+# model.hop1_skip_words takes in benchmarks/reasoning_experiments.py and benchmarks/synthetic_results.py).
+NON_NAMING_WORDS = tuple(
+    sorted(
+        {
+            word
+            for forms in PHRASINGS.values()
+            for phrasings in forms.values()
+            for phrasing in phrasings
+            for word in re.sub(r"\{\w+\}s?|\?", " ", phrasing).split()
+        }
+    )
+)
 MAX_COUNT = 3
 _RELATION_TEXT = {"above": "above", "below": "below", "left of": "to the left of", "right of": "to the right of"}
 _OPPOSITE_HALF = {"top": "bottom", "bottom": "top", "left": "right", "right": "left"}
