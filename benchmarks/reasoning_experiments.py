@@ -6,7 +6,9 @@ row can start from another row's run of the same seed (a warm start). Per
 row: accuracy per task (mean ± sd, worst seed), per-hop pointing, weight on
 the evidence, how often another question about the same image leaves a
 hop's argmax cell in place, each hop's weight on the first and the second
-object a relative-position question names, and for SMem which word of the question wins
+object a relative-position question names, where each hop's argmax cell lands on the
+questions about one named object (that object, another of its colour or shape, another
+object, background), and for SMem which word of the question wins
 hop 1's max over words at the region hop 1 attends most: a word that every
 question of a task has ("is", "what") cannot say where the named object is.
 Every row also gets its accuracy on as many training questions as it is
@@ -33,13 +35,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import command_line, write_results
 from seeded_runs import SKIP_WORDS_OVERRIDE, cell, chosen_rows, hops_cell, run_row, slug, stats, table_head
 
-from vqa_tf.data.synthetic import FORMS, TASKS
+from vqa_tf.data.synthetic import FORMS, TASKS, SpatialShapesVQA
 from vqa_tf.data.synthetic_files import read_named_object_masks
-from vqa_tf.data.synthetic_scenes import COLORS, SHAPES
+from vqa_tf.data.synthetic_scenes import COLORS, SHAPES, object_mask
 from vqa_tf.metrics import evaluate_vqa, evidence_cells
 from vqa_tf.text import Vocabulary
 from vqa_tf.training import model_dir as files
 from vqa_tf.training import restore_for_evaluation
+from vqa_tf.training.vqa_task import SYNTHETIC_SEED_OFFSETS, synthetic_options
 
 ONE_HOP = "SMem one-hop"
 # (row, experiment, overrides)
@@ -144,6 +147,8 @@ ROWS = [
     ),
 ]
 CURVE_TASKS = ("absolute_position", "relative_position")  # the tasks whose accuracy over training the table shows
+ARGMAX_TASKS = ("presence", "absolute_position", "attribute")  # the yes/no tasks about one named object
+ARGMAX_PLACES = ("named object", "same colour", "same shape", "other object", "background")
 TRAINING_QUESTIONS = 3500  # how many training questions the training-split accuracy reads (as many as evaluation)
 CONTENT_WORDS = set(COLORS) | set(SHAPES) | {f"{s}s" for s in SHAPES}
 
@@ -178,6 +183,54 @@ def hop1_winning_words(model_dir):
             wins["(padding)" if column.max() < 0 else vocabulary[ids[i, column.argmax()]]] += 1
     total = sum(wins.values())
     return {word: count / total for word, count in wins.most_common()}
+
+
+def argmax_place(attention_map, objects, target, image_size):
+    """Where the argmax cell of `attention_map` [h, w] lands in a scene of `objects` asked about `target` (one of
+    them): "named object" if the cell touches it, else "same colour" or "same shape" if it touches another object
+    of the target's colour or shape (colour first), else "other object" or "background"."""
+    cell = np.unravel_index(int(np.argmax(attention_map)), attention_map.shape)
+    touched = [o for o in objects if evidence_cells(object_mask(o, image_size), attention_map.shape)[cell]]
+    if target in touched:
+        return "named object"
+    if any(o.color == target.color for o in touched):
+        return "same colour"
+    if any(o.shape == target.shape for o in touched):
+        return "same shape"
+    return "other object" if touched else "background"
+
+
+def argmax_places(model_dir):
+    """{task: per hop {place: share}} over the ARGMAX_TASKS evaluation questions whose answer rests on the object
+    they name (`argmax_place`): a hop that reads one named word at a time can land on an object that shares
+    only that word."""
+    task, parts, _ = restore_for_evaluation(model_dir)
+    data = task.config.data
+    scenes = SpatialShapesVQA(data.seed + SYNTHETIC_SEED_OFFSETS["eval"], data.image_size, **synthetic_options(data))
+    examples = [e for e in task.eval_examples if e.answer_type in ARGMAX_TASKS and e.evidence_mask_path]
+    predictions = task.predict(parts.model, "eval", examples=examples)
+    places = collections.defaultdict(list)  # task → [per hop place] per question
+    for example in examples:
+        sample = scenes.sample(example.question_id)
+        first = sample.evidence_labels == 1  # the object the question names first
+        target = max(sample.objects, key=lambda o: int((object_mask(o, data.image_size) & first).sum()))
+        maps = predictions[example.question_id][1]
+        places[example.answer_type].append([argmax_place(m, sample.objects, target, data.image_size) for m in maps])
+    return {
+        name: [{p: float(np.mean([q[hop] == p for q in rows])) for p in ARGMAX_PLACES} for hop in range(len(rows[0]))]
+        for name, rows in places.items()
+    }
+
+
+def _argmax_places_row(model_dirs):
+    per_seed = [argmax_places(d) for d in model_dirs]
+    return {
+        name: [
+            {place: float(np.mean([s[name][hop][place] for s in per_seed])) for place in ARGMAX_PLACES}
+            for hop in range(len(per_seed[0][name]))
+        ]
+        for name in per_seed[0]
+    }
 
 
 def training_split_accuracy(model_dir):
@@ -278,6 +331,19 @@ def _table(rows):
         lines.append(f"| {name} | " + " | ".join(hops + ["–"] * (max_hops(rows) - len(hops))) + " |")
     lines += [
         "",
+        "## Where each hop's argmax cell lands on questions about one named object (%), mean over seeds: "
+        + " / ".join(ARGMAX_PLACES),
+        "",
+        *table_head("variant", "hop", *ARGMAX_TASKS),
+    ]
+    for name, row in rows.items():
+        for hop in range(len(row["argmax_places"][ARGMAX_TASKS[0]])):
+            shares = [
+                " / ".join(f"{100 * row['argmax_places'][t][hop][p]:.0f}" for p in ARGMAX_PLACES) for t in ARGMAX_TASKS
+            ]
+            lines.append(f"| {name} | {hop + 1} | " + " | ".join(shares) + " |")
+    lines += [
+        "",
         f"## Accuracy on {TRAINING_QUESTIONS:,} training questions (%): mean ± sd (worst seed)",
         "",
         *table_head("variant", *TASKS),
@@ -338,6 +404,7 @@ def main():
         if experiment.startswith("smem"):
             summary["hop1_winning_words"] = _winning_words_row(model_dirs)
         summary["named_object_weight"] = _named_object_row(model_dirs)
+        summary["argmax_places"] = _argmax_places_row(model_dirs)
         accuracies = [training_split_accuracy(d) for d in model_dirs]
         summary["training_split_accuracy"] = {t: stats([a[t] for a in accuracies]) for t in TASKS}
         summary["per_seed"] = [

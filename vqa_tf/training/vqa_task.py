@@ -29,6 +29,22 @@ BASELINES = ("question_only", "image_only")
 SUPERVISION_TARGETS = ("union", "in_order")  # model.attention_supervision_targets
 
 
+# What each split of a synthetic run adds to data.seed (SpatialShapesVQA's seed).
+SYNTHETIC_SEED_OFFSETS = {"train": 0, "eval": 1}
+
+
+def synthetic_options(data):
+    """The keyword arguments of `SpatialShapesVQA` (and `write_synthetic_vqa`) that a data config sets."""
+    options = dict(
+        background=data.synthetic_background,
+        yes_prior=data.synthetic_yes_prior,
+        negated_share=data.synthetic_negated_share,
+    )
+    if data.synthetic_tasks:
+        options["tasks"] = data.synthetic_tasks
+    return options
+
+
 def answer_loss(outputs, targets):
     """Per-example softmax cross-entropy of the answer logits (float32 under every dtype policy)."""
     return keras.losses.sparse_categorical_crossentropy(targets["answer"], outputs["logits"], from_logits=True)
@@ -110,17 +126,10 @@ class VQATask(Task):
         if data.source == "synthetic":
             directory = files.path(self.model_dir, files.DATA_DIR)
 
-            options = dict(
-                background=data.synthetic_background,
-                yes_prior=data.synthetic_yes_prior,
-                negated_share=data.synthetic_negated_share,
-            )
-            if data.synthetic_tasks:
-                options["tasks"] = data.synthetic_tasks
-
             def write(target):
-                write_synthetic_vqa(target, "train", data.num_train, data.seed, data.image_size, **options)
-                write_synthetic_vqa(target, "eval", data.num_eval, data.seed + 1, data.image_size, **options)
+                for split, count in (("train", data.num_train), ("eval", data.num_eval)):
+                    seed = data.seed + SYNTHETIC_SEED_OFFSETS[split]
+                    write_synthetic_vqa(target, split, count, seed, data.image_size, **synthetic_options(data))
 
             description = f"wrote the synthetic set: {data.num_train} training and {data.num_eval} evaluation questions"
             write_once(directory, write, description)
