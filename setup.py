@@ -56,10 +56,12 @@ setup(
     # h5py: a test writes a Keras weights file itself (Keras installs it too);
     # ruff: lint and format, checked by a test (its rules change between minor versions, hence the narrow pin);
     # playwright: the demo page's browser tests drive Debian's chromium with it (no browser download);
-    # mkdocs, mkdocstrings: a test builds the documentation site strictly
+    # mkdocs, mkdocstrings: a test builds the documentation site strictly;
+    # pytest-xdist: the README's test command spreads the suite over the machine's cores (up to four)
     extras_require={
         "test": [
             "pytest>=8,<10",
+            "pytest-xdist>=3.5,<4",
             "import-linter>=2.1,<3",
             "ruff>=0.17,<0.18",
             "setuptools>=70.1",
