@@ -27,10 +27,7 @@ from vqa_tf.training.task import Task, saved, write_once
 
 BASELINES = ("question_only", "image_only")
 SUPERVISION_TARGETS = ("union", "in_order")  # model.attention_supervision_targets
-
-
-# What each split of a synthetic run adds to data.seed (SpatialShapesVQA's seed).
-SYNTHETIC_SEED_OFFSETS = {"train": 0, "eval": 1}
+SYNTHETIC_SEED_OFFSETS = {"train": 0, "eval": 1}  # what each split of a synthetic run adds to data.seed
 
 
 def synthetic_options(data):
