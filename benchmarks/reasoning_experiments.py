@@ -139,12 +139,11 @@ TRAINING_QUESTIONS = 3500  # how many training questions the training-split accu
 CONTENT_WORDS = set(COLORS) | set(SHAPES) | {f"{s}s" for s in SHAPES}
 
 
-def hop1_winning_words(model_dir):
+def hop1_winning_words(task, parts):
     """{word: share of evaluation questions} of the word that wins hop 1's max at hop 1's argmax region
     ("(padding)" where every real word hop 1 reads scores below zero there)."""
-    task, parts, _ = restore_for_evaluation(model_dir)
     core = parts.core
-    vocabulary = Vocabulary.load(files.path(model_dir, files.VOCABULARY_FILE)).tokens
+    vocabulary = Vocabulary.load(files.path(task.model_dir, files.VOCABULARY_FILE)).tokens
     embed, attend = core.get_layer("word_embedding"), core.get_layer("attention_embedding")
     normalize = [layer for layer in core.layers if layer.name == "region_normalization"]
     skip = [layer for layer in core.layers if layer.name == "hop_1_words"]
@@ -186,11 +185,10 @@ def argmax_place(attention_map, objects, target, image_size):
     return "other object" if touched else "background"
 
 
-def argmax_places(model_dir):
+def argmax_places(task, parts):
     """{task: per hop {place: share}} over the ARGMAX_TASKS evaluation questions whose answer rests on the object
     they name (`argmax_place`): a hop that reads one named word at a time can land on an object that shares
     only that word."""
-    task, parts, _ = restore_for_evaluation(model_dir)
     data = task.config.data
     scenes = SpatialShapesVQA(data.seed + SYNTHETIC_SEED_OFFSETS["eval"], data.image_size, **synthetic_options(data))
     examples = [e for e in task.eval_examples if e.answer_type in ARGMAX_TASKS and e.evidence_mask_path]
@@ -208,8 +206,8 @@ def argmax_places(model_dir):
     }
 
 
-def _argmax_places_row(model_dirs):
-    per_seed = [argmax_places(d) for d in model_dirs]
+def _argmax_places_row(restored):
+    per_seed = [argmax_places(*r) for r in restored]
     return {
         name: [
             {place: float(np.mean([s[name][hop][place] for s in per_seed])) for place in ARGMAX_PLACES}
@@ -219,19 +217,17 @@ def _argmax_places_row(model_dirs):
     }
 
 
-def training_split_accuracy(model_dir):
+def training_split_accuracy(task, parts):
     """{task: accuracy} on the first TRAINING_QUESTIONS training questions: beside the held-out figure, how
     much of a task the model has memorised rather than learned."""
-    task, parts, _ = restore_for_evaluation(model_dir)
     examples = task.train_examples[:TRAINING_QUESTIONS]
     predictions = task.predict(parts.model, "train", examples=examples)
     return evaluate_vqa({q: p[0] for q, p in predictions.items()}, examples)["per_answer_type"]
 
 
-def named_object_weight(model_dir):
+def named_object_weight(task, parts):
     """{"first": [...], "second": [...]}: per hop, the mean attention weight on the first and on the second
     object relative-position evaluation questions name ("is the red square above the blue circle?")."""
-    task, parts, _ = restore_for_evaluation(model_dir)
     examples = [e for e in task.eval_examples if e.answer_type == "relative_position"]
     predictions = task.predict(parts.model, "eval", examples=examples)
     weights = []  # [question, object, hop]
@@ -243,8 +239,8 @@ def named_object_weight(model_dir):
     return {"first": mean[0].tolist(), "second": mean[1].tolist()}
 
 
-def _named_object_row(model_dirs):
-    per_seed = [named_object_weight(d) for d in model_dirs]
+def _named_object_row(restored):
+    per_seed = [named_object_weight(*r) for r in restored]
     return {
         which: [
             {"mean": float(np.mean([s[which][hop] for s in per_seed])), "per_seed": [s[which][hop] for s in per_seed]}
@@ -254,8 +250,8 @@ def _named_object_row(model_dirs):
     }
 
 
-def _winning_words_row(model_dirs):
-    per_seed = [hop1_winning_words(d) for d in model_dirs]
+def _winning_words_row(restored):
+    per_seed = [hop1_winning_words(*r) for r in restored]
     content = [sum(share for word, share in w.items() if word in CONTENT_WORDS) for w in per_seed]
     top = [next(iter(w.items())) for w in per_seed]
     return {
@@ -387,11 +383,12 @@ def main():
             name, experiment, overrides.replace("{work_dir}", work_dir), seeds, work_dir, earlier, args.params_override
         )
         model_dirs = [os.path.join(work_dir, slug(name), f"seed_{s['seed']}") for s in per_seed]
+        restored = [restore_for_evaluation(d)[:2] for d in model_dirs]  # (task, parts) per seed, once
         if experiment.startswith("smem"):
-            summary["hop1_winning_words"] = _winning_words_row(model_dirs)
-        summary["named_object_weight"] = _named_object_row(model_dirs)
-        summary["argmax_places"] = _argmax_places_row(model_dirs)
-        accuracies = [training_split_accuracy(d) for d in model_dirs]
+            summary["hop1_winning_words"] = _winning_words_row(restored)
+        summary["named_object_weight"] = _named_object_row(restored)
+        summary["argmax_places"] = _argmax_places_row(restored)
+        accuracies = [training_split_accuracy(*r) for r in restored]
         summary["training_split_accuracy"] = {t: stats([a[t] for a in accuracies]) for t in TASKS}
         summary["per_seed"] = [
             {
