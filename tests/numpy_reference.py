@@ -51,6 +51,14 @@ def word_guided_hop_logsumexp(real_words, padded, attention_emb, evidence_emb):
     return a @ evidence_emb, a
 
 
+def word_guided_hop_sum(real_words, attention_emb, evidence_emb):
+    """The sum option: each region scores Σ v·A_l over the real words (the zero padding rows add nothing)."""
+    num_regions = attention_emb.shape[0]
+    scores = np.array([sum(float(v @ attention_emb[r]) for v in real_words) for r in range(num_regions)])
+    a = softmax(scores)
+    return a @ evidence_emb, a
+
+
 def question_guided_hop(query, attention_emb, evidence_emb):
     a = softmax(attention_emb @ query)
     return a @ evidence_emb, a

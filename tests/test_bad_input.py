@@ -82,7 +82,7 @@ def test_invalid_constructor_arguments():
     "argument, value, message",
     [
         ("position_weights_init", "zeros", "position_weights_init must be one of ones, official; got 'zeros'"),
-        ("hop1_word_pooling", "mean", "word_pooling must be one of max, logsumexp; got 'mean'"),
+        ("hop1_word_pooling", "mean", "word_pooling must be one of max, logsumexp, sum; got 'mean'"),
     ],
 )
 def test_unknown_smem_options_are_refused_by_name(argument, value, message):

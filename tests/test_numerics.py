@@ -72,6 +72,17 @@ def test_word_guided_hop_with_logsumexp_pooling(rng, question_length):
         np.testing.assert_allclose(_np(a[b]), a_ref, **TOL)
 
 
+def test_word_guided_hop_with_sum_pooling(rng):
+    lengths = [4, 1, 2, 0]
+    words = rng.normal(size=(4, 4, 5)).astype("float32")
+    att, evi = (rng.normal(size=(4, 12, 5)).astype("float32") for _ in range(2))
+    s, a = layers.WordGuidedHop(6, word_pooling="sum")(words, att, evi, _mask(lengths, 4))
+    for b, n in enumerate(lengths):
+        s_ref, a_ref = ref.word_guided_hop_sum(_np(words[b, :n]), _np(att[b]), _np(evi[b]))
+        np.testing.assert_allclose(_np(s[b]), s_ref, **TOL)
+        np.testing.assert_allclose(_np(a[b]), a_ref, **TOL)
+
+
 def test_question_guided_hop(rng):
     query = rng.normal(size=(3, 5)).astype("float32")
     att, evi = (rng.normal(size=(3, 12, 5)).astype("float32") for _ in range(2))

@@ -98,7 +98,8 @@ class SMemVQAConfig(FamilyConfig):
     # the question prior; unit-norm regions start it near uniform. False gives the paper's model.
     normalize_regions: bool = True
     # paper: each region keeps its best word's score. "logsumexp" (ours, not the paper's) lets every word of
-    # the question score the region, so that words other than the winner get a gradient
+    # the question score the region, so that words other than the winner get a gradient; "sum" (ours, not the
+    # paper's) adds the words' scores, so that a region matching two named words outscores one matching either
     hop1_word_pooling: str = "max"
     # Q's per-position weights start uniform in ±0.08: official code ("ones" is the synthetic recipes' start:
     # ours, measured better there; benchmarks/results/reasoning_experiments.md)

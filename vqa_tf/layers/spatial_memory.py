@@ -11,7 +11,7 @@ from keras import ops
 from vqa_tf.layers.attention_read import attention_read, attention_weights
 from vqa_tf.layers.masking import masked_logsumexp, masked_max
 
-WORD_POOLINGS = ("max", "logsumexp")
+WORD_POOLINGS = ("max", "logsumexp", "sum")
 
 
 @keras.saving.register_keras_serializable(package="vqa_tf")
@@ -32,7 +32,9 @@ class WordGuidedHop(keras.layers.Layer):
         word_pooling: "max", the paper's max over word rows, or
             "logsumexp", a smooth maximum over the same rows (not the
             paper's: every word, not only each region's best one, then gets
-            a gradient).
+            a gradient), or "sum", the sum of the rows (not the paper's: a
+            region that matches two of the question's words outscores one
+            that matches either; the zero padding rows add nothing).
 
     Call args:
         word_vectors: [batch, T, N] word embeddings V.
@@ -60,15 +62,20 @@ class WordGuidedHop(keras.layers.Layer):
 
     def call(self, word_vectors, attention_embedding, evidence_embedding, word_mask):
         correlation = ops.matmul(word_vectors, ops.transpose(attention_embedding, (0, 2, 1)))
-        has_padding = ops.sum(ops.cast(word_mask, "int32"), axis=1) < self.question_length
-        # The padding rows are zero: they join the pooling as one zero score.
-        if self.word_pooling == "max":
-            scores = masked_max(correlation, word_mask[:, :, None], axis=1)
-            padded = ops.maximum(scores, ops.zeros_like(scores))
+        real_rows = word_mask[:, :, None]
+        if self.word_pooling == "sum":
+            # The padding rows are zero: they add nothing to the sum.
+            scores = ops.sum(ops.where(real_rows, correlation, ops.zeros_like(correlation)), axis=1)
         else:
-            scores = masked_logsumexp(correlation, word_mask[:, :, None], axis=1)
-            padded = ops.logaddexp(scores, ops.zeros_like(scores))
-        scores = ops.where(has_padding[:, None], padded, scores)
+            # The padding rows are zero: they join the pooling as one zero score.
+            has_padding = ops.sum(ops.cast(word_mask, "int32"), axis=1) < self.question_length
+            if self.word_pooling == "max":
+                scores = masked_max(correlation, real_rows, axis=1)
+                padded = ops.maximum(scores, ops.zeros_like(scores))
+            else:
+                scores = masked_logsumexp(correlation, real_rows, axis=1)
+                padded = ops.logaddexp(scores, ops.zeros_like(scores))
+            scores = ops.where(has_padding[:, None], padded, scores)
         weights = attention_weights(scores)
         return attention_read(weights, evidence_embedding), weights
 

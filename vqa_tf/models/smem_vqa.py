@@ -95,7 +95,7 @@ class SMemVQA(MultimodalModel):
             scores E·O₁ grow with the feature norm, and its softmax starts
             saturated on one region (see `SMemVQAConfig`).
         hop1_word_pooling: how hop 1 pools each region's word scores: "max"
-            (the paper's) or "logsumexp" (see `WordGuidedHop`).
+            (the paper's), "logsumexp" or "sum" (see `WordGuidedHop`).
         position_weights_init: how the question vector's per-position
             weights w_j start: "ones" or "official" (uniform in ±0.08, as
             the authors' released code initialises them).
