@@ -74,4 +74,5 @@ def test_an_image_directory_is_refused_before_training_with_the_pattern_form(own
     )
     assert done.returncode != 0
     assert "must name each image through one {image_id} field" in done.stderr
+    assert "pretrained small_cnn" not in done.stdout  # refused before the minutes of backbone pretraining
     assert not os.path.exists(tmp_path / "run" / "checkpoints")

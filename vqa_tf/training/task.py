@@ -88,8 +88,9 @@ class Task:
             for directory in (data.train_features, data.eval_features):
                 self._check_store(directory)
         tf.io.gfile.makedirs(self.model_dir)
-        self.backbone_weights = pretrained_backbone_weights(self.config, self.model_dir)
+        # The examples first: a malformed file or image pattern is refused before minutes of backbone pretraining.
         self._read_examples()
+        self.backbone_weights = pretrained_backbone_weights(self.config, self.model_dir)
         if data.input == "features" and data.backbone_pretraining:
             for split in SPLITS:
                 self._features(split)
