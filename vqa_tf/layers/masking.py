@@ -36,6 +36,12 @@ def masked_logsumexp(values, mask, axis):
     return ops.where(ops.any(mask, axis=axis), total, ops.zeros_like(total))
 
 
+def masked_sum(values, mask, axis):
+    """Sum of `values` over `axis` among positions where `mask`; 0 if none."""
+    mask = ops.cast(mask, "bool")
+    return ops.sum(ops.where(mask, values, ops.zeros_like(values)), axis=axis)
+
+
 def masked_mean(values, mask, axis):
     """Mean of `values` [..., T, D] over `axis` among positions where `mask` [..., T]."""
     weights = ops.cast(mask, values.dtype)[..., None]

@@ -9,7 +9,7 @@ import keras
 from keras import ops
 
 from vqa_tf.layers.attention_read import attention_read, attention_weights
-from vqa_tf.layers.masking import masked_logsumexp, masked_max
+from vqa_tf.layers.masking import masked_logsumexp, masked_max, masked_sum
 
 WORD_POOLINGS = ("max", "logsumexp", "sum")
 
@@ -65,7 +65,7 @@ class WordGuidedHop(keras.layers.Layer):
         real_rows = word_mask[:, :, None]
         if self.word_pooling == "sum":
             # The padding rows are zero: they add nothing to the sum.
-            scores = ops.sum(ops.where(real_rows, correlation, ops.zeros_like(correlation)), axis=1)
+            scores = masked_sum(correlation, real_rows, axis=1)
         else:
             # The padding rows are zero: they join the pooling as one zero score.
             has_padding = ops.sum(ops.cast(word_mask, "int32"), axis=1) < self.question_length
