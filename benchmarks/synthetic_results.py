@@ -10,7 +10,8 @@ how often another question about the same image leaves a hop's argmax cell
 in place. Skewed set (each yes/no template's statement takes its majority
 value 80% of the time): SMem two-hop and r-DAN, as the papers train them and
 with attention supervision (SMem's with hop 1 skipping the words that name no
-object, `vqa_tf.data.synthetic.NON_NAMING_WORDS`), against the question-only
+object, `vqa_tf.data.synthetic.NON_NAMING_WORDS`, pooling the others by max or
+by sum), against the question-only
 model on yes/no questions, per form (affirmative, negated), with the step at
 which each seed's yes/no accuracy leaves the prior. m-DAN: Recall@K both
 ways on a 1,000-image gallery, under the three loss forms. bfloat16: SMem
@@ -44,6 +45,11 @@ SKEWED = "data.synthetic_yes_prior=0.8,trainer.eval_every=250"
 QUESTION_ONLY_SKEWED = "question-only, skewed"  # the skewed rows' blind baseline
 SUPERVISED = "r-DAN, attention supervision (the quick start's recipe, not the paper's)"
 SMEM_GROUNDED = "SMem two-hop, hop 1 skips the words that name no object, attention supervision (not the paper's)"
+SMEM_SUMMED = (
+    "SMem two-hop, hop 1 skips the words that name no object and sums the others' scores, attention supervision "
+    "(not the paper's)"
+)
+SMEM_SUPERVISED = "model.attention_supervision=1,model.attention_supervision_targets=in_order," + SKIP_WORDS_OVERRIDE
 BF16, BF16_SUFFIX = "runtime.mixed_precision=on", ", bfloat16"  # every other row trains in float32
 # (row name, experiment, overrides, table)
 RUNS = [
@@ -60,7 +66,13 @@ RUNS = [
     (
         SMEM_GROUNDED + ", skewed",
         "smem_two_hop_synthetic",
-        f"{SKEWED},model.attention_supervision=1,model.attention_supervision_targets=in_order,{SKIP_WORDS_OVERRIDE}",
+        f"{SKEWED},{SMEM_SUPERVISED}",
+        "skewed",
+    ),
+    (
+        SMEM_SUMMED + ", skewed",
+        "smem_two_hop_synthetic",
+        f"{SKEWED},{SMEM_SUPERVISED},model.hop1_word_pooling=sum",
         "skewed",
     ),
     (QUESTION_ONLY_SKEWED, "question_only_synthetic", SKEWED, "skewed"),
