@@ -157,6 +157,13 @@ ROWS = [
         "model.attention_supervision=1,model.attention_supervision_targets=in_order,data.num_train=48000,"
         "trainer.train_steps=10000,model.hop1_word_pooling=sum," + SKIP_WORDS_OVERRIDE,
     ),
+    (
+        "SMem two-hop, hop 1 skips the words that name no object and sums the others' scores, attention "
+        "supervision 1, hop k on the k-th named object, 48,000 training questions, 20,000 steps (not the paper's)",
+        "smem_two_hop_synthetic",
+        "model.attention_supervision=1,model.attention_supervision_targets=in_order,data.num_train=48000,"
+        "trainer.train_steps=20000,model.hop1_word_pooling=sum," + SKIP_WORDS_OVERRIDE,
+    ),
 ]
 CURVE_TASKS = ("absolute_position", "relative_position")  # the tasks whose accuracy over training the table shows
 ARGMAX_TASKS = ("presence", "absolute_position", "attribute")  # the yes/no tasks about one named object
