@@ -79,12 +79,6 @@ RUNS = [
     ("m-DAN, every in-batch negative (recipe)", "mdan_synthetic", "model.negatives=all", "matching"),
     ("m-DAN, one sampled negative (paper)", "mdan_synthetic", "model.negatives=sampled", "matching"),
     ("m-DAN, hardest negative (VSE++)", "mdan_synthetic", "model.negatives=hardest", "matching"),
-    (
-        "m-DAN, every in-batch negative (recipe), 10,000 steps",
-        "mdan_synthetic",
-        "model.negatives=all,trainer.train_steps=10000",
-        "matching",
-    ),
     ("SMem two-hop" + BF16_SUFFIX, "smem_two_hop_synthetic", BF16, "balanced"),
     ("r-DAN" + BF16_SUFFIX, "rdan_synthetic", BF16, "balanced"),
     (
