@@ -157,9 +157,10 @@ def image_only_synthetic():
 @register("mdan_synthetic")
 def mdan_synthetic():
     # Every in-batch negative: ours (the paper samples one per pair). 10,000 steps, not the VQA recipes' 5,000:
-    # ours. Text→image R@1 on the 1,000-image gallery, five seeds: 85.9% at 5,000 steps, 90.4% at 10,000;
-    # at 10,000 the hardest negative is level with it and the paper's one sampled negative is at 42.3%
-    # (benchmarks/results/mdan_10k_steps.md, mdan_hardest_negative_10k_steps.md, mdan_sampled_negative_10k_steps.md).
+    # ours. Text→image R@1 on the 1,000-image gallery, mean (worst) of five seeds: 85.9% (83.9) at 5,000 steps,
+    # 90.4% (89.4) at 10,000; at 10,000 the hardest negative gives 89.9% (85.7) and the paper's one sampled
+    # negative 42.3% (40.2) (benchmarks/results/mdan_10k_steps.md, mdan_hardest_negative_10k_steps.md,
+    # mdan_sampled_negative_10k_steps.md).
     config = _synthetic(
         "matching", MatchingDANConfig(hidden_dim=128, num_steps=2, dropout=0.2, margin=1.0, negatives="all")
     )
