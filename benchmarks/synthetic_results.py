@@ -10,14 +10,14 @@ how often another question about the same image leaves a hop's argmax cell
 in place. Skewed set (each yes/no template's statement takes its majority
 value 80% of the time): SMem two-hop and r-DAN, as the papers train them and
 with attention supervision (SMem's with hop 1 skipping the words that name no
-object, `vqa_tf.data.synthetic.NON_NAMING_WORDS`, pooling the others by max or
-by sum), against the question-only
-model on yes/no questions, per form (affirmative, negated), with the step at
-which each seed's yes/no accuracy leaves the prior. m-DAN: Recall@K both
-ways on a 1,000-image gallery, under the three loss forms. bfloat16: SMem
-two-hop, r-DAN and m-DAN trained in mixed_bfloat16 over the same seeds as their
-float32 rows, and each family's largest drop below float32 on any task (what
-`runtime.mixed_precision=auto` reads, `vqa_tf.training.precision_policy`).
+object, `vqa_tf.data.synthetic.NON_NAMING_WORDS`, and pooling the others by
+max or by sum), against the question-only model on yes/no questions, per form
+(affirmative, negated), with the step at which each seed's yes/no accuracy
+leaves the prior. m-DAN: Recall@K both ways on a 1,000-image gallery, under
+the three loss forms. bfloat16: SMem two-hop, r-DAN and m-DAN trained in
+mixed_bfloat16 over the same seeds as their float32 rows, and each family's
+largest drop below float32 on any task (what `runtime.mixed_precision=auto`
+reads, `vqa_tf.training.precision_policy`).
 
 Every seed of every row runs under runtime.deterministic (`seeded_runs`),
 so a seed reproduces its figures exactly.
