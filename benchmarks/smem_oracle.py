@@ -1,11 +1,14 @@
 """Can the rest of SMem two-hop answer relations when hop 1 is perfect? An attention oracle, per relation.
 
 A diagnostic, not a model option: SMem two-hop is assembled here from the
-package's layers twice, identical but for hop 1. "own hop 1" computes it as
-the paper does (`WordGuidedHop`); "oracle hop 1" replaces its attention by
-the answer's evidence, spread evenly over the grid cells that the objects
-the answer rests on touch (uniform where it rests on none: a presence
-question whose object is absent). Everything after hop 1 (the question
+package's layers, identical but for hop 1 (`--hop1`). "own" computes it as
+the paper does (`WordGuidedHop`); "oracle" replaces its attention by the
+answer's evidence, spread evenly over the grid cells that the objects the
+answer rests on touch; "first_named" spreads it over the cells of the first
+object the question names alone (what hop 1 is trained onto under
+`model.attention_supervision_targets=in_order`, so that hop 2 can hold the
+second). Both oracles are uniform where the answer rests on no object (a
+presence question whose object is absent). Everything after hop 1 (the question
 vector, hop 2 over the first evidence embedding, the classifier) follows
 the paper's equations (`vqa_tf.models.SMemVQA`). Both train with the synthetic recipe's optimizer, batch and
 steps on the grids and questions of a finished `smem_two_hop_synthetic` run
@@ -16,6 +19,7 @@ The oracle leaks one thing: a uniform hop 1 says the object is absent, so
 its presence accuracy means nothing; relations always rest on two objects.
 
 Usage: python benchmarks/smem_oracle.py --model_dir=RUN [--seeds 0,1,2]
+           [--hop1 own,oracle,first_named] [--train_steps N]
            [--output benchmarks/results/smem_oracle.md]
 (the JSON twin goes beside the table, with the extension .json)
 """
@@ -37,7 +41,7 @@ from machine import command_line, write_results
 
 from vqa_tf.configs import load_config
 from vqa_tf.data.synthetic import TASKS
-from vqa_tf.data.synthetic_files import read_evidence_mask
+from vqa_tf.data.synthetic_files import read_evidence_mask, read_named_object_masks
 from vqa_tf.layers import BagOfWords, QuestionGuidedHop, RegionEmbedding, WordEmbedding, WordGuidedHop
 from vqa_tf.metrics import evidence_cells
 from vqa_tf.training import make_task
@@ -45,6 +49,11 @@ from vqa_tf.training.modeling import data_grid
 
 RELATIONS = ("above", "below", "to the left of", "to the right of")
 ORACLE = "oracle_weights"
+HOP1 = {  # --hop1 choice: its row's name in the table
+    "own": "own hop 1 (the paper's)",
+    "oracle": "oracle hop 1: the answer's objects",
+    "first_named": "oracle hop 1: the first named object",
+}
 
 
 def _arrays(task, split):
@@ -59,12 +68,17 @@ def _arrays(task, split):
     return [np.concatenate(p) for p in parts]
 
 
-def _oracle_weights(examples, question_ids, grid):
-    """[n, L]: each question's evidence cells, weighted evenly (every cell where the answer rests on nothing)."""
+def _oracle_weights(examples, question_ids, grid, first_named):
+    """[n, L]: each question's evidence cells, weighted evenly (every cell where the answer rests on nothing).
+
+    The evidence is every object the answer rests on, or with `first_named`
+    the first object the question names.
+    """
     paths = {e.question_id: e.evidence_mask_path for e in examples}
     weights = []
     for question_id in question_ids:
-        mask = read_evidence_mask(paths[int(question_id)])
+        path = paths[int(question_id)]
+        mask = (read_named_object_masks(path) or [None])[0] if first_named else read_evidence_mask(path)
         cells = np.ones(grid, bool) if mask is None else evidence_cells(mask, grid)
         weights.append(cells.reshape(-1) / cells.sum())
     return np.stack(weights).astype("float32")
@@ -154,32 +168,44 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model_dir", required=True, help="a finished smem_two_hop_synthetic run")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--hop1", default="own,oracle", help="rows, from: " + ", ".join(HOP1))
     parser.add_argument("--train_steps", type=int, default=None, help="default: the run's own")
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
+    choices = args.hop1.split(",")
+    unknown = sorted(set(choices) - set(HOP1))
+    if unknown:
+        parser.error(f"--hop1: unknown {unknown}; choose from {', '.join(HOP1)}")
     config = load_config(args.model_dir)
     config.trainer.train_steps = args.train_steps or config.trainer.train_steps
     task = make_task(config, args.model_dir)
     grid = data_grid(config)[:2]
     x_train, ids_train, y_train, q_train = _arrays(task, "train")
     x_eval, ids_eval, y_eval, q_eval = _arrays(task, "eval")
-    train = (
-        {
-            "image_features": x_train,
-            "token_ids": ids_train,
-            ORACLE: _oracle_weights(task.train_examples, q_train, grid),
-        },
-        y_train,
-    )
-    evaluation = (
-        {"image_features": x_eval, "token_ids": ids_eval, ORACLE: _oracle_weights(task.eval_examples, q_eval, grid)},
-        y_eval,
-        q_eval,
-    )
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = {}
-    for name, oracle in (("own hop 1 (the paper's)", False), ("oracle hop 1", True)):
+    for choice in choices:
+        oracle = choice != "own"
+        first_named = choice == "first_named"
+        train = (
+            {
+                "image_features": x_train,
+                "token_ids": ids_train,
+                ORACLE: _oracle_weights(task.train_examples, q_train, grid, first_named),
+            },
+            y_train,
+        )
+        evaluation = (
+            {
+                "image_features": x_eval,
+                "token_ids": ids_eval,
+                ORACLE: _oracle_weights(task.eval_examples, q_eval, grid, first_named),
+            },
+            y_eval,
+            q_eval,
+        )
         per_seed = [run(task, config, seed, oracle, train, evaluation) for seed in seeds]
+        name = HOP1[choice]
         rows[name] = {
             k: {"mean": float(np.mean([s[k] for s in per_seed])), "worst": float(min(s[k] for s in per_seed))}
             for k in per_seed[0]
@@ -199,7 +225,7 @@ def main():
                 f"The grids, questions and recipe of `{os.path.basename(os.path.normpath(args.model_dir))}` "
                 f"({config.trainer.train_steps} steps of {config.data.global_batch_size}, Adam "
                 f"{config.optimizer.learning_rate}); accuracy (%) on 500 held-out questions per task, mean (worst "
-                "seed). The oracle's presence figure is not a measurement (a uniform hop 1 says the object is absent)."
+                "seed). An oracle's presence figure is not a measurement (a uniform hop 1 says the object is absent)."
                 "\n\n" + table
             ),
             runs=rows,
