@@ -8,7 +8,9 @@ the evidence, how often another question about the same image leaves a
 hop's argmax cell in place, each hop's weight on the first and the second
 object a relative-position question names, where each hop's argmax cell lands on the
 questions about one named object (that object, another of its colour or shape, another
-object, background), and for SMem which word of the question wins
+object, background), presence accuracy by what the scene holds (the named
+object, asked affirmatively or negated; else other objects that share its
+colour or its shape), and for SMem which word of the question wins
 hop 1's max over words at the region hop 1 attends most: a word that every
 question of a task has ("is", "what") cannot say where the named object is.
 Every row also gets its accuracy on as many training questions as it is
@@ -168,6 +170,14 @@ ROWS = [
 CURVE_TASKS = ("absolute_position", "relative_position")  # the tasks whose accuracy over training the table shows
 ARGMAX_TASKS = ("presence", "absolute_position", "attribute")  # the yes/no tasks about one named object
 ARGMAX_PLACES = ("named object", "same colour", "same shape", "other object", "background")
+PRESENCE_CASES = (
+    "present, affirmative",
+    "present, negated",
+    "absent, no object of its colour or shape",
+    "absent, an object of its colour",
+    "absent, an object of its shape",
+    "absent, objects of its colour and of its shape",
+)
 TRAINING_QUESTIONS = 3500  # how many training questions the training-split accuracy reads (as many as evaluation)
 CONTENT_WORDS = set(COLORS) | set(SHAPES) | {f"{s}s" for s in SHAPES}
 
@@ -237,6 +247,36 @@ def argmax_places(task, parts):
         name: [{p: float(np.mean([q[hop] == p for q in rows])) for p in ARGMAX_PLACES} for hop in range(len(rows[0]))]
         for name, rows in places.items()
     }
+
+
+def presence_case(sample):
+    """Which of PRESENCE_CASES a presence question is: where the named object is absent, whether other objects
+    share its colour, its shape or both (never both on one object: the scene would then hold it)."""
+    if sample.evidence_labels.any():
+        return f"present, {sample.form}"
+    words = set(sample.question.rstrip("?").split())
+    colour = any(o.color in words for o in sample.objects)
+    shape = any(o.shape in words for o in sample.objects)
+    return PRESENCE_CASES[2 + colour + 2 * shape]
+
+
+def presence_accuracy(task, parts):
+    """{case: (accuracy, questions)} of the presence evaluation questions, by `presence_case`: a hop that scores a
+    region by the named words one at a time can take an object that shares one of them for the named object."""
+    data = task.config.data
+    scenes = SpatialShapesVQA(data.seed + SYNTHETIC_SEED_OFFSETS["eval"], data.image_size, **synthetic_options(data))
+    examples = [e for e in task.eval_examples if e.answer_type == "presence"]
+    predictions = task.predict(parts.model, "eval", examples=examples)
+    hits = collections.defaultdict(list)
+    for example in examples:
+        sample = scenes.sample(example.question_id)
+        hits[presence_case(sample)].append(predictions[example.question_id][0] == sample.answer)
+    return {case: (float(np.mean(hits[case])), len(hits[case])) for case in PRESENCE_CASES if hits[case]}
+
+
+def _presence_row(restored):
+    per_seed = [presence_accuracy(*r) for r in restored]
+    return {case: {**stats([s[case][0] for s in per_seed]), "questions": per_seed[0][case][1]} for case in per_seed[0]}
 
 
 def _argmax_places_row(restored):
@@ -359,6 +399,19 @@ def _table(rows):
             lines.append(f"| {name} | {hop + 1} | " + " | ".join(shares) + " |")
     lines += [
         "",
+        "## Presence by what the scene holds (%): mean ± sd (worst seed) [questions]",
+        "",
+        *table_head("variant", *PRESENCE_CASES),
+    ]
+    for name, row in rows.items():
+        cases = row["presence_accuracy"]
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{cell(cases[c])} [{cases[c]['questions']}]" if c in cases else "–" for c in PRESENCE_CASES)
+            + " |"
+        )
+    lines += [
+        "",
         f"## Accuracy on {TRAINING_QUESTIONS:,} training questions (%): mean ± sd (worst seed)",
         "",
         *table_head("variant", *TASKS),
@@ -421,6 +474,7 @@ def main():
             summary["hop1_winning_words"] = _winning_words_row(restored)
         summary["named_object_weight"] = _named_object_row(restored)
         summary["argmax_places"] = _argmax_places_row(restored)
+        summary["presence_accuracy"] = _presence_row(restored)
         accuracies = [training_split_accuracy(*r) for r in restored]
         summary["training_split_accuracy"] = {t: stats([a[t] for a in accuracies]) for t in TASKS}
         summary["per_seed"] = [

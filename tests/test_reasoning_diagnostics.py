@@ -1,4 +1,4 @@
-"""The reasoning benchmark's argmax-place diagnostic, on a scene laid out here cell by cell."""
+"""The reasoning benchmark's diagnostics (argmax place, presence case), on scenes laid out here."""
 
 import sys
 from pathlib import Path
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).absolute().parents[1] / "benchmarks"))
-from reasoning_experiments import argmax_place
+from reasoning_experiments import argmax_place, presence_case
 
+from vqa_tf.data.synthetic import SyntheticQuestion
 from vqa_tf.data.synthetic_scenes import SceneObject
 
 SIZE, GRID = 64, 8  # 8×8-pixel cells; small objects (half-extent 5) centred in a cell reach only its neighbours
@@ -45,3 +46,28 @@ def test_a_cell_on_the_named_object_counts_as_the_named_object_whatever_else_it_
     beside = SceneObject("red", "circle", "small", y=12, x=20)  # shares cell (1, 2) with the target's right edge
     assert argmax_place(_peak(1, 2), [TARGET, beside], TARGET, SIZE) == "named object"
     assert argmax_place(_peak(1, 3), [TARGET, beside], TARGET, SIZE) == "same colour"
+
+
+def _presence(question, objects, present, form="affirmative"):
+    labels = np.zeros((SIZE, SIZE), np.uint8)
+    labels[10:14, 10:14] = present
+    image = np.zeros((SIZE, SIZE, 3), np.uint8)
+    return SyntheticQuestion(0, "presence", question, "yes", image, labels, tuple(objects), form)
+
+
+@pytest.mark.parametrize(
+    "objects, case",
+    [
+        ([SCENE[3]], "absent, no object of its colour or shape"),
+        ([SCENE[2], SCENE[3]], "absent, an object of its colour"),
+        ([SCENE[1]], "absent, an object of its shape"),
+        (SCENE[1:], "absent, objects of its colour and of its shape"),
+    ],
+)
+def test_an_absent_named_object_is_classed_by_the_objects_sharing_its_words(objects, case):
+    assert presence_case(_presence("is there a red square?", objects, present=False)) == case
+
+
+def test_a_present_named_object_is_classed_by_the_question_form():
+    assert presence_case(_presence("is there no red square?", SCENE, True, "negated")) == "present, negated"
+    assert presence_case(_presence("can you see a red square?", SCENE, True)) == "present, affirmative"
