@@ -103,6 +103,13 @@ ROWS = [
         "model.attention_supervision=1,model.attention_supervision_targets=in_order,data.num_train=48000,"
         "trainer.train_steps=10000",
     ),
+    (
+        "r-DAN, attention supervision 1, step k on the k-th named object, 48,000 training questions, "
+        "15,000 steps (not the paper's)",
+        "rdan_synthetic",
+        "model.attention_supervision=1,model.attention_supervision_targets=in_order,data.num_train=48000,"
+        "trainer.train_steps=15000",
+    ),
     ("SMem two-hop, 48,000 training questions", "smem_two_hop_synthetic", "data.num_train=48000"),
     (
         "SMem two-hop, attention supervision 1, hop k on the k-th named object, 48,000 training questions "
