@@ -8,14 +8,15 @@ answer rests on touch; "first_named" spreads it over the cells of the first
 object the question names alone (what hop 1 is trained onto under
 `model.attention_supervision_targets=in_order`, so that hop 2 can hold the
 second). Both oracles are uniform where the answer rests on no object (a
-presence question whose object is absent). Everything after hop 1 (the question
-vector, hop 2 over the first evidence embedding, the classifier) follows
-the paper's equations (`vqa_tf.models.SMemVQA`). Both train with the synthetic recipe's optimizer, batch and
-steps on the grids and questions of a finished `smem_two_hop_synthetic` run
-(`--model_dir`), once per seed, and are evaluated on its 500 held-out
+presence question whose object is absent). Everything after hop 1 (the
+question vector, hop 2 over the first evidence embedding, the classifier)
+follows the paper's equations (`vqa_tf.models.SMemVQA`). Every row trains
+with the synthetic recipe's optimizer, batch and steps on the grids and
+questions of a finished `smem_two_hop_synthetic` run (`--model_dir`), once
+per seed, and is evaluated on its 500 held-out
 questions per task, relative position also per relation and per form.
 
-The oracle leaks one thing: a uniform hop 1 says the object is absent, so
+An oracle leaks one thing: a uniform hop 1 says the object is absent, so
 its presence accuracy means nothing; relations always rest on two objects.
 
 Usage: python benchmarks/smem_oracle.py --model_dir=RUN [--seeds 0,1,2]
