@@ -39,7 +39,7 @@ from seeded_runs import SKIP_WORDS_OVERRIDE, cell, chosen_rows, hops_cell, run_r
 
 from vqa_tf.data.synthetic import FORMS, TASKS, SpatialShapesVQA
 from vqa_tf.data.synthetic_files import read_named_object_masks
-from vqa_tf.data.synthetic_scenes import COLORS, SHAPES, object_mask
+from vqa_tf.data.synthetic_scenes import COLORS, SHAPES, SceneObject, object_mask
 from vqa_tf.metrics import evaluate_vqa, evidence_cells
 from vqa_tf.text import Vocabulary
 from vqa_tf.training import model_dir as files
@@ -256,34 +256,63 @@ def argmax_places(task, parts):
     }
 
 
+def _named_kind(sample):
+    """The (colour, shape) a presence question names."""
+    words = set(sample.question.rstrip("?").split())
+    return next(c for c in COLORS if c in words), next(s for s in SHAPES if s in words)
+
+
 def presence_case(sample):
     """Which of PRESENCE_CASES a presence question is: where the named object is absent, whether other objects
     share its colour, its shape or both (never both on one object: the scene would then hold it)."""
     if sample.evidence_labels.any():
         return f"present, {sample.form}"
-    words = set(sample.question.rstrip("?").split())
-    colour = any(o.color in words for o in sample.objects)
-    shape = any(o.shape in words for o in sample.objects)
-    return PRESENCE_CASES[2 + colour + 2 * shape]
+    colour, shape = _named_kind(sample)
+    shares_colour = any(o.color == colour for o in sample.objects)
+    shares_shape = any(o.shape == shape for o in sample.objects)
+    return PRESENCE_CASES[2 + shares_colour + 2 * shares_shape]
 
 
 def presence_accuracy(task, parts):
-    """{case: (accuracy, questions)} of the presence evaluation questions, by `presence_case`: a hop that scores a
-    region by the named words one at a time can take an object that shares one of them for the named object."""
+    """{case: {accuracy, questions, hop1_places}} of the presence evaluation questions, by `presence_case`, with
+    where hop 1's argmax cell lands (`argmax_place`) on the questions whose named object is absent: a hop that
+    scores a region by the named words can take an object that shares one of them for the named object."""
     data = task.config.data
     scenes = SpatialShapesVQA(data.seed + SYNTHETIC_SEED_OFFSETS["eval"], data.image_size, **synthetic_options(data))
     examples = [e for e in task.eval_examples if e.answer_type == "presence"]
     predictions = task.predict(parts.model, "eval", examples=examples)
-    hits = collections.defaultdict(list)
+    hits, places = collections.defaultdict(list), collections.defaultdict(list)
     for example in examples:
         sample = scenes.sample(example.question_id)
-        hits[presence_case(sample)].append(predictions[example.question_id][0] == sample.answer)
-    return {case: (float(np.mean(hits[case])), len(hits[case])) for case in PRESENCE_CASES if hits[case]}
+        case = presence_case(sample)
+        answer, maps = predictions[example.question_id]
+        hits[case].append(answer == sample.answer)
+        if case.startswith("absent"):
+            named = SceneObject(*_named_kind(sample), size="small", y=0, x=0)  # in no scene: never "named object"
+            places[case].append(argmax_place(maps[0], sample.objects, named, data.image_size))
+    return {
+        case: {
+            "accuracy": float(np.mean(hits[case])),
+            "questions": len(hits[case]),
+            "hop1_places": {p: float(np.mean([q == p for q in places[case]])) for p in ARGMAX_PLACES[1:]}
+            if places[case]
+            else None,
+        }
+        for case in PRESENCE_CASES
+        if hits[case]
+    }
 
 
 def _presence_row(restored):
     per_seed = [presence_accuracy(*r) for r in restored]
-    return {case: {**stats([s[case][0] for s in per_seed]), "questions": per_seed[0][case][1]} for case in per_seed[0]}
+    row = {}
+    for case, first in per_seed[0].items():
+        row[case] = {**stats([s[case]["accuracy"] for s in per_seed]), "questions": first["questions"]}
+        if first["hop1_places"]:
+            row[case]["hop1_places"] = {
+                p: float(np.mean([s[case]["hop1_places"][p] for s in per_seed])) for p in first["hop1_places"]
+            }
+    return row
 
 
 def _argmax_places_row(restored):
@@ -417,6 +446,19 @@ def _table(rows):
             + " | ".join(f"{cell(cases[c])} [{cases[c]['questions']}]" if c in cases else "–" for c in PRESENCE_CASES)
             + " |"
         )
+    absent = PRESENCE_CASES[2:]
+    lines += [
+        "",
+        "## Presence, named object absent: where hop 1's argmax cell lands (%), mean over seeds: "
+        + " / ".join(ARGMAX_PLACES[1:]),
+        "",
+        *table_head("variant", *absent),
+    ]
+    for name, row in rows.items():
+        cases = row["presence_accuracy"]
+        places = [cases[c]["hop1_places"].values() if c in cases else None for c in absent]
+        shares = [" / ".join(f"{100 * v:.0f}" for v in p) if p else "–" for p in places]
+        lines.append(f"| {name} | " + " | ".join(shares) + " |")
     lines += [
         "",
         f"## Accuracy on {TRAINING_QUESTIONS:,} training questions (%): mean ± sd (worst seed)",
