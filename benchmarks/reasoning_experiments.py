@@ -235,12 +235,17 @@ def argmax_place(attention_map, objects, target, image_size):
     return "other object" if touched else "background"
 
 
+def eval_scenes(data):
+    """The synthetic generator of a run's evaluation split: `.sample(question_id)` is that question's scene."""
+    return SpatialShapesVQA(data.seed + SYNTHETIC_SEED_OFFSETS["eval"], data.image_size, **synthetic_options(data))
+
+
 def argmax_places(task, parts):
     """{task: per hop {place: share}} over the ARGMAX_TASKS evaluation questions whose answer rests on the object
     they name (`argmax_place`): a hop that reads one named word at a time can land on an object that shares
     only that word."""
     data = task.config.data
-    scenes = SpatialShapesVQA(data.seed + SYNTHETIC_SEED_OFFSETS["eval"], data.image_size, **synthetic_options(data))
+    scenes = eval_scenes(data)
     examples = [e for e in task.eval_examples if e.answer_type in ARGMAX_TASKS and e.evidence_mask_path]
     predictions = task.predict(parts.model, "eval", examples=examples)
     places = collections.defaultdict(list)  # task → [per hop place] per question
@@ -278,7 +283,7 @@ def presence_accuracy(task, parts):
     where hop 1's argmax cell lands (`argmax_place`) on the questions whose named object is absent: a hop that
     scores a region by the named words can take an object that shares one of them for the named object."""
     data = task.config.data
-    scenes = SpatialShapesVQA(data.seed + SYNTHETIC_SEED_OFFSETS["eval"], data.image_size, **synthetic_options(data))
+    scenes = eval_scenes(data)
     examples = [e for e in task.eval_examples if e.answer_type == "presence"]
     predictions = task.predict(parts.model, "eval", examples=examples)
     hits, places = collections.defaultdict(list), collections.defaultdict(list)

@@ -85,6 +85,14 @@ def _oracle_weights(examples, question_ids, grid, first_named):
     return np.stack(weights).astype("float32")
 
 
+def _inputs(choice, grids, token_ids, examples, question_ids, grid):
+    """The model's inputs for a `--hop1` choice: with hop 1's attention on the oracle rows only."""
+    x = {"image_features": grids, "token_ids": token_ids}
+    if choice != "own":
+        x[ORACLE] = _oracle_weights(examples, question_ids, grid, first_named=choice == "first_named")
+    return x
+
+
 def smem_two_hop(config, vocabulary_size, num_answers, grid_shape, oracle):
     """SMem two-hop from the package's layers, with hop 1's attention from an input if `oracle`."""
     model = config.model
@@ -138,17 +146,14 @@ def run(task, config, seed, oracle, train, evaluation):
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     (x_train, y_train), (x_eval, y_eval, eval_ids) = train, evaluation
-    used = {k: v for k, v in x_train.items() if oracle or k != ORACLE}
     batches = (
-        tf.data.Dataset.from_tensor_slices((used, y_train))
+        tf.data.Dataset.from_tensor_slices((x_train, y_train))
         .shuffle(len(y_train), seed=seed)
         .repeat()
         .batch(config.data.global_batch_size, drop_remainder=True)
     )
     model.fit(batches, epochs=1, steps_per_epoch=config.trainer.train_steps, verbose=0)
-    predictions = np.argmax(
-        model.predict({k: v for k, v in x_eval.items() if oracle or k != ORACLE}, batch_size=1024, verbose=0), axis=-1
-    )
+    predictions = np.argmax(model.predict(x_eval, batch_size=1024, verbose=0), axis=-1)
     return _accuracy(task, predictions, eval_ids, y_eval)
 
 
@@ -187,24 +192,8 @@ def main():
     rows = {}
     for choice in choices:
         oracle = choice != "own"
-        first_named = choice == "first_named"
-        train = (
-            {
-                "image_features": x_train,
-                "token_ids": ids_train,
-                ORACLE: _oracle_weights(task.train_examples, q_train, grid, first_named),
-            },
-            y_train,
-        )
-        evaluation = (
-            {
-                "image_features": x_eval,
-                "token_ids": ids_eval,
-                ORACLE: _oracle_weights(task.eval_examples, q_eval, grid, first_named),
-            },
-            y_eval,
-            q_eval,
-        )
+        train = (_inputs(choice, x_train, ids_train, task.train_examples, q_train, grid), y_train)
+        evaluation = (_inputs(choice, x_eval, ids_eval, task.eval_examples, q_eval, grid), y_eval, q_eval)
         per_seed = [run(task, config, seed, oracle, train, evaluation) for seed in seeds]
         name = HOP1[choice]
         rows[name] = {
